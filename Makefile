@@ -1,0 +1,30 @@
+# The two commands: `make run` brings everything up and serves the app,
+# `make test` runs the whole test suite against a private stack.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+RUN_DIR := var
+RUN_PORT_BASE := 16400
+
+.PHONY: run stop serve test install lint format
+
+install:
+	@scripts/install.sh
+
+run: install
+	@scripts/run.sh
+
+stop:
+	@scripts/stack.sh down $(RUN_DIR)
+	@echo "stopped"
+
+test: install
+	@scripts/test.sh $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .

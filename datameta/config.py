@@ -1,0 +1,332 @@
+"""Settings: parsed and validated once at startup into one frozen object.
+
+Every setting may come from the ini file or from an environment variable. The
+variable's name is derived from the key (``datameta.smtp.host`` becomes
+``DATAMETA_SMTP_HOST``, ``sqlalchemy.url`` becomes ``DATAMETA_SQLALCHEMY_URL``),
+which is how production passes secrets without writing them into a file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.fernet import Fernet
+
+
+class ConfigurationError(Exception):
+    """A setting is missing or invalid; the message names it."""
+
+
+def env_name(key: str) -> str:
+    """The environment variable that overrides the ini setting ``key``."""
+    if key.startswith("datameta."):
+        key = key[len("datameta.") :]
+    return "DATAMETA_" + key.upper().replace(".", "_")
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in {"true", "yes", "on", "1"}:
+        return True
+    if lowered in {"false", "no", "off", "0", ""}:
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
+def _parse_positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def _parse_port(text: str) -> int:
+    value = int(text)
+    if not 0 < value < 65536:
+        raise ValueError(f"expected a TCP port, got {text!r}")
+    return value
+
+
+def _parse_servers(text: str) -> tuple[tuple[str, int], ...]:
+    servers = []
+    for item in text.replace(",", " ").split():
+        host, _, port = item.rpartition(":")
+        if not host:
+            raise ValueError(f"expected host:port, got {item!r}")
+        servers.append((host, _parse_port(port)))
+    if not servers:
+        raise ValueError("expected at least one host:port")
+    return tuple(servers)
+
+
+def _parse_secret(text: str) -> str:
+    if len(text) < 32:
+        raise ValueError("must be at least 32 characters long")
+    return text
+
+
+def _parse_tls_mode(text: str) -> str:
+    mode = text.strip().lower()
+    if mode not in {"none", "starttls", "ssl"}:
+        raise ValueError(f"expected none, starttls or ssl, got {text!r}")
+    return mode
+
+
+def _parse_fernet_key(text: str) -> str:
+    if text:
+        Fernet(text.encode())  # raises ValueError for a malformed key
+    return text
+
+
+def _parse_url(text: str) -> str:
+    if not text.startswith(("http://", "https://")):
+        raise ValueError(f"expected an http(s) URL, got {text!r}")
+    return text.rstrip("/")
+
+
+def _parse_optional_url(text: str) -> str:
+    return _parse_url(text) if text else ""
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    key: str
+    parse: Callable[[str], Any]
+    default: str | None  # None: required
+    description: str
+
+    @property
+    def env(self) -> str:
+        return env_name(self.key)
+
+
+SITE_ID_ENTITIES = {
+    "users": "DMU-",
+    "groups": "DMG-",
+    "submissions": "DMS-",
+    "metadatasets": "DMR-",
+    "files": "DMF-",
+    "services": "DMP-",
+}
+
+SPECS: tuple[SettingSpec, ...] = (
+    SettingSpec("sqlalchemy.url", str, None, "PostgreSQL URL (postgresql+psycopg2://...)"),
+    SettingSpec(
+        "datameta.memcached.servers",
+        _parse_servers,
+        None,
+        "memcached servers for sessions, host:port separated by spaces",
+    ),
+    SettingSpec(
+        "datameta.session.secret",
+        _parse_secret,
+        None,
+        "key that signs the session cookie (at least 32 characters)",
+    ),
+    SettingSpec("datameta.session.cookie_name", str, "datameta", "name of the session cookie"),
+    SettingSpec(
+        "datameta.session.cookie_secure",
+        _parse_bool,
+        "false",
+        "send the session cookie over HTTPS only",
+    ),
+    SettingSpec(
+        "datameta.session.timeout",
+        _parse_positive_int,
+        "43200",
+        "seconds of inactivity after which a session ends",
+    ),
+    SettingSpec("datameta.storage.s3.endpoint_url", _parse_url, None, "S3 endpoint the app uses"),
+    SettingSpec(
+        "datameta.storage.s3.public_endpoint_url",
+        _parse_optional_url,
+        "",
+        "S3 endpoint as clients reach it, for presigned URLs (default: the endpoint)",
+    ),
+    SettingSpec("datameta.storage.s3.bucket", str, None, "bucket that holds the data files"),
+    SettingSpec("datameta.storage.s3.region", str, "us-east-1", "S3 region"),
+    SettingSpec("datameta.storage.s3.access_key", str, None, "S3 access key id"),
+    SettingSpec("datameta.storage.s3.secret_key", str, None, "S3 secret access key"),
+    SettingSpec("datameta.smtp.host", str, "localhost", "SMTP server host"),
+    SettingSpec("datameta.smtp.port", _parse_port, "587", "SMTP server port"),
+    SettingSpec("datameta.smtp.user", str, "", "SMTP user name (empty: no login)"),
+    SettingSpec("datameta.smtp.password", str, "", "SMTP password"),
+    SettingSpec("datameta.smtp.tls", _parse_tls_mode, "starttls", "none, starttls or ssl"),
+    SettingSpec(
+        "datameta.smtp.from", str, "DataMeta <datameta@localhost>", "sender of outgoing mail"
+    ),
+    *(
+        SettingSpec(
+            f"datameta.site_id_prefix.{entity}",
+            str,
+            prefix,
+            f"prefix of the site ids of {entity}",
+        )
+        for entity, prefix in SITE_ID_ENTITIES.items()
+    ),
+    *(
+        SettingSpec(
+            f"datameta.site_id_digits.{entity}",
+            _parse_positive_int,
+            "8",
+            f"digits of the site ids of {entity}",
+        )
+        for entity in SITE_ID_ENTITIES
+    ),
+    SettingSpec(
+        "datameta.apikeys.max_expiration_period",
+        _parse_positive_int,
+        "30",
+        "days an API key may be valid at most (also the default)",
+    ),
+    SettingSpec("datameta.tfa.enabled", _parse_bool, "false", "require TOTP second factor"),
+    SettingSpec(
+        "datameta.tfa.encrypt_key",
+        _parse_fernet_key,
+        "",
+        "Fernet key that encrypts TOTP secrets at rest",
+    ),
+    SettingSpec("datameta.tfa.otp_issuer", str, "DataMeta", "issuer shown in authenticator apps"),
+    SettingSpec(
+        "datameta.files.upload_via_app",
+        _parse_bool,
+        "false",
+        "answer upload URLs of the app itself (for DataMeta 1.x clients) instead of S3",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class SiteIdFormat:
+    prefix: str
+    digits: int
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    endpoint_url: str
+    public_endpoint_url: str
+    bucket: str
+    region: str
+    access_key: str
+    secret_key: str
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    user: str
+    password: str
+    tls: str
+    sender: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the app, typed."""
+
+    sqlalchemy_url: str
+    memcached_servers: tuple[tuple[str, int], ...]
+    session_secret: str
+    session_cookie_name: str
+    session_cookie_secure: bool
+    session_timeout: int
+    s3: S3Settings
+    smtp: SmtpSettings
+    site_ids: Mapping[str, SiteIdFormat]
+    apikey_max_expiration_days: int
+    tfa_enabled: bool
+    tfa_encrypt_key: str
+    tfa_otp_issuer: str
+    files_upload_via_app: bool
+
+
+def resolve_raw(
+    ini: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Each known setting's text: the environment wins over the ini file."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, str] = {}
+    for spec in SPECS:
+        if spec.env in environ:
+            raw[spec.key] = environ[spec.env]
+        elif spec.key in ini and ini[spec.key] is not None:
+            raw[spec.key] = str(ini[spec.key]).strip()
+        elif spec.default is not None:
+            raw[spec.key] = spec.default
+    return raw
+
+
+def parse_settings(
+    ini: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Parse and validate all settings; raise ConfigurationError naming every bad one."""
+    raw = resolve_raw(ini, environ)
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for spec in SPECS:
+        if spec.key not in raw:
+            problems.append(f"{spec.key} (env {spec.env}) is required: {spec.description}")
+            continue
+        try:
+            values[spec.key] = spec.parse(raw[spec.key])
+        except ValueError as error:
+            problems.append(f"{spec.key} (env {spec.env}) is invalid: {error}")
+    if not problems and values["datameta.tfa.enabled"] and not values["datameta.tfa.encrypt_key"]:
+        problems.append(
+            "datameta.tfa.encrypt_key (env DATAMETA_TFA_ENCRYPT_KEY) is required "
+            "when datameta.tfa.enabled is true"
+        )
+    if problems:
+        raise ConfigurationError("Invalid configuration:\n  " + "\n  ".join(problems))
+
+    return Settings(
+        sqlalchemy_url=values["sqlalchemy.url"],
+        memcached_servers=values["datameta.memcached.servers"],
+        session_secret=values["datameta.session.secret"],
+        session_cookie_name=values["datameta.session.cookie_name"],
+        session_cookie_secure=values["datameta.session.cookie_secure"],
+        session_timeout=values["datameta.session.timeout"],
+        s3=S3Settings(
+            endpoint_url=values["datameta.storage.s3.endpoint_url"],
+            public_endpoint_url=values["datameta.storage.s3.public_endpoint_url"]
+            or values["datameta.storage.s3.endpoint_url"],
+            bucket=values["datameta.storage.s3.bucket"],
+            region=values["datameta.storage.s3.region"],
+            access_key=values["datameta.storage.s3.access_key"],
+            secret_key=values["datameta.storage.s3.secret_key"],
+        ),
+        smtp=SmtpSettings(
+            host=values["datameta.smtp.host"],
+            port=values["datameta.smtp.port"],
+            user=values["datameta.smtp.user"],
+            password=values["datameta.smtp.password"],
+            tls=values["datameta.smtp.tls"],
+            sender=values["datameta.smtp.from"],
+        ),
+        site_ids={
+            entity: SiteIdFormat(
+                prefix=values[f"datameta.site_id_prefix.{entity}"],
+                digits=values[f"datameta.site_id_digits.{entity}"],
+            )
+            for entity in SITE_ID_ENTITIES
+        },
+        apikey_max_expiration_days=values["datameta.apikeys.max_expiration_period"],
+        tfa_enabled=values["datameta.tfa.enabled"],
+        tfa_encrypt_key=values["datameta.tfa.encrypt_key"],
+        tfa_otp_issuer=values["datameta.tfa.otp_issuer"],
+        files_upload_via_app=values["datameta.files.upload_via_app"],
+    )
+
+
+def settings_table_markdown() -> str:
+    """The README's configuration table, generated from SPECS so it cannot drift."""
+    lines = ["| setting | environment variable | default | meaning |", "|---|---|---|---|"]
+    for spec in SPECS:
+        default = "(required)" if spec.default is None else f"`{spec.default}`"
+        lines.append(f"| `{spec.key}` | `{spec.env}` | {default} | {spec.description} |")
+    return "\n".join(lines)

@@ -1,0 +1,84 @@
+"""Engine, sessions, and the request-scoped session bound to the request's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import transaction
+import zope.sqlalchemy
+from pyramid.config import Configurator
+from pyramid.request import Request
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from datameta.config import Settings
+from datameta.models.siteids import SITE_ID_FORMATS_KEY, install_site_id_listener
+
+
+def make_engine(settings: Settings, **overrides: Any) -> Engine:
+    """An engine whose transactions are SERIALIZABLE: races surface as retryable errors."""
+    options: dict[str, Any] = {
+        "isolation_level": "SERIALIZABLE",
+        "pool_pre_ping": True,
+        "connect_args": {"connect_timeout": 5},
+    }
+    options.update(overrides)
+    return create_engine(settings.sqlalchemy_url, **options)
+
+
+def make_session_factory(engine: Engine, settings: Settings) -> sessionmaker[Session]:
+    factory = sessionmaker(bind=engine, info={SITE_ID_FORMATS_KEY: settings.site_ids})
+    install_site_id_listener(factory)
+    return factory
+
+
+def get_tm_session(
+    session_factory: sessionmaker[Session], transaction_manager: transaction.TransactionManager
+) -> Session:
+    """A session joined to ``transaction_manager``: it commits or aborts with it."""
+    session = session_factory()
+    zope.sqlalchemy.register(session, transaction_manager=transaction_manager)
+    return session
+
+
+@contextmanager
+def separate_transaction(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session in its own transaction, committed even if the request's is aborted.
+
+    For writes that must survive a failed request, such as failed-login counters.
+    """
+    session = session_factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _request_dbsession(request: Request) -> Session:
+    # Tests hand in a session bound to a transaction they roll back afterwards.
+    session = request.environ.get("app.dbsession")
+    if session is None:
+        session = get_tm_session(request.registry["dbsession_factory"], request.tm)
+    return session
+
+
+def includeme(config: Configurator) -> None:
+    settings: Settings = config.registry["datameta.settings"]
+    # pyramid_tm owns the transaction: commit after the view, abort on an exception.
+    config.add_settings({"tm.manager_hook": "pyramid_tm.explicit_manager"})
+    config.include("pyramid_tm")
+    # A serialization failure aborts the transaction; pyramid_retry replays the request.
+    config.include("pyramid_retry")
+    engine = config.registry.get("dbengine") or make_engine(settings)
+    config.registry["dbengine"] = engine
+    config.registry["dbsession_factory"] = make_session_factory(engine, settings)
+    config.add_request_method(_request_dbsession, "dbsession", reify=True)
+
+
+DbSessionGetter = Callable[[Request], Session]

@@ -1,0 +1,42 @@
+"""The data model: typed SQLAlchemy models. The schema itself is made by the migrations."""
+
+from .accounts import (
+    ApiKey,
+    Group,
+    LoginAttempt,
+    PasswordToken,
+    RegistrationRequest,
+    TokenPurpose,
+    UsedPassword,
+    User,
+)
+from .appsettings import AppSetting, SettingType
+from .base import Base
+from .siteids import SEQUENCES, allocate_site_ids
+from .metadata import DateTimeMode, MetaDatum, Service, ServiceExecution, service_user
+from .submissions import File, MetaDataSet, MetaDatumRecord, Submission
+
+__all__ = [
+    "ApiKey",
+    "AppSetting",
+    "Base",
+    "DateTimeMode",
+    "File",
+    "Group",
+    "LoginAttempt",
+    "MetaDataSet",
+    "MetaDatum",
+    "MetaDatumRecord",
+    "PasswordToken",
+    "RegistrationRequest",
+    "Service",
+    "ServiceExecution",
+    "SettingType",
+    "Submission",
+    "TokenPurpose",
+    "UsedPassword",
+    "User",
+    "service_user",
+    "SEQUENCES",
+    "allocate_site_ids",
+]

@@ -1,0 +1,74 @@
+"""Site ids: a configurable prefix plus a zero-padded number from a sequence.
+
+PostgreSQL sequences hand out each number once, also to concurrent
+transactions, so ids never collide and nothing is retried. The prefix and the
+digit count come from the settings and travel in ``Session.info``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy import Sequence, event, text
+from sqlalchemy.orm import Session
+
+from datameta.config import SITE_ID_ENTITIES, SiteIdFormat
+
+from .base import Base, HasSiteId
+
+SITE_ID_FORMATS_KEY = "site_id_formats"
+
+SEQUENCES = {
+    entity: Sequence(f"siteid_{entity}_seq", metadata=Base.metadata)
+    for entity in SITE_ID_ENTITIES
+}
+
+
+class SiteIdSpaceExhausted(RuntimeError):
+    """More ids were asked for than the configured digits can express."""
+
+
+def format_site_id(site_format: SiteIdFormat, number: int) -> str:
+    digits = str(number).rjust(site_format.digits, "0")
+    if len(digits) > site_format.digits:
+        raise SiteIdSpaceExhausted(
+            f"site id {number} does not fit {site_format.digits} digits "
+            f"after {site_format.prefix!r}; raise datameta.site_id_digits"
+        )
+    return site_format.prefix + digits
+
+
+def site_id_formats(session: Session) -> Mapping[str, SiteIdFormat]:
+    formats = session.info.get(SITE_ID_FORMATS_KEY)
+    if formats is None:
+        raise RuntimeError("the session has no site id formats; use datameta.db.session_factory")
+    return formats
+
+
+def allocate_site_ids(session: Session, entity: str, count: int) -> list[str]:
+    """Reserve ``count`` new site ids for ``entity`` in one round trip."""
+    if count <= 0:
+        return []
+    site_format = site_id_formats(session)[entity]
+    numbers = session.execute(
+        text(f"SELECT nextval('{SEQUENCES[entity].name}') FROM generate_series(1, :count)"),
+        {"count": count},
+    ).scalars()
+    return [format_site_id(site_format, number) for number in numbers]
+
+
+def _assign_site_ids(session: Session, _flush_context: object, _instances: object) -> None:
+    pending: dict[str, list[HasSiteId]] = {}
+    for obj in session.new:
+        if isinstance(obj, HasSiteId) and obj.site_id is None:
+            pending.setdefault(obj.site_id_entity, []).append(obj)
+    for entity, objects in pending.items():
+        for obj, site_id in zip(objects, allocate_site_ids(session, entity, len(objects)), strict=True):
+            obj.site_id = site_id
+
+
+def install_site_id_listener(session_class: type[Session] | object) -> None:
+    """Fill missing site ids of new objects whenever sessions of this class flush."""
+    if not event.contains(session_class, "before_flush", _assign_site_ids):
+        event.listen(session_class, "before_flush", _assign_site_ids)
+

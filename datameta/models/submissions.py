@@ -1,0 +1,108 @@
+"""Staged and submitted data: metadatasets (sheet rows), their values, files, submissions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .accounts import Group, User
+from .base import Base, HasSiteId, created_column
+from .metadata import MetaDatum, ServiceExecution
+
+
+class Submission(HasSiteId, Base):
+    """The all-or-nothing commit of staged metadatasets and files."""
+
+    __tablename__ = "submissions"
+    site_id_entity = "submissions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    date: Mapped[datetime] = created_column()
+    label: Mapped[str | None] = mapped_column(String(200))
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), index=True)
+
+    group: Mapped[Group] = relationship()
+    metadatasets: Mapped[list[MetaDataSet]] = relationship(
+        back_populates="submission", order_by="MetaDataSet.id"
+    )
+
+
+class MetaDataSet(HasSiteId, Base):
+    """One row of a sample sheet: staged while submission_id is null, then immutable."""
+
+    __tablename__ = "metadatasets"
+    site_id_entity = "metadatasets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # The owner's group when the set was created; the submission's group decides visibility.
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True)
+    created: Mapped[datetime] = created_column()
+
+    user: Mapped[User] = relationship()
+    submission: Mapped[Submission | None] = relationship(back_populates="metadatasets")
+    records: Mapped[list[MetaDatumRecord]] = relationship(
+        back_populates="metadataset", cascade="all, delete-orphan", passive_deletes=True
+    )
+    service_executions: Mapped[list[ServiceExecution]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    __table_args__ = (
+        # The staged sets of one user are listed often; submitted ones are found by submission.
+        Index("ix_metadatasets_user_id_staged", "user_id", postgresql_where="submission_id IS NULL"),
+    )
+
+
+class File(HasSiteId, Base):
+    """A data file: announced, uploaded to storage, verified, then linked by a submission."""
+
+    __tablename__ = "files"
+    site_id_entity = "files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    # Object key in the bucket; never derived from the user's file name.
+    storage_key: Mapped[str] = mapped_column(Text, unique=True)
+    # The MD5 the client announced, as 32 lower-case hex digits.
+    checksum: Mapped[str] = mapped_column(String(32))
+    filesize: Mapped[int | None] = mapped_column(BigInteger)
+    content_uploaded: Mapped[bool] = mapped_column(default=False, server_default="false")
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    upload_expires: Mapped[datetime]
+    # SHA-256 of the one-time token that authorizes an upload through the app.
+    upload_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created: Mapped[datetime] = created_column()
+
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("name <> ''", name="name_not_empty"),
+        CheckConstraint("checksum ~ '^[0-9a-f]{32}$'", name="checksum_is_md5_hex"),
+        CheckConstraint("filesize IS NULL OR filesize >= 0", name="filesize_not_negative"),
+        CheckConstraint("NOT content_uploaded OR filesize IS NOT NULL", name="uploaded_has_size"),
+        Index("ix_files_user_id", "user_id"),
+    )
+
+
+class MetaDatumRecord(Base):
+    """One cell: the text value of one metadatum in one metadataset."""
+
+    __tablename__ = "metadatumrecords"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    metadataset_id: Mapped[int] = mapped_column(ForeignKey("metadatasets.id", ondelete="CASCADE"))
+    metadatum_id: Mapped[int] = mapped_column(ForeignKey("metadata.id"), index=True)
+    value: Mapped[str | None] = mapped_column(Text)
+    # Set when the set is submitted: the file this value names. A file belongs to one record.
+    file_id: Mapped[int | None] = mapped_column(ForeignKey("files.id"), unique=True)
+
+    metadataset: Mapped[MetaDataSet] = relationship(back_populates="records")
+    metadatum: Mapped[MetaDatum] = relationship()
+    file: Mapped[File | None] = relationship()
+
+    __table_args__ = (UniqueConstraint("metadataset_id", "metadatum_id"),)
