@@ -245,9 +245,7 @@ class Settings:
     files_upload_via_app: bool
 
 
-def resolve_raw(
-    ini: Mapping[str, Any], environ: Mapping[str, str] | None = None
-) -> dict[str, str]:
+def resolve_raw(ini: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """Each known setting's text: the environment wins over the ini file."""
     environ = os.environ if environ is None else environ
     raw: dict[str, str] = {}
@@ -261,9 +259,7 @@ def resolve_raw(
     return raw
 
 
-def parse_settings(
-    ini: Mapping[str, Any], environ: Mapping[str, str] | None = None
-) -> Settings:
+def parse_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
     """Parse and validate all settings; raise ConfigurationError naming every bad one."""
     raw = resolve_raw(ini, environ)
     values: dict[str, Any] = {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -79,6 +79,3 @@ def includeme(config: Configurator) -> None:
     config.registry["dbengine"] = engine
     config.registry["dbsession_factory"] = make_session_factory(engine, settings)
     config.add_request_method(_request_dbsession, "dbsession", reify=True)
-
-
-DbSessionGetter = Callable[[Request], Session]

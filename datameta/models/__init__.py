@@ -12,11 +12,12 @@ from .accounts import (
 )
 from .appsettings import AppSetting, SettingType
 from .base import Base
-from .siteids import SEQUENCES, allocate_site_ids
 from .metadata import DateTimeMode, MetaDatum, Service, ServiceExecution, service_user
+from .siteids import SEQUENCES, allocate_site_ids
 from .submissions import File, MetaDataSet, MetaDatumRecord, Submission
 
 __all__ = [
+    "SEQUENCES",
     "ApiKey",
     "AppSetting",
     "Base",
@@ -36,7 +37,6 @@ __all__ = [
     "TokenPurpose",
     "UsedPassword",
     "User",
-    "service_user",
-    "SEQUENCES",
     "allocate_site_ids",
+    "service_user",
 ]

@@ -79,7 +79,7 @@ class ApiKey(HasUuid, Base):
 
 
 class TokenPurpose(enum.Enum):
-    PASSWORD_RESET = "password_reset"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 (a purpose, not a password)
     TFA_SETUP = "tfa_setup"
 
 
@@ -138,8 +138,6 @@ class RegistrationRequest(HasUuid, Base):
 
     __table_args__ = (
         Index("uq_regrequests_email_lower", func.lower(email), unique=True),
-        CheckConstraint(
-            "(group_id IS NULL) <> (new_group_name IS NULL)", name="one_group_choice"
-        ),
+        CheckConstraint("(group_id IS NULL) <> (new_group_name IS NULL)", name="one_group_choice"),
         CheckConstraint("btrim(fullname) <> ''", name="fullname_not_blank"),
     )

@@ -34,7 +34,9 @@ VALUE_COLUMNS = {
 def _one_typed_value_check() -> str:
     cases = []
     for setting_type, column in VALUE_COLUMNS.items():
-        others = " AND ".join(f"{other} IS NULL" for other in VALUE_COLUMNS.values() if other != column)
+        others = " AND ".join(
+            f"{other} IS NULL" for other in VALUE_COLUMNS.values() if other != column
+        )
         cases.append(f"(value_type = '{setting_type.value}' AND {column} IS NOT NULL AND {others})")
     return " OR ".join(cases)
 

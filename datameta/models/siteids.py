@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import Sequence, event, text
+from sqlalchemy import Sequence, event, func, select
 from sqlalchemy.orm import Session
 
 from datameta.config import SITE_ID_ENTITIES, SiteIdFormat
@@ -19,8 +19,7 @@ from .base import Base, HasSiteId
 SITE_ID_FORMATS_KEY = "site_id_formats"
 
 SEQUENCES = {
-    entity: Sequence(f"siteid_{entity}_seq", metadata=Base.metadata)
-    for entity in SITE_ID_ENTITIES
+    entity: Sequence(f"siteid_{entity}_seq", metadata=Base.metadata) for entity in SITE_ID_ENTITIES
 }
 
 
@@ -50,10 +49,9 @@ def allocate_site_ids(session: Session, entity: str, count: int) -> list[str]:
     if count <= 0:
         return []
     site_format = site_id_formats(session)[entity]
-    numbers = session.execute(
-        text(f"SELECT nextval('{SEQUENCES[entity].name}') FROM generate_series(1, :count)"),
-        {"count": count},
-    ).scalars()
+    numbers = session.scalars(
+        select(SEQUENCES[entity].next_value()).select_from(func.generate_series(1, count))
+    )
     return [format_site_id(site_format, number) for number in numbers]
 
 
@@ -63,7 +61,8 @@ def _assign_site_ids(session: Session, _flush_context: object, _instances: objec
         if isinstance(obj, HasSiteId) and obj.site_id is None:
             pending.setdefault(obj.site_id_entity, []).append(obj)
     for entity, objects in pending.items():
-        for obj, site_id in zip(objects, allocate_site_ids(session, entity, len(objects)), strict=True):
+        site_ids = allocate_site_ids(session, entity, len(objects))
+        for obj, site_id in zip(objects, site_ids, strict=True):
             obj.site_id = site_id
 
 
@@ -71,4 +70,3 @@ def install_site_id_listener(session_class: type[Session] | object) -> None:
     """Fill missing site ids of new objects whenever sessions of this class flush."""
     if not event.contains(session_class, "before_flush", _assign_site_ids):
         event.listen(session_class, "before_flush", _assign_site_ids)
-

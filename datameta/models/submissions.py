@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .accounts import Group, User
@@ -53,7 +61,9 @@ class MetaDataSet(HasSiteId, Base):
 
     __table_args__ = (
         # The staged sets of one user are listed often; submitted ones are found by submission.
-        Index("ix_metadatasets_user_id_staged", "user_id", postgresql_where="submission_id IS NULL"),
+        Index(
+            "ix_metadatasets_user_id_staged", "user_id", postgresql_where="submission_id IS NULL"
+        ),
     )
 
 

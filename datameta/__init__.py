@@ -1,0 +1,47 @@
+"""DataMeta: a submission server for research metadata and the data files it describes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pyramid.config import Configurator
+from pyramid.router import Router
+
+from datameta.config import parse_settings
+
+
+def configure(
+    ini: Mapping[str, Any], environ: Mapping[str, str] | None = None, **services: Any
+) -> Configurator:
+    """The app's configuration from ini settings overridden by ``environ`` (default os.environ).
+
+    ``services`` pre-fills registry entries such as ``dbengine`` (tests pass their own).
+    """
+    settings = parse_settings(ini, environ)
+    config = Configurator(settings=dict(ini))
+    config.registry["datameta.settings"] = settings
+    config.registry.update(services)
+    # Request-scoped DB session joined to the request's transaction (pyramid_tm, retry).
+    config.include(".db")
+    # Server-side sessions in memcached; the cookie holds a signed id only.
+    config.include(".sessions")
+    # Data files live in S3; the app hands out presigned URLs.
+    config.include(".storage")
+    # Mail goes out through SMTP once the request's transaction has committed.
+    config.include(".mail")
+    config.include(".routes")
+    config.scan(".api")
+    return config
+
+
+def make_app(
+    ini: Mapping[str, Any], environ: Mapping[str, str] | None = None, **services: Any
+) -> Router:
+    """Build the WSGI app (see ``configure``)."""
+    return configure(ini, environ, **services).make_wsgi_app()
+
+
+def main(global_config: Mapping[str, Any], **ini: Any) -> Router:
+    """The paste entry point that ``pserve`` calls."""
+    return make_app(ini)

@@ -1,0 +1,69 @@
+"""Server information and health: the two endpoints that need no login."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from importlib.metadata import version
+
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.view import view_config
+from sqlalchemy import text
+
+from datameta.api.errors import error_response
+from datameta.errors import ErrorItem
+
+log = logging.getLogger(__name__)
+
+# The version of the wire API: DataMeta 1.x's 1.5.0, extended compatibly.
+API_VERSION = "1.6.0"
+
+
+@view_config(route_name="api_server", request_method="GET", renderer="json")
+def server_info(request: Request) -> dict[str, str]:
+    return {"apiVersion": API_VERSION, "datametaVersion": version("datameta")}
+
+
+def _check_database(request: Request) -> None:
+    with request.registry["dbengine"].connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
+def _check_memcached(request: Request) -> None:
+    request.registry["session_store"].ping()
+
+
+def _check_storage(request: Request) -> None:
+    request.registry["storage"].ping()
+
+
+HEALTH_CHECKS: dict[str, Callable[[Request], None]] = {
+    "database": _check_database,
+    "memcached": _check_memcached,
+    "storage": _check_storage,
+}
+
+
+@view_config(route_name="api_health", request_method="GET")
+def health(request: Request) -> Response:
+    """200 when PostgreSQL, memcached and S3 all answer; else 503 naming each that does not."""
+    problems = []
+    for component, check in HEALTH_CHECKS.items():
+        try:
+            check(request)
+        except Exception as error:
+            log.warning("health: %s is down: %s", component, error)
+            problems.append(
+                ErrorItem(
+                    exception="ServiceUnavailable",
+                    error_code=f"{component}_unavailable",
+                    message=f"{component} does not respond",
+                    field=component,
+                )
+            )
+    if problems:
+        return error_response(503, problems)
+    response = Response(json={"status": "ok", "components": list(HEALTH_CHECKS)})
+    response.content_type = "application/json"
+    return response

@@ -1,0 +1,80 @@
+"""Domain errors, raised by the logic and turned into HTTP answers at the edge.
+
+Each error carries a list of ``ErrorItem``s, the shape of DataMeta's API error
+list, so that one request can report every problem it found at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ErrorItem:
+    message: str
+    exception: str = "ValidationError"
+    error_code: str | None = None
+    entity: dict[str, str] | None = None
+    field: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "exception": self.exception,
+            "error_code": self.error_code,
+            "message": self.message,
+            "entity": self.entity,
+            "field": self.field,
+        }
+
+
+class DomainError(Exception):
+    """Base of every error the logic raises on purpose."""
+
+    status = 400
+    exception_name = "ValidationError"
+
+    def __init__(self, items: list[ErrorItem] | str) -> None:
+        if isinstance(items, str):
+            items = [ErrorItem(message=items, exception=self.exception_name)]
+        self.items = items
+        super().__init__("; ".join(item.message for item in items))
+
+
+class ValidationFailed(DomainError):
+    status = 400
+
+
+class Unauthenticated(DomainError):
+    status = 401
+    exception_name = "Unauthenticated"
+
+
+class Forbidden(DomainError):
+    status = 403
+    exception_name = "AccessDenied"
+
+
+class NotModifiable(DomainError):
+    status = 403
+    exception_name = "ResourceNotModifiableError"
+
+
+class NotFound(DomainError):
+    status = 404
+    exception_name = "NotFound"
+
+
+class Conflict(DomainError):
+    status = 409
+    exception_name = "Conflict"
+
+
+class Gone(DomainError):
+    status = 410
+    exception_name = "Gone"
+
+
+class ServiceUnavailable(DomainError):
+    status = 503
+    exception_name = "ServiceUnavailable"

@@ -1,0 +1,59 @@
+"""initialize_datameta_db: seed an empty site with its first group and site admin."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pyramid.paster import get_appsettings, setup_logging
+
+from datameta.config import ConfigurationError, parse_settings
+from datameta.db import make_engine, make_session_factory
+from datameta.logic.bootstrap import InitialUser, create_initial_admin
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="initialize_datameta_db",
+        description="Create the first group and a site admin; does nothing when users exist.",
+    )
+    parser.add_argument("-c", "--config", required=True, help="settings file, e.g. production.ini")
+    parser.add_argument("--initial-user-fullname", required=True)
+    parser.add_argument("--initial-user-email", required=True)
+    parser.add_argument("--initial-user-pass", required=True)
+    parser.add_argument("--initial-group", required=True)
+    parser.add_argument(
+        "--initial-api-key", help="also create a non-expiring API key with this token"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    setup_logging(args.config)
+    try:
+        settings = parse_settings(get_appsettings(args.config))
+    except ConfigurationError as error:
+        print(error, file=sys.stderr)
+        return 2
+    engine = make_engine(settings)
+    session_factory = make_session_factory(engine, settings)
+    initial = InitialUser(
+        fullname=args.initial_user_fullname,
+        email=args.initial_user_email,
+        password=args.initial_user_pass,
+        group_name=args.initial_group,
+        api_key=args.initial_api_key,
+    )
+    with session_factory.begin() as db:
+        user = create_initial_admin(db, initial)
+    engine.dispose()
+    if user is None:
+        print("initialize_datameta_db: users exist already, nothing to do")
+    else:
+        print(f"initialize_datameta_db: created site admin {initial.email.lower()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

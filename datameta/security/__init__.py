@@ -1,0 +1,1 @@
+"""Authentication and authorization: pure rules here, Pyramid wiring at the edge."""

@@ -1,0 +1,121 @@
+"""Fixtures shared by all tests.
+
+Unit tests need none of these. Integration and functional tests run against the
+real services that `make test` starts (PostgreSQL, memcached, S3, SMTP sink) and
+find through the DATAMETA_* variables it exports. Each test runs inside a
+transaction that is rolled back afterwards, so tests do not see each other.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+import transaction
+import webtest
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from datameta import make_app
+from datameta.config import Settings, parse_settings
+from datameta.db import get_tm_session, make_engine
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Settings the stack does not provide; everything else comes from its DATAMETA_* variables.
+TEST_INI = {
+    "datameta.session.secret": "test-secret-that-is-long-enough-0123456789",
+    "datameta.session.cookie_secure": "false",
+    "retry.attempts": "3",
+}
+
+
+def _require_stack() -> None:
+    if "DATAMETA_SQLALCHEMY_URL" not in os.environ:
+        pytest.exit(
+            "The integration and functional tests need the service stack: run `make test`.",
+            returncode=2,
+        )
+
+
+def alembic_config(url: str) -> AlembicConfig:
+    config = AlembicConfig(os.path.join(ROOT, "alembic.ini"))
+    config.set_main_option("script_location", os.path.join(ROOT, "migrations"))
+    config.attributes["database_url"] = url
+    return config
+
+
+def recreate_database(url: str) -> None:
+    """Drop and create the database named in ``url`` (connecting to 'postgres' to do so)."""
+    target = make_url(url)
+    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+        connection.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def test_database_url() -> Iterator[str]:
+    """A database of its own for the test run, so that no other data is ever touched."""
+    _require_stack()
+    stack_url = make_url(os.environ["DATAMETA_SQLALCHEMY_URL"])
+    url = stack_url.set(database=f"{stack_url.database}_tests").render_as_string(
+        hide_password=False
+    )
+    recreate_database(url)
+    previous = os.environ["DATAMETA_SQLALCHEMY_URL"]
+    os.environ["DATAMETA_SQLALCHEMY_URL"] = url
+    command.upgrade(alembic_config(url), "head")
+    yield url
+    os.environ["DATAMETA_SQLALCHEMY_URL"] = previous
+
+
+@pytest.fixture(scope="session")
+def settings(test_database_url: str) -> Settings:
+    return parse_settings(TEST_INI)
+
+
+@pytest.fixture(scope="session")
+def dbengine(settings: Settings) -> Iterator[sa.Engine]:
+    engine = make_engine(settings)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, dbengine: sa.Engine):
+    return make_app(TEST_INI, dbengine=dbengine)
+
+
+@pytest.fixture
+def tm() -> Iterator[transaction.TransactionManager]:
+    """The test's transaction: doomed, so whatever the test writes is rolled back."""
+    manager = transaction.TransactionManager(explicit=True)
+    manager.begin()
+    manager.doom()
+    yield manager
+    manager.abort()
+
+
+@pytest.fixture
+def dbsession(app, tm: transaction.TransactionManager) -> Session:
+    return get_tm_session(app.registry["dbsession_factory"], tm)
+
+
+@pytest.fixture
+def testapp(app, tm: transaction.TransactionManager, dbsession: Session) -> webtest.TestApp:
+    """The app over HTTP, sharing the test's transaction and DB session."""
+    return webtest.TestApp(
+        app,
+        extra_environ={
+            "HTTP_HOST": "localhost",
+            "tm.active": True,
+            "tm.manager": tm,
+            "app.dbsession": dbsession,
+        },
+    )

@@ -1,0 +1,39 @@
+"""Assertions and shortcuts that read well in tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ERROR_KEYS = {"exception", "error_code", "message", "entity", "field"}
+
+
+def assert_api_error(
+    response: Any,
+    status: int,
+    exception: str | None = None,
+    *,
+    field: str | None = None,
+    message: str | None = None,
+) -> list[dict[str, Any]]:
+    """Assert ``response`` is DataMeta's error list with ``status``; return its items.
+
+    With ``exception``, ``field`` or ``message``, some item must match all given ones.
+    """
+    assert response.status_int == status, f"expected {status}, got {response.status}"
+    assert response.content_type == "application/json"
+    items = response.json
+    assert isinstance(items, list) and items, f"not an error list: {items!r}"
+    for item in items:
+        assert set(item) == ERROR_KEYS, f"error item has keys {sorted(item)}"
+        assert isinstance(item["message"], str) and item["message"]
+    wanted = {"exception": exception, "field": field, "message": message}
+    wanted = {key: value for key, value in wanted.items() if value is not None}
+    if wanted:
+        assert any(all(item[key] == value for key, value in wanted.items()) for item in items), (
+            f"no error item matches {wanted}: {items}"
+        )
+    return items
+
+
+def api_headers(api_key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}

@@ -1,0 +1,95 @@
+"""Settings are parsed once, from the ini file and DATAMETA_* environment overrides."""
+
+import pytest
+
+from datameta.config import (
+    SPECS,
+    ConfigurationError,
+    env_name,
+    parse_settings,
+    settings_table_markdown,
+)
+
+MINIMAL = {
+    "sqlalchemy.url": "postgresql+psycopg2://u@h/db",
+    "datameta.memcached.servers": "127.0.0.1:11211",
+    "datameta.session.secret": "x" * 32,
+    "datameta.storage.s3.endpoint_url": "http://127.0.0.1:9000",
+    "datameta.storage.s3.bucket": "b",
+    "datameta.storage.s3.access_key": "a",
+    "datameta.storage.s3.secret_key": "s",
+}
+
+
+def test_environment_names_follow_the_keys():
+    assert env_name("datameta.smtp.host") == "DATAMETA_SMTP_HOST"
+    assert env_name("datameta.site_id_prefix.users") == "DATAMETA_SITE_ID_PREFIX_USERS"
+    assert env_name("sqlalchemy.url") == "DATAMETA_SQLALCHEMY_URL"
+
+
+def test_minimal_settings_fill_in_the_defaults():
+    settings = parse_settings(MINIMAL, environ={})
+    assert settings.memcached_servers == (("127.0.0.1", 11211),)
+    assert settings.site_ids["metadatasets"].prefix == "DMR-"
+    assert settings.site_ids["files"].digits == 8
+    assert settings.apikey_max_expiration_days == 30
+    assert settings.s3.public_endpoint_url == "http://127.0.0.1:9000"
+    assert settings.files_upload_via_app is False
+
+
+def test_the_environment_overrides_the_ini_file():
+    settings = parse_settings(
+        MINIMAL,
+        environ={
+            "DATAMETA_SQLALCHEMY_URL": "postgresql+psycopg2://other/db",
+            "DATAMETA_SITE_ID_DIGITS_USERS": "5",
+            "DATAMETA_FILES_UPLOAD_VIA_APP": "true",
+        },
+    )
+    assert settings.sqlalchemy_url == "postgresql+psycopg2://other/db"
+    assert settings.site_ids["users"].digits == 5
+    assert settings.files_upload_via_app is True
+
+
+def test_a_missing_setting_is_named_with_its_variable():
+    ini = {key: value for key, value in MINIMAL.items() if key != "datameta.session.secret"}
+    with pytest.raises(
+        ConfigurationError, match=r"datameta\.session\.secret.*DATAMETA_SESSION_SECRET"
+    ):
+        parse_settings(ini, environ={})
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("datameta.session.secret", "too-short"),
+        ("datameta.memcached.servers", "no-port"),
+        ("datameta.smtp.port", "seventy"),
+        ("datameta.smtp.tls", "maybe"),
+        ("datameta.site_id_digits.files", "0"),
+        ("datameta.session.cookie_secure", "perhaps"),
+        ("datameta.storage.s3.endpoint_url", "ftp://x"),
+        ("datameta.tfa.encrypt_key", "not-a-fernet-key"),
+    ],
+)
+def test_an_invalid_setting_is_named(key, value):
+    with pytest.raises(ConfigurationError, match=key.replace(".", r"\.")):
+        parse_settings({**MINIMAL, key: value}, environ={})
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(ConfigurationError) as raised:
+        parse_settings({}, environ={})
+    for key in ("sqlalchemy.url", "datameta.session.secret", "datameta.storage.s3.bucket"):
+        assert key in str(raised.value)
+
+
+def test_two_factor_authentication_needs_its_key():
+    with pytest.raises(ConfigurationError, match=r"datameta\.tfa\.encrypt_key"):
+        parse_settings({**MINIMAL, "datameta.tfa.enabled": "true"}, environ={})
+
+
+def test_the_readme_table_lists_every_setting():
+    table = settings_table_markdown()
+    for spec in SPECS:
+        assert f"`{spec.env}`" in table
