@@ -50,7 +50,7 @@ def domain_error(error: DomainError, request: Request) -> Response:
 def http_error(error: HTTPError, request: Request) -> Response:
     item = ErrorItem(
         exception=HTTP_EXCEPTION_NAMES.get(error.code, error.title.replace(" ", "")),
-        message=error.detail or error.explanation or error.title,
+        message=f"{error.title}: {error.detail}" if error.detail else error.explanation,
     )
     response = error_response(error.code, [item])
     if error.code == 405 and "Allow" in error.headers:

@@ -1,5 +1,7 @@
 """Settings are parsed once, from the ini file and DATAMETA_* environment overrides."""
 
+from pathlib import Path
+
 import pytest
 
 from datameta.config import (
@@ -93,3 +95,8 @@ def test_the_readme_table_lists_every_setting():
     table = settings_table_markdown()
     for spec in SPECS:
         assert f"`{spec.env}`" in table
+
+
+def test_the_readme_shows_the_current_settings_table():
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    assert settings_table_markdown() in readme.read_text()

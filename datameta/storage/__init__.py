@@ -1,0 +1,111 @@
+"""Where data files live: a small storage interface, implemented for S3 in ``s3``.
+
+Clients move file bytes directly to and from S3 with presigned URLs, so the app
+only signs requests and checks the result; it streams bytes itself only for
+uploads through the app (DataMeta 1.x clients).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import BinaryIO, Protocol
+from urllib.parse import quote
+
+from pyramid.config import Configurator
+from pyramid.request import Request
+
+from datameta.config import Settings
+
+MiB = 1024 * 1024
+DEFAULT_CHUNK_SIZE = 8 * MiB
+
+_MD5_HEX = re.compile(r"[0-9a-f]{32}")
+
+
+class StorageError(Exception):
+    """The storage backend could not be reached or refused a request."""
+
+
+@dataclass(frozen=True)
+class PresignedRequest:
+    """A request a client may send to storage without credentials until ``expires_at``.
+
+    The client must send ``headers`` exactly as given: they are part of the signature.
+    """
+
+    url: str
+    headers: dict[str, str]
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    size: int
+    etag: str
+    md5_hex: str | None  # None when storage did not report the content's MD5
+
+
+class Storage(Protocol):
+    def presigned_put(
+        self, key: str, *, content_md5_hex: str | None, expires_seconds: int
+    ) -> PresignedRequest: ...
+
+    def presigned_get(
+        self, key: str, *, expires_seconds: int, download_name: str | None = None
+    ) -> PresignedRequest: ...
+
+    def head(self, key: str) -> ObjectInfo | None: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def upload_stream(
+        self, key: str, stream: BinaryIO, *, chunk_size: int = DEFAULT_CHUNK_SIZE
+    ) -> ObjectInfo: ...
+
+    def ping(self) -> None: ...
+
+
+def md5_from_etag(etag: str) -> str | None:
+    """The content MD5 an ETag stands for, if any.
+
+    S3 uses the MD5 as ETag for single-part uploads only; multipart ETags look
+    like ``<md5 of the part md5s>-<parts>`` and say nothing about the content.
+    """
+    etag = etag.strip('"').lower()
+    return etag if _MD5_HEX.fullmatch(etag) else None
+
+
+def content_disposition(filename: str) -> str:
+    """An ``attachment`` Content-Disposition that any browser saves as ``filename``."""
+    # Control characters would end the header early; nobody wants them in a name.
+    filename = "".join(char for char in filename if char.isprintable())
+    fallback = "".join(char if char.isascii() else "_" for char in filename)
+    fallback = fallback.replace("\\", "\\\\").replace('"', '\\"')
+    value = f'attachment; filename="{fallback}"'
+    if not filename.isascii():
+        # RFC 5987/6266: browsers prefer filename* and take the exact UTF-8 name from it.
+        value += f"; filename*=UTF-8''{quote(filename, safe='')}"
+    return value
+
+
+def storage_from_settings(settings: Settings) -> Storage:
+    # Imported here so that code running against a test double never loads boto3.
+    from datameta.storage.s3 import S3Storage
+
+    return S3Storage(settings.s3)
+
+
+def _request_storage(request: Request) -> Storage:
+    return request.registry["storage"]
+
+
+def includeme(config: Configurator) -> None:
+    settings: Settings = config.registry["datameta.settings"]
+    # Tests may have registered a storage of their own.
+    storage = config.registry.get("storage")
+    if storage is None:
+        storage = storage_from_settings(settings)
+    config.registry["storage"] = storage
+    config.add_request_method(_request_storage, "storage", reify=True)

@@ -1,0 +1,264 @@
+"""Storage on any S3-compatible service (AWS, SeaweedFS, MinIO, Ceph)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any, BinaryIO
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from datameta.config import S3Settings
+from datameta.storage import (
+    DEFAULT_CHUNK_SIZE,
+    MiB,
+    ObjectInfo,
+    PresignedRequest,
+    StorageError,
+    content_disposition,
+    md5_from_etag,
+)
+
+log = logging.getLogger(__name__)
+
+# S3 refuses multipart parts below 5 MiB (except the last) and uploads of more than 10,000 parts.
+MIN_PART_SIZE = 5 * MiB
+MAX_PARTS = 10_000
+# Parts grow by one chunk size every this many parts, so that 8 MiB chunks still
+# reach 10,000 parts only at about 430 GiB while small files keep small parts.
+PARTS_PER_SIZE_STEP = 1_000
+
+_NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+
+
+def _md5_base64(data: bytes) -> str:
+    return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode("ascii")
+
+
+def _hex_to_base64(md5_hex: str) -> str:
+    digest = bytes.fromhex(md5_hex)
+    if len(digest) != 16:
+        raise ValueError(f"not an MD5 digest: {md5_hex!r}")
+    return base64.b64encode(digest).decode("ascii")
+
+
+def _is_not_found(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in _NOT_FOUND
+
+
+def _read_full(stream: BinaryIO, size: int) -> bytes:
+    """Up to ``size`` bytes; fewer only at the end of the stream.
+
+    read() may return less than asked long before the end (pipes, sockets, WSGI
+    input), but every multipart part except the last must have the minimum size.
+    """
+    pieces: list[bytes] = []
+    remaining = size
+    while remaining > 0:
+        piece = stream.read(remaining)
+        if not piece:
+            break
+        pieces.append(piece)
+        remaining -= len(piece)
+    return b"".join(pieces)
+
+
+def _part_size(chunk_size: int, part_number: int) -> int:
+    return chunk_size * (1 + (part_number - 1) // PARTS_PER_SIZE_STEP)
+
+
+@contextmanager
+def _storage_errors(action: str, key: str) -> Iterator[None]:
+    # Callers handle StorageError and need not know which client library is behind it.
+    try:
+        yield
+    except (BotoCoreError, ClientError) as error:
+        raise StorageError(f"S3 {action} of {key!r} failed: {error}") from error
+
+
+class S3Storage:
+    """Storage in one S3 bucket.
+
+    The app reaches S3 at ``endpoint_url``, clients at ``public_endpoint_url``
+    (the two differ behind proxies or in containers). The host is part of a
+    SigV4 signature, so presigned URLs are signed by a client for the public one.
+    """
+
+    def __init__(
+        self, settings: S3Settings, *, connect_timeout: float = 3, read_timeout: float = 30
+    ) -> None:
+        self.bucket = settings.bucket
+        self.endpoint_url = settings.endpoint_url
+        config = Config(
+            signature_version="s3v4",
+            # Path style works with any endpoint; virtual hosts need DNS for each bucket.
+            s3={"addressing_style": "path"},
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            retries={"max_attempts": 2, "mode": "standard"},
+            # Checksums only where S3 requires them: otherwise some botocore versions
+            # sign a CRC32 of the empty body into presigned PUT URLs, and uploads send
+            # CRC32 trailers that not every S3-compatible server accepts. Content-MD5,
+            # which every server checks, is sent explicitly instead.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        # A private session: boto3's default session must not be shared between threads,
+        # while clients are thread-safe and are created once here.
+        session = boto3.session.Session(
+            aws_access_key_id=settings.access_key,
+            aws_secret_access_key=settings.secret_key,
+            region_name=settings.region,
+        )
+        self.client = session.client("s3", endpoint_url=settings.endpoint_url, config=config)
+        public_url = settings.public_endpoint_url or settings.endpoint_url
+        self.signing_client = (
+            self.client
+            if public_url == settings.endpoint_url
+            else session.client("s3", endpoint_url=public_url, config=config)
+        )
+
+    def presigned_put(
+        self, key: str, *, content_md5_hex: str | None, expires_seconds: int
+    ) -> PresignedRequest:
+        """A PUT of the object's bytes; with an MD5, S3 refuses any other bytes."""
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        headers: dict[str, str] = {}
+        if content_md5_hex is not None:
+            # Signed as a header: S3 answers 400 BadDigest for corrupted bytes and
+            # 403 when the client leaves the header out or changes it.
+            md5_base64 = _hex_to_base64(content_md5_hex)
+            params["ContentMD5"] = md5_base64
+            headers["Content-MD5"] = md5_base64
+        return self._presign("put_object", params, headers, expires_seconds)
+
+    def presigned_get(
+        self, key: str, *, expires_seconds: int, download_name: str | None = None
+    ) -> PresignedRequest:
+        """A GET of the object; with a name, browsers save the download under it."""
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if download_name is not None:
+            params["ResponseContentDisposition"] = content_disposition(download_name)
+        return self._presign("get_object", params, {}, expires_seconds)
+
+    def _presign(
+        self, method: str, params: dict[str, Any], headers: dict[str, str], expires_seconds: int
+    ) -> PresignedRequest:
+        # Taken before signing, so the URL is valid at least until expires_at.
+        expires_at = datetime.now(UTC) + timedelta(seconds=expires_seconds)
+        url = self.signing_client.generate_presigned_url(
+            method, Params=params, ExpiresIn=expires_seconds
+        )
+        return PresignedRequest(url=url, headers=headers, expires_at=expires_at)
+
+    def head(self, key: str) -> ObjectInfo | None:
+        """Size and checksum of the object, or None when it does not exist."""
+        with _storage_errors("HEAD", key):
+            try:
+                response = self.client.head_object(Bucket=self.bucket, Key=key)
+            except ClientError as error:
+                if _is_not_found(error):
+                    return None
+                raise
+        etag = response["ETag"].strip('"')
+        return ObjectInfo(size=response["ContentLength"], etag=etag, md5_hex=md5_from_etag(etag))
+
+    def delete(self, key: str) -> None:
+        """Delete the object; deleting a missing object is not an error."""
+        with _storage_errors("DELETE", key):
+            try:
+                self.client.delete_object(Bucket=self.bucket, Key=key)
+            except ClientError as error:
+                if not _is_not_found(error):
+                    raise
+
+    def upload_stream(
+        self, key: str, stream: BinaryIO, *, chunk_size: int = DEFAULT_CHUNK_SIZE
+    ) -> ObjectInfo:
+        """Store a stream of unknown length, holding one part in memory at a time.
+
+        The returned MD5 is computed from the bytes, also for multipart uploads
+        whose ETag is not an MD5.
+        """
+        if chunk_size < MIN_PART_SIZE:
+            raise ValueError(f"chunk_size must be at least {MIN_PART_SIZE} bytes")
+        content_md5 = hashlib.md5(usedforsecurity=False)
+        first = _read_full(stream, chunk_size)
+        content_md5.update(first)
+        with _storage_errors("upload", key):
+            if len(first) < chunk_size:
+                # The whole stream fits into one request: no multipart bookkeeping.
+                response = self.client.put_object(
+                    Bucket=self.bucket, Key=key, Body=first, ContentMD5=_md5_base64(first)
+                )
+                etag, size = response["ETag"], len(first)
+            else:
+                etag, size = self._upload_parts(key, first, stream, chunk_size, content_md5.update)
+        return ObjectInfo(size=size, etag=etag.strip('"'), md5_hex=content_md5.hexdigest())
+
+    def _upload_parts(
+        self,
+        key: str,
+        first: bytes,
+        stream: BinaryIO,
+        chunk_size: int,
+        on_read: Callable[[bytes], None],
+    ) -> tuple[str, int]:
+        """Multipart upload starting with ``first``; returns the ETag and the size.
+
+        ``on_read`` sees every further chunk read from the stream.
+        """
+        upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
+        try:
+            parts: list[dict[str, Any]] = []
+            size = 0
+            chunk = first
+            while chunk:
+                parts.append(self._upload_part(key, upload_id, len(parts) + 1, chunk))
+                size += len(chunk)
+                chunk = _read_full(stream, _part_size(chunk_size, len(parts) + 1))
+                on_read(chunk)
+            response = self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            )
+        except BaseException:
+            # Without an abort, S3 keeps (and bills) the uploaded parts indefinitely.
+            self._abort_upload(key, upload_id)
+            raise
+        return response["ETag"], size
+
+    def _upload_part(self, key: str, upload_id: str, number: int, chunk: bytes) -> dict[str, Any]:
+        if number > MAX_PARTS:
+            raise StorageError(f"upload of {key!r} needs more than {MAX_PARTS} parts")
+        # Content-MD5 makes S3 refuse a part that was corrupted on the way.
+        response = self.client.upload_part(
+            Bucket=self.bucket,
+            Key=key,
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=chunk,
+            ContentMD5=_md5_base64(chunk),
+        )
+        return {"ETag": response["ETag"], "PartNumber": number}
+
+    def _abort_upload(self, key: str, upload_id: str) -> None:
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except (BotoCoreError, ClientError):
+            # The original error matters more; a lifecycle rule removes leftover parts.
+            log.warning("could not abort multipart upload %s of %r", upload_id, key, exc_info=True)
+
+    def ping(self) -> None:
+        """Raise StorageError unless the bucket answers."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError) as error:
+            raise StorageError(
+                f"S3 bucket {self.bucket!r} at {self.endpoint_url} is not reachable: {error}"
+            ) from error
