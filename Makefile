@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUN_DIR := var
 RUN_PORT_BASE := 16400
 
-.PHONY: run stop serve test install lint format
+.PHONY: run stop test install lint format readme
 
 install:
 	@scripts/install.sh
@@ -24,6 +24,9 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+readme: install
+	$(BIN)/python scripts/update_readme.py
 
 format: install
 	$(BIN)/ruff check --fix .

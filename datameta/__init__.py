@@ -22,6 +22,10 @@ def configure(
     config = Configurator(settings=dict(ini))
     config.registry["datameta.settings"] = settings
     config.registry.update(services)
+    # Who is calling (API key or session), secure by default, CSRF checks.
+    config.include(".security.policy")
+    # Content-Security-Policy and friends on every response.
+    config.include(".security.headers")
     # Request-scoped DB session joined to the request's transaction (pyramid_tm, retry).
     config.include(".db")
     # Server-side sessions in memcached; the cookie holds a signed id only.
@@ -31,7 +35,10 @@ def configure(
     # Mail goes out through SMTP once the request's transaction has committed.
     config.include(".mail")
     config.include(".routes")
-    config.scan(".api")
+    # The JSON API, checked against its OpenAPI document.
+    config.include(".api")
+    # The HTML pages.
+    config.include(".views")
     return config
 
 

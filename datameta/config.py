@@ -128,6 +128,12 @@ SPECS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec("datameta.session.cookie_name", str, "datameta", "name of the session cookie"),
     SettingSpec(
+        "datameta.security.hsts",
+        _parse_bool,
+        "false",
+        "send Strict-Transport-Security (serve over HTTPS only)",
+    ),
+    SettingSpec(
         "datameta.session.cookie_secure",
         _parse_bool,
         "false",
@@ -180,7 +186,13 @@ SPECS: tuple[SettingSpec, ...] = (
         "datameta.apikeys.max_expiration_period",
         _parse_positive_int,
         "30",
-        "days an API key may be valid at most (also the default)",
+        "days an API key may be valid at most",
+    ),
+    SettingSpec(
+        "datameta.apikeys.default_expiration_period",
+        _parse_positive_int,
+        "30",
+        "days a new API key is valid when the request names no expiry",
     ),
     SettingSpec("datameta.tfa.enabled", _parse_bool, "false", "require TOTP second factor"),
     SettingSpec(
@@ -190,6 +202,12 @@ SPECS: tuple[SettingSpec, ...] = (
         "Fernet key that encrypts TOTP secrets at rest",
     ),
     SettingSpec("datameta.tfa.otp_issuer", str, "DataMeta", "issuer shown in authenticator apps"),
+    SettingSpec(
+        "datameta.public_url",
+        _parse_optional_url,
+        "",
+        "the site's address for links in mails (default: taken from each request)",
+    ),
     SettingSpec(
         "datameta.files.upload_via_app",
         _parse_bool,
@@ -235,14 +253,17 @@ class Settings:
     session_cookie_name: str
     session_cookie_secure: bool
     session_timeout: int
+    hsts: bool
     s3: S3Settings
     smtp: SmtpSettings
     site_ids: Mapping[str, SiteIdFormat]
     apikey_max_expiration_days: int
+    apikey_default_expiration_days: int
     tfa_enabled: bool
     tfa_encrypt_key: str
     tfa_otp_issuer: str
     files_upload_via_app: bool
+    public_url: str
 
 
 def resolve_raw(ini: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -287,6 +308,7 @@ def parse_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = N
         session_cookie_name=values["datameta.session.cookie_name"],
         session_cookie_secure=values["datameta.session.cookie_secure"],
         session_timeout=values["datameta.session.timeout"],
+        hsts=values["datameta.security.hsts"],
         s3=S3Settings(
             endpoint_url=values["datameta.storage.s3.endpoint_url"],
             public_endpoint_url=values["datameta.storage.s3.public_endpoint_url"]
@@ -312,10 +334,15 @@ def parse_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = N
             for entity in SITE_ID_ENTITIES
         },
         apikey_max_expiration_days=values["datameta.apikeys.max_expiration_period"],
+        apikey_default_expiration_days=min(
+            values["datameta.apikeys.default_expiration_period"],
+            values["datameta.apikeys.max_expiration_period"],
+        ),
         tfa_enabled=values["datameta.tfa.enabled"],
         tfa_encrypt_key=values["datameta.tfa.encrypt_key"],
         tfa_otp_issuer=values["datameta.tfa.otp_issuer"],
         files_upload_via_app=values["datameta.files.upload_via_app"],
+        public_url=values["datameta.public_url"],
     )
 
 

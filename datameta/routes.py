@@ -1,10 +1,51 @@
 """Every route of the app, in one place."""
 
+from pathlib import Path
+
 from pyramid.config import Configurator
+from pyramid.security import NO_PERMISSION_REQUIRED
 
 API = "/api/v1"
+# Our own CSS and scripts, and the libraries scripts/install.sh copies from npm.
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 
 
 def includeme(config: Configurator) -> None:
+    config.add_static_view(
+        "static", str(STATIC_DIR), cache_max_age=3600, permission=NO_PERMISSION_REQUIRED
+    )
+
+    # Pages
+    config.add_route("root", "/")
+    config.add_route("login", "/login")
+    config.add_route("logout", "/logout")
+    config.add_route("tfa", "/tfa")
+    config.add_route("register", "/register")
+    config.add_route("forgot", "/forgot")
+    config.add_route("setpass", "/setpass/{token}")
+    config.add_route("settfa", "/settfa/{token}")
+    config.add_route("home", "/home")
+    config.add_route("account", "/account")
+    config.add_route("admin", "/admin")
+
+    # API: server
     config.add_route("api_server", f"{API}/server")
     config.add_route("api_health", f"{API}/health")
+    # API: accounts
+    config.add_route("api_keys", f"{API}/keys")
+    config.add_route("api_key", f"{API}/keys/{{id}}")
+    config.add_route("api_whoami", f"{API}/rpc/whoami")
+    config.add_route("api_users", f"{API}/users")
+    config.add_route("api_user", f"{API}/users/{{id}}")
+    config.add_route("api_user_keys", f"{API}/users/{{id}}/keys")
+    config.add_route("api_user_password", f"{API}/users/{{id}}/password")
+    config.add_route("api_user_totp", f"{API}/users/{{id}}/totp-secret")
+    config.add_route("api_user_lockout", f"{API}/users/{{id}}/lockout")
+    config.add_route("api_groups", f"{API}/groups")
+    config.add_route("api_group", f"{API}/groups/{{id}}")
+    config.add_route("api_registrations", f"{API}/registrations")
+    config.add_route("api_registration_accept", f"{API}/registrations/{{id}}/accept")
+    config.add_route("api_registration_reject", f"{API}/registrations/{{id}}/reject")
+    config.add_route("api_registration_settings", f"{API}/registrationsettings")
+    config.add_route("api_appsettings", f"{API}/appsettings")
+    config.add_route("api_appsetting", f"{API}/appsettings/{{id}}")

@@ -7,6 +7,8 @@ VENV=${VENV:-$here/.venv}
 
 apt_packages=(postgresql memcached curl chromium chromium-driver)
 missing=()
+# Node.js may come from elsewhere than Debian; only a machine without npm gets Debian's.
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 for package in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
 done
@@ -26,4 +28,17 @@ if [ ! -f "$stamp" ] || [ "$here/pyproject.toml" -nt "$stamp" ]; then
   "$VENV/bin/pip" install -q --disable-pip-version-check --upgrade pip
   "$VENV/bin/pip" install -q --disable-pip-version-check -e "$here[test]"
   touch "$stamp"
+fi
+
+# Front-end libraries come from npm, pinned by package-lock.json, into static/vendor.
+if [ ! -d "$here/node_modules" ] || [ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]; then
+  echo "install: npm packages"
+  (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+vendor="$here/static/vendor"
+if [ ! -f "$vendor/.installed" ] || [ "$here/package-lock.json" -nt "$vendor/.installed" ]; then
+  mkdir -p "$vendor"
+  cp "$here/node_modules/bootstrap/dist/css/bootstrap.min.css" \
+     "$here/node_modules/bootstrap/dist/js/bootstrap.bundle.min.js" "$vendor/"
+  touch "$vendor/.installed"
 fi

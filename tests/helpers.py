@@ -37,3 +37,9 @@ def assert_api_error(
 
 def api_headers(api_key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
+
+
+def csrf_token(testapp: Any) -> str:
+    """The CSRF token of the test client's current session (opening a page creates one)."""
+    page = testapp.get("/login")
+    return page.html.find("input", {"name": "csrf_token"})["value"]

@@ -9,8 +9,14 @@ trace is logged, never sent.
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Iterable, Iterator
 
-from pyramid.httpexceptions import HTTPError
+from openapi_core.validation.request.exceptions import (
+    ParameterValidationError,
+    SecurityValidationError,
+)
+from pyramid.httpexceptions import HTTPError, HTTPForbidden
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import exception_view_config
@@ -58,6 +64,19 @@ def http_error(error: HTTPError, request: Request) -> Response:
     return response
 
 
+@exception_view_config(HTTPForbidden, path_info=API_PATHS)
+def forbidden(error: HTTPForbidden, request: Request) -> Response:
+    """A view's permission was denied: 401 for nobody, 403 for somebody."""
+    if request.user is None:
+        item = ErrorItem(
+            exception="Unauthenticated",
+            message="This endpoint needs a valid API key or a login session.",
+        )
+        return error_response(401, [item])
+    item = ErrorItem(exception="AccessDenied", message="You may not do this.")
+    return error_response(403, [item])
+
+
 @exception_view_config(Exception, path_info=API_PATHS)
 def unexpected_error(error: Exception, request: Request) -> Response:
     log.exception("unexpected error answering %s %s", request.method, request.path)
@@ -66,3 +85,40 @@ def unexpected_error(error: Exception, request: Request) -> Response:
         message="An unexpected error occurred. It has been logged.",
     )
     return error_response(500, [item])
+
+
+_REQUIRED = re.compile(r"^'(?P<name>[^']+)' is a required property$")
+_UNEXPECTED = re.compile(r"\('(?P<names>.+)' (?:was|were) unexpected\)")
+
+
+def _schema_error_field(schema_error: Exception) -> str | None:
+    """The request field a JSON schema error is about, as a dotted path."""
+    path = [str(part) for part in getattr(schema_error, "path", [])]
+    message = getattr(schema_error, "message", "")
+    validator = getattr(schema_error, "validator", None)
+    if validator == "required" and (match := _REQUIRED.match(message)):
+        path.append(match["name"])
+    elif validator == "additionalProperties" and (match := _UNEXPECTED.search(message)):
+        path.append(match["names"].replace("', '", ","))
+    return ".".join(path) or None
+
+
+def openapi_error_items(errors: Iterable[Exception]) -> Iterator[ErrorItem]:
+    """DataMeta error items for what OpenAPI request validation found."""
+    for error in errors:
+        schema_errors = getattr(error.__cause__, "schema_errors", None)
+        if schema_errors:
+            for schema_error in schema_errors:
+                yield ErrorItem(
+                    message=getattr(schema_error, "message", str(schema_error)),
+                    field=_schema_error_field(schema_error),
+                )
+        elif isinstance(error, SecurityValidationError):
+            yield ErrorItem(
+                exception="Unauthenticated",
+                message="This endpoint needs an API key or a login session.",
+            )
+        elif isinstance(error, ParameterValidationError):
+            yield ErrorItem(message=str(error), field=error.name)
+        else:
+            yield ErrorItem(message=str(error))

@@ -8,6 +8,7 @@ from importlib.metadata import version
 
 from pyramid.request import Request
 from pyramid.response import Response
+from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 from sqlalchemy import text
 
@@ -20,7 +21,13 @@ log = logging.getLogger(__name__)
 API_VERSION = "1.6.0"
 
 
-@view_config(route_name="api_server", request_method="GET", renderer="json")
+@view_config(
+    route_name="api_server",
+    request_method="GET",
+    renderer="json",
+    openapi=True,
+    permission=NO_PERMISSION_REQUIRED,
+)
 def server_info(request: Request) -> dict[str, str]:
     return {"apiVersion": API_VERSION, "datametaVersion": version("datameta")}
 
@@ -45,7 +52,9 @@ HEALTH_CHECKS: dict[str, Callable[[Request], None]] = {
 }
 
 
-@view_config(route_name="api_health", request_method="GET")
+@view_config(
+    route_name="api_health", request_method="GET", openapi=True, permission=NO_PERMISSION_REQUIRED
+)
 def health(request: Request) -> Response:
     """200 when PostgreSQL, memcached and S3 all answer; else 503 naming each that does not."""
     problems = []

@@ -2,7 +2,7 @@
 
 import pytest
 import webtest
-from pyramid.view import view_config
+from pyramid.security import NO_PERMISSION_REQUIRED
 
 from datameta import configure
 from tests.conftest import TEST_INI
@@ -33,7 +33,6 @@ def test_a_wrong_method_answers_the_error_list(testapp):
     assert_api_error(response, 404)
 
 
-@view_config(route_name="test_boom")
 def exploding_view(request):
     raise RuntimeError("secret internal detail")
 
@@ -42,7 +41,7 @@ def exploding_view(request):
 def exploding_app(dbengine, settings):
     config = configure(TEST_INI, dbengine=dbengine)
     config.add_route("test_boom", "/api/v1/test-boom")
-    config.add_view(exploding_view, route_name="test_boom")
+    config.add_view(exploding_view, route_name="test_boom", permission=NO_PERMISSION_REQUIRED)
     return webtest.TestApp(config.make_wsgi_app())
 
 

@@ -99,4 +99,5 @@ def test_the_readme_table_lists_every_setting():
 
 def test_the_readme_shows_the_current_settings_table():
     readme = Path(__file__).resolve().parents[2] / "README.md"
+    # `make readme` rewrites the table after a setting changed.
     assert settings_table_markdown() in readme.read_text()

@@ -1,0 +1,30 @@
+"""The JSON API under /api/v1: thin views over datameta.logic, validated against openapi.yaml."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from pyramid.config import Configurator
+from pyramid.request import Request
+
+from datameta.api.errors import openapi_error_items
+
+SPEC_PATH = os.path.join(os.path.dirname(__file__), "openapi.yaml")
+
+
+def extract_errors(
+    request: Request, errors: list[Exception], parent_field: Any = None
+) -> Iterator[dict]:
+    """Turn what the OpenAPI validation found into DataMeta's error list."""
+    for item in openapi_error_items(errors):
+        yield item.as_json()
+
+
+def includeme(config: Configurator) -> None:
+    # Requests (and, where enabled, responses) are checked against the spec.
+    config.registry.settings["pyramid_openapi3_extract_errors"] = extract_errors
+    config.include("pyramid_openapi3")
+    config.pyramid_openapi3_spec(SPEC_PATH, route="/api/v1/openapi.yaml")
+    config.scan(".")

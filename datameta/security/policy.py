@@ -1,0 +1,167 @@
+"""Pyramid wiring of authentication: who is calling, by API key or session cookie.
+
+An ``Authorization: Bearer`` header takes precedence over the cookie: a request
+that presents an invalid key is unauthenticated even if it also carries a valid
+session. A session names its user and is valid only while the user is enabled,
+still in the same group, and has not changed the password since (every such
+change bumps ``User.session_generation``).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from pyramid.config import Configurator
+from pyramid.request import Request
+from pyramid.security import NO_PERMISSION_REQUIRED, Allowed, Denied
+from sqlalchemy import select
+
+from datameta.models import ApiKey, User
+from datameta.security.tokens import hash_token
+
+AUTHENTICATED = "authenticated"
+
+SESSION_USER = "user_id"
+SESSION_GROUP = "group_id"
+SESSION_GENERATION = "generation"
+# A password was right but the second factor is still to come.
+SESSION_PREAUTH_USER = "preauth_user_id"
+SESSION_PREAUTH_UNTIL = "preauth_until"
+PREAUTH_SECONDS = 300
+
+
+def bearer_token(request: Request) -> str | None:
+    authorization = request.authorization
+    if authorization is None or authorization.authtype.lower() != "bearer":
+        return None
+    return str(authorization.params or "").strip()
+
+
+def user_for_api_key(request: Request, token: str) -> User | None:
+    now = datetime.now(UTC)
+    key = request.dbsession.scalar(select(ApiKey).where(ApiKey.token_hash == hash_token(token)))
+    if key is None or (key.expires is not None and key.expires <= now):
+        return None
+    user = key.user
+    return user if user.enabled else None
+
+
+def user_for_session(request: Request) -> User | None:
+    session = request.session
+    user_id = session.get(SESSION_USER)
+    if user_id is None:
+        return None
+    user = request.dbsession.get(User, user_id)
+    valid = (
+        user is not None
+        and user.enabled
+        and user.group_id == session.get(SESSION_GROUP)
+        and user.session_generation == session.get(SESSION_GENERATION)
+    )
+    if not valid:
+        session.invalidate()
+        return None
+    return user
+
+
+def authenticated_user(request: Request) -> User | None:
+    """The caller: by API key when a Bearer header is present, else by session."""
+    token = bearer_token(request)
+    if token is not None:
+        request.environ["datameta.auth_method"] = "apikey"
+        return user_for_api_key(request, token)
+    if request.cookies.get(request.registry["datameta.settings"].session_cookie_name) is None:
+        return None
+    request.environ["datameta.auth_method"] = "session"
+    return user_for_session(request)
+
+
+def start_session(request: Request, user: User) -> None:
+    """Log ``user`` in: a fresh session id (no fixation) and a fresh CSRF token."""
+    session = request.session
+    session.invalidate()
+    session[SESSION_USER] = user.id
+    session[SESSION_GROUP] = user.group_id
+    session[SESSION_GENERATION] = user.session_generation
+    session.new_csrf_token()
+
+
+def start_preauth(request: Request, user: User) -> None:
+    """The password was right; the second factor must follow within five minutes."""
+    session = request.session
+    session.invalidate()
+    session[SESSION_PREAUTH_USER] = user.id
+    session[SESSION_PREAUTH_UNTIL] = time.time() + PREAUTH_SECONDS
+    session.new_csrf_token()
+
+
+def preauth_user(request: Request) -> User | None:
+    session = request.session
+    user_id = session.get(SESSION_PREAUTH_USER)
+    if user_id is None or session.get(SESSION_PREAUTH_UNTIL, 0) < time.time():
+        return None
+    user = request.dbsession.get(User, user_id)
+    return user if user is not None and user.enabled else None
+
+
+def end_session(request: Request) -> None:
+    request.session.invalidate()
+
+
+def uses_session_auth(request: Request) -> bool:
+    return request.environ.get("datameta.auth_method") == "session"
+
+
+class SecurityPolicy:
+    """Identity from API key or session; views ask only for ``authenticated``.
+
+    Finer decisions (whose data, which role) are made by ``datameta.security.authz``
+    in the logic, where the objects are at hand.
+    """
+
+    def identity(self, request: Request) -> User | None:
+        return request.user
+
+    def authenticated_userid(self, request: Request) -> str | None:
+        user = request.user
+        return None if user is None else str(user.uuid)
+
+    def permits(self, request: Request, context: Any, permission: str) -> Allowed | Denied:
+        if permission == AUTHENTICATED and request.user is not None:
+            return Allowed("authenticated")
+        return Denied(f"{permission} needs a logged-in user")
+
+    def remember(self, request: Request, userid: Any, **kw: Any) -> list:
+        return []  # sessions are started with start_session; the cookie is the session's
+
+    def forget(self, request: Request, **kw: Any) -> list:
+        end_session(request)
+        return []
+
+
+def csrf_check_applies(request: Request) -> bool:
+    """Check CSRF tokens for pages, and for API calls made with the session cookie.
+
+    API calls that authenticate by API key carry no ambient authority, so a
+    forged cross-site request gains nothing; scripts need not fetch a token.
+    """
+    if request.path.startswith("/api/"):
+        return (
+            bearer_token(request) is None
+            and request.cookies.get(request.registry["datameta.settings"].session_cookie_name)
+            is not None
+        )
+    return True
+
+
+def includeme(config: Configurator) -> None:
+    config.add_request_method(authenticated_user, "user", reify=True)
+    config.set_security_policy(SecurityPolicy())
+    # Secure by default: every view needs a login unless it says otherwise.
+    config.set_default_permission(AUTHENTICATED)
+    config.set_default_csrf_options(require_csrf=True, callback=csrf_check_applies)
+
+
+__all__ = ["AUTHENTICATED", "NO_PERMISSION_REQUIRED", "SecurityPolicy"]

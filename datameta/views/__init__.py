@@ -1,0 +1,42 @@
+"""HTML pages, server-rendered with Jinja2. Thin: they call datameta.logic and render."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from typing import Any
+
+from pyramid.config import Configurator
+from pyramid.events import BeforeRender, subscriber
+
+from datameta.api.server import API_VERSION
+from datameta.logic.appsettings import load_app_settings
+from datameta.security.html import sanitize_html
+
+
+def app_settings(request: Any) -> dict[str, Any]:
+    return load_app_settings(request.dbsession)
+
+
+@subscriber(BeforeRender)
+def add_page_globals(event: BeforeRender) -> None:
+    """What every page's layout needs: the user, the site's texts, versions, CSRF token."""
+    request = event.get("request")
+    if request is None or event.rendering_val is None or not isinstance(event.rendering_val, dict):
+        return
+    settings = request.app_settings
+    event.setdefault("user", request.user)
+    event.setdefault("page_title", settings.get("renderer_page_title", "DataMeta"))
+    event.setdefault("logo_html", sanitize_html(settings.get("renderer_logo_html", "DataMeta")))
+    event.setdefault("legal_notice_html", sanitize_html(settings.get("renderer_legal_notice", "")))
+    event.setdefault("datameta_version", version("datameta"))
+    event.setdefault("api_version", API_VERSION)
+    event.setdefault("csrf_token", request.session.get_csrf_token())
+    event.setdefault("errors", {})
+
+
+def includeme(config: Configurator) -> None:
+    config.include("pyramid_jinja2")
+    config.add_jinja2_renderer(".html")
+    config.add_jinja2_search_path("datameta:templates", name=".html")
+    config.add_request_method(app_settings, "app_settings", reify=True)
+    config.scan(".")
