@@ -8,6 +8,9 @@ transaction that is rolled back afterwards, so tests do not see each other.
 
 from __future__ import annotations
 
+import email
+import email.policy
+import mailbox as mailbox_module
 import os
 from collections.abc import Iterator
 
@@ -119,3 +122,79 @@ def testapp(app, tm: transaction.TransactionManager, dbsession: Session) -> webt
             "app.dbsession": dbsession,
         },
     )
+
+
+# Tests that need real commits: mail goes out only after a commit, and a browser
+# talks to a server in another thread. They use `live_app`/`committed_db` and the
+# data they make is wiped afterwards.
+
+KEPT_TABLES = {"alembic_version", "appsettings"}
+
+
+@pytest.fixture(scope="session")
+def app_settings_snapshot(dbengine: sa.Engine) -> list[dict]:
+    with dbengine.connect() as connection:
+        return [
+            dict(row._mapping) for row in connection.execute(sa.text("SELECT * FROM appsettings"))
+        ]
+
+
+@pytest.fixture
+def clean_database(dbengine: sa.Engine, app_settings_snapshot: list[dict]) -> Iterator[None]:
+    """After the test: empty every data table and restore the application settings."""
+    yield
+    with dbengine.begin() as connection:
+        tables = [
+            name for name in sa.inspect(connection).get_table_names() if name not in KEPT_TABLES
+        ]
+        connection.execute(sa.text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        connection.execute(sa.text("DELETE FROM appsettings"))
+        appsettings = sa.table("appsettings", *(sa.column(k) for k in app_settings_snapshot[0]))
+        connection.execute(sa.insert(appsettings), app_settings_snapshot)
+
+
+@pytest.fixture
+def committed_db(app, clean_database) -> Iterator[Session]:
+    """A DB session whose ``commit()`` really commits (wiped after the test)."""
+    session = app.registry["dbsession_factory"]()
+    yield session
+    session.rollback()
+    session.close()
+
+
+@pytest.fixture
+def live_app(app, clean_database) -> webtest.TestApp:
+    """The app over HTTP with real transactions: each request commits or aborts."""
+    return webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost"})
+
+
+class Mailbox:
+    """The mails the SMTP sink received during one test."""
+
+    def __init__(self, path: str) -> None:
+        self.maildir = mailbox_module.Maildir(path, create=True)
+        self.seen = set(self.maildir.keys())
+
+    def messages(self) -> list:
+        return [
+            email.message_from_bytes(self.maildir.get_bytes(key), policy=email.policy.default)
+            for key in self.maildir.keys()  # noqa: SIM118 (a Maildir, not a dict)
+            if key not in self.seen
+        ]
+
+    def to(self, address: str) -> list:
+        """Messages delivered to ``address`` (the sink records every recipient in X-RcptTo)."""
+        return [
+            message
+            for message in self.messages()
+            if address.lower() in str(message.get("X-RcptTo", "")).lower()
+        ]
+
+    def body(self, message) -> str:
+        return message.get_body(preferencelist=("plain",)).get_content()
+
+
+@pytest.fixture
+def mailbox() -> Mailbox:
+    _require_stack()
+    return Mailbox(os.environ["DATAMETA_STACK_MAILDIR"])
