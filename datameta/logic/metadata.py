@@ -1,0 +1,139 @@
+"""Metadata definitions: the columns of the sample sheet, defined by site admins at runtime."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session
+
+from datameta.errors import Conflict, ErrorItem, Forbidden, ValidationFailed
+from datameta.linting import ColumnRule, InvalidPattern, compile_pattern, datetime_format_problem
+from datameta.logic.ids import get_by_id
+from datameta.models import MetaDatum, MetaDatumRecord, Service, User
+from datameta.security import authz
+
+MAX_NAME_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class DefinitionInput:
+    """A definition as an admin submits it (API field names in comments)."""
+
+    name: str  # name
+    regex_description: str | None  # regexDescription
+    long_description: str | None  # longDescription
+    example: str  # example
+    regexp: str | None  # regExp
+    datetime_format: str | None  # dateTimeFmt
+    mandatory: bool  # isMandatory
+    order: int  # order
+    is_file: bool  # isFile
+    submission_unique: bool  # isSubmissionUnique
+    site_unique: bool  # isSiteUnique
+    service_id: str | None  # serviceId: UUID or site id; "" means none
+
+
+def column_rule(definition: MetaDatum) -> ColumnRule:
+    return ColumnRule(
+        name=definition.name,
+        mandatory=definition.mandatory,
+        pattern=definition.regexp,
+        pattern_description=definition.short_description,
+        datetime_format=definition.datetimefmt,
+        is_file=definition.isfile,
+        submission_unique=definition.submission_unique or definition.site_unique,
+        site_unique=definition.site_unique,
+    )
+
+
+def list_definitions(db: Session) -> list[MetaDatum]:
+    """Every definition, service columns included, in display order."""
+    return list(db.scalars(select(MetaDatum).order_by(MetaDatum.order, MetaDatum.name)))
+
+
+def submitter_definitions(db: Session) -> list[MetaDatum]:
+    """The columns submitters fill: all but those a service fills later."""
+    return [definition for definition in list_definitions(db) if definition.service_id is None]
+
+
+def _blank_to_none(text: str | None) -> str | None:
+    return text if text else None
+
+
+def _problems(db: Session, data: DefinitionInput, current: MetaDatum | None) -> list[ErrorItem]:
+    problems = []
+    name = data.name.strip()
+    if not name:
+        problems.append(ErrorItem(message="The name must not be empty.", field="name"))
+    elif len(name) > MAX_NAME_LENGTH:
+        problems.append(
+            ErrorItem(message=f"The name is longer than {MAX_NAME_LENGTH}.", field="name")
+        )
+    else:
+        taken = select(MetaDatum.id).where(MetaDatum.name == name)
+        if current is not None:
+            taken = taken.where(MetaDatum.id != current.id)
+        if db.scalar(select(exists(taken))):
+            problems.append(
+                ErrorItem(message=f"A metadatum named {name} exists already.", field="name")
+            )
+    if data.regexp:
+        try:
+            compile_pattern(data.regexp)
+        except InvalidPattern as error:
+            problems.append(ErrorItem(message=str(error), field="regExp"))
+    if data.datetime_format and (problem := datetime_format_problem(data.datetime_format)):
+        problems.append(ErrorItem(message=problem, field="dateTimeFmt"))
+    return problems
+
+
+def save_definition(
+    db: Session, actor: User, data: DefinitionInput, definition_id: str | None = None
+) -> MetaDatum:
+    """Create a definition, or replace every attribute of an existing one."""
+    if not authz.can_manage_site(actor):
+        raise Forbidden("Only site admins may define metadata.")
+    current = get_by_id(db, MetaDatum, definition_id, what="Metadatum") if definition_id else None
+    problems = _problems(db, data, current)
+    if problems:
+        raise ValidationFailed(problems)
+    service = get_by_id(db, Service, data.service_id, what="Service") if data.service_id else None
+    definition = current or MetaDatum()
+    definition.name = data.name.strip()
+    definition.short_description = _blank_to_none(data.regex_description)
+    definition.long_description = _blank_to_none(data.long_description)
+    definition.example = data.example
+    definition.regexp = _blank_to_none(data.regexp)
+    definition.datetimefmt = _blank_to_none(data.datetime_format)
+    definition.mandatory = data.mandatory
+    definition.order = data.order
+    definition.isfile = data.is_file
+    definition.submission_unique = data.submission_unique
+    definition.site_unique = data.site_unique
+    definition.service = service
+    if current is None:
+        db.add(definition)
+    db.flush()
+    return definition
+
+
+def delete_definition(db: Session, actor: User, definition_id: str) -> None:
+    """Delete a definition that no stored value uses yet."""
+    if not authz.can_manage_site(actor):
+        raise Forbidden("Only site admins may define metadata.")
+    definition = get_by_id(db, MetaDatum, definition_id, what="Metadatum")
+    used = db.scalar(
+        select(func.count())
+        .select_from(MetaDatumRecord)
+        .where(MetaDatumRecord.metadatum_id == definition.id, MetaDatumRecord.value.is_not(None))
+    )
+    if used:
+        raise Conflict(
+            f"The metadatum {definition.name} holds values in {used} metadatasets "
+            "and cannot be deleted."
+        )
+    db.execute(
+        MetaDatumRecord.__table__.delete().where(MetaDatumRecord.metadatum_id == definition.id)
+    )
+    db.delete(definition)

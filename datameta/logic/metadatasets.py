@@ -1,0 +1,235 @@
+"""Metadatasets: one sample-sheet row each; staged by their owner, then submitted for good."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, func, insert, not_, select
+from sqlalchemy.orm import Session
+
+from datameta.errors import ErrorItem, Forbidden, NotFound, NotModifiable, ValidationFailed
+from datameta.linting import LintError, lint_record
+from datameta.logic.ids import find_by_id, get_by_id
+from datameta.logic.metadata import column_rule, list_definitions
+from datameta.models import (
+    File,
+    MetaDataSet,
+    MetaDatum,
+    MetaDatumRecord,
+    Service,
+    ServiceExecution,
+    Submission,
+    User,
+    allocate_site_ids,
+)
+from datameta.security import authz
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+
+
+@dataclass
+class MetadatasetView:
+    """A metadataset with everything its JSON needs, loaded in bulk."""
+
+    metadataset: MetaDataSet
+    values: dict[int, str | None] = field(default_factory=dict)  # by metadatum id
+    files: dict[int, File] = field(default_factory=dict)  # by metadatum id
+    executions: dict[int, ServiceExecution] = field(default_factory=dict)  # by service id
+
+
+def lint_errors_as_items(
+    errors: Iterable[LintError], entity: dict | None = None
+) -> list[ErrorItem]:
+    return [ErrorItem(message=error.message, field=error.field, entity=entity) for error in errors]
+
+
+def stage_records(
+    db: Session, actor: User, records: Sequence[Mapping[str, Any]]
+) -> list[MetaDataSet]:
+    """Stage one metadataset per record, all or nothing, with set-based inserts.
+
+    Every record is checked first; any problem raises ValidationFailed naming the
+    record's position (``field`` is ``"<index>.<column>"`` when more than one).
+    """
+    definitions = [d for d in list_definitions(db) if d.service_id is None]
+    rules = [column_rule(definition) for definition in definitions]
+    results = [lint_record(rules, record) for record in records]
+    problems = []
+    for index, result in enumerate(results):
+        for error in result.errors:
+            name = error.field if len(records) == 1 else f"{index}.{error.field}"
+            problems.append(ErrorItem(message=error.message, field=name))
+    if problems:
+        raise ValidationFailed(problems)
+    if not records:
+        return []
+
+    site_ids = allocate_site_ids(db, "metadatasets", len(records))
+    rows = [
+        {"site_id": site_id, "user_id": actor.id, "group_id": actor.group_id}
+        for site_id in site_ids
+    ]
+    mset_ids = db.scalars(
+        insert(MetaDataSet).returning(MetaDataSet.id, sort_by_parameter_order=True), rows
+    ).all()
+    value_rows = [
+        {
+            "metadataset_id": mset_id,
+            "metadatum_id": definition.id,
+            "value": result.values[definition.name],
+        }
+        for mset_id, result in zip(mset_ids, results, strict=True)
+        for definition in definitions
+    ]
+    if value_rows:
+        db.execute(insert(MetaDatumRecord), value_rows)
+    return list(
+        db.scalars(select(MetaDataSet).where(MetaDataSet.id.in_(mset_ids)).order_by(MetaDataSet.id))
+    )
+
+
+def stage_metadataset(db: Session, actor: User, record: Mapping[str, Any]) -> MetaDataSet:
+    """Stage one metadataset from a record of column name to value."""
+    return stage_records(db, actor, [record])[0]
+
+
+def load_views(db: Session, metadatasets: Sequence[MetaDataSet]) -> list[MetadatasetView]:
+    """Values, files and service executions of many sets in three queries, whatever their number."""
+    views = {mset.id: MetadatasetView(mset) for mset in metadatasets}
+    if not views:
+        return []
+    for mset_id, metadatum_id, value, file in db.execute(
+        select(
+            MetaDatumRecord.metadataset_id,
+            MetaDatumRecord.metadatum_id,
+            MetaDatumRecord.value,
+            File,
+        )
+        .outerjoin(File, File.id == MetaDatumRecord.file_id)
+        .where(MetaDatumRecord.metadataset_id.in_(views))
+    ):
+        views[mset_id].values[metadatum_id] = value
+        if file is not None:
+            views[mset_id].files[metadatum_id] = file
+    for execution in db.scalars(
+        select(ServiceExecution).where(ServiceExecution.metadataset_id.in_(views))
+    ):
+        views[execution.metadataset_id].executions[execution.service_id] = execution
+    return [views[mset.id] for mset in metadatasets]
+
+
+def may_read(actor: User, metadataset: MetaDataSet) -> bool:
+    """Staged sets: only their owner. Submitted ones: the submission's group and site readers."""
+    if metadataset.submission_id is None:
+        return metadataset.user_id == actor.id
+    return authz.can_read_submitted(actor, metadataset.submission.group_id)
+
+
+def get_metadataset(db: Session, actor: User, metadataset_id: str) -> MetaDataSet:
+    metadataset = find_by_id(db, MetaDataSet, metadataset_id)
+    if metadataset is None or not may_read(actor, metadataset):
+        raise not_found(metadataset_id)
+    return metadataset
+
+
+def not_found(given: str) -> NotFound:
+    return NotFound(
+        [
+            ErrorItem(
+                exception="NotFound",
+                message=f"Metadataset {given} does not exist.",
+                entity={"uuid": given, "site": given},
+            )
+        ]
+    )
+
+
+def delete_metadatasets(db: Session, actor: User, metadataset_ids: Sequence[str]) -> None:
+    """Delete staged sets of the caller, all or nothing: the first problem aborts."""
+    found = []
+    for given in dict.fromkeys(metadataset_ids):
+        metadataset = find_by_id(db, MetaDataSet, given)
+        if metadataset is None or not may_read(actor, metadataset):
+            raise not_found(given)
+        if metadataset.submission_id is not None:
+            raise NotModifiable(
+                [
+                    ErrorItem(
+                        exception="ResourceNotModifiableError",
+                        message="The resource cannot be modified",
+                        entity={"uuid": str(metadataset.uuid), "site": metadataset.site_id},
+                    )
+                ]
+            )
+        if metadataset.user_id != actor.id:
+            raise Forbidden("Only the owner may delete a staged metadataset.")
+        found.append(metadataset.id)
+    if found:
+        db.execute(delete(MetaDataSet).where(MetaDataSet.id.in_(found)))
+
+
+@dataclass(frozen=True)
+class SubmittedQuery:
+    submitted_after: datetime | None = None
+    submitted_before: datetime | None = None
+    awaiting_service: str | None = None
+    limit: int = DEFAULT_PAGE_SIZE
+    offset: int = 0
+
+
+def query_submitted(
+    db: Session, actor: User, query: SubmittedQuery
+) -> tuple[list[MetaDataSet], int]:
+    """A page of the submitted sets the caller may read (oldest first), and their total."""
+    statement = select(MetaDataSet).join(Submission, Submission.id == MetaDataSet.submission_id)
+    if not authz.can_list_all_groups_data(actor):
+        statement = statement.where(Submission.group_id == actor.group_id)
+    if query.submitted_after is not None:
+        statement = statement.where(Submission.date > query.submitted_after)
+    if query.submitted_before is not None:
+        statement = statement.where(Submission.date < query.submitted_before)
+    if query.awaiting_service is not None:
+        service = find_by_id(db, Service, query.awaiting_service)
+        if service is None or not authz.can_read_service_values(actor):
+            raise ValidationFailed(
+                [
+                    ErrorItem(
+                        message="Unknown service, or its values are not readable for you.",
+                        field="awaitingService",
+                    )
+                ]
+            )
+        done = exists().where(
+            and_(
+                ServiceExecution.metadataset_id == MetaDataSet.id,
+                ServiceExecution.service_id == service.id,
+            )
+        )
+        statement = statement.where(not_(done))
+    total = db.scalar(select(func.count()).select_from(statement.subquery()))
+    page = db.scalars(
+        statement.order_by(Submission.date, MetaDataSet.id).limit(query.limit).offset(query.offset)
+    ).all()
+    return list(page), total or 0
+
+
+def pending_metadatasets(db: Session, actor: User, user_id: str) -> list[MetaDataSet]:
+    """The staged sets of a user; only users themselves see their staged data."""
+    owner = get_by_id(db, User, user_id, what="User")
+    if owner.id != actor.id:
+        raise Forbidden("Staged data is visible to its owner only.")
+    return list(
+        db.scalars(
+            select(MetaDataSet)
+            .where(MetaDataSet.user_id == owner.id, MetaDataSet.submission_id.is_(None))
+            .order_by(MetaDataSet.id)
+        )
+    )
+
+
+def definitions_by_id(db: Session) -> dict[int, MetaDatum]:
+    return {definition.id: definition for definition in list_definitions(db)}
