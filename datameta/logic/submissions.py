@@ -1,0 +1,223 @@
+"""Submissions: staged metadatasets and files committed together, all or nothing.
+
+Checks run in DataMeta's order: access first (so nothing about other people's
+data leaks), then how files and records match, the values themselves, and
+uniqueness; all problems of the last three are reported at once. The number of
+SQL statements does not grow with the size of the submission.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from datameta.errors import ErrorItem, ValidationFailed
+from datameta.linting.submission import (
+    FileFacts,
+    Problem,
+    SetFacts,
+    association_problems,
+    stored_value_problems,
+    uniqueness_problems,
+)
+from datameta.logic.ids import parse_uuid
+from datameta.logic.metadata import column_rule, list_definitions
+from datameta.models import File, MetaDataSet, MetaDatum, MetaDatumRecord, Submission, User
+
+MAX_LABEL_LENGTH = 200
+NOTHING_GIVEN = "Neither data nor metadata provided in submission."
+
+
+@dataclass
+class ValidatedSubmission:
+    metadatasets: list[MetaDataSet]
+    files: list[File]
+    label: str | None
+
+
+def _lookup(db: Session, model: type, given_ids: Sequence[str]) -> dict[str, object]:
+    """Entities by the id strings given (UUIDs and site ids mixed), in one query."""
+    keys = {given: str(parsed) if (parsed := parse_uuid(given)) else given for given in given_ids}
+    uuids = [parse_uuid(key) for key in keys.values() if parse_uuid(key) is not None]
+    site_ids = [key for key in keys.values() if parse_uuid(key) is None]
+    found = {}
+    for entity in db.scalars(
+        select(model).where(model.uuid.in_(uuids) | model.site_id.in_(site_ids))
+    ):
+        found[str(entity.uuid)] = entity
+        found[entity.site_id] = entity
+    return {given: found.get(key) for given, key in keys.items()}
+
+
+def _access_problems(actor: User, given: dict[str, object]) -> list[ErrorItem]:
+    problems = []
+    for given_id, entity in given.items():
+        echo = {"site": given_id, "uuid": given_id}
+        if entity is None:
+            problems.append(ErrorItem(message="Not found", entity=echo))
+        elif entity.user_id != actor.id:
+            problems.append(ErrorItem(message="Access denied", entity=echo))
+    return problems
+
+
+def _identifier(entity: MetaDataSet | File) -> dict[str, str]:
+    return {"uuid": str(entity.uuid), "site": entity.site_id}
+
+
+def _values_by_set(db: Session, sets: Sequence[MetaDataSet]) -> dict[int, dict[str, str | None]]:
+    values: dict[int, dict[str, str | None]] = {mset.id: {} for mset in sets}
+    rows = db.execute(
+        select(MetaDatumRecord.metadataset_id, MetaDatum.name, MetaDatumRecord.value)
+        .join(MetaDatum, MetaDatum.id == MetaDatumRecord.metadatum_id)
+        .where(MetaDatumRecord.metadataset_id.in_(values))
+    )
+    for mset_id, name, value in rows:
+        values[mset_id][name] = value
+    return values
+
+
+def _linked_file_ids(db: Session, files: Sequence[File]) -> set[int]:
+    return set(
+        db.scalars(
+            select(MetaDatumRecord.file_id).where(
+                MetaDatumRecord.file_id.in_([file.id for file in files])
+            )
+        )
+    )
+
+
+def _taken_on_site(
+    db: Session, unique_definitions: list[MetaDatum], sets_values
+) -> dict[str, set[str]]:
+    """Values of site-unique columns that submitted metadatasets already hold."""
+    wanted = {
+        (definition.id, values[definition.name])
+        for definition in unique_definitions
+        for values in sets_values
+        if values.get(definition.name)
+    }
+    if not wanted:
+        return {}
+    names = {definition.id: definition.name for definition in unique_definitions}
+    taken: dict[str, set[str]] = {}
+    rows = db.execute(
+        select(MetaDatumRecord.metadatum_id, MetaDatumRecord.value)
+        .join(MetaDataSet, MetaDataSet.id == MetaDatumRecord.metadataset_id)
+        .where(
+            and_(
+                MetaDataSet.submission_id.is_not(None),
+                tuple_(MetaDatumRecord.metadatum_id, MetaDatumRecord.value).in_(sorted(wanted)),
+            )
+        )
+    )
+    for metadatum_id, value in rows:
+        taken.setdefault(names[metadatum_id], set()).add(value)
+    return taken
+
+
+def _as_items(problems: list[Problem], entities: dict[tuple[str, int], object]) -> list[ErrorItem]:
+    return [
+        ErrorItem(
+            message=problem.message,
+            entity=_identifier(entities[(problem.kind, problem.key)]),
+            field=problem.field,
+        )
+        for problem in problems
+    ]
+
+
+def validate_submission(
+    db: Session,
+    actor: User,
+    metadataset_ids: Sequence[str],
+    file_ids: Sequence[str],
+    label: str | None,
+) -> ValidatedSubmission:
+    """Everything /presubvalidation and /submissions check; raises ValidationFailed."""
+    metadataset_ids = list(dict.fromkeys(metadataset_ids))
+    file_ids = list(dict.fromkeys(file_ids))
+    if not metadataset_ids and not file_ids:
+        raise ValidationFailed(NOTHING_GIVEN)
+    label = (label or "").strip() or None
+    if label is not None and len(label) > MAX_LABEL_LENGTH:
+        raise ValidationFailed(
+            [ErrorItem(message=f"The label is longer than {MAX_LABEL_LENGTH}.", field="label")]
+        )
+
+    given_sets = _lookup(db, MetaDataSet, metadataset_ids)
+    given_files = _lookup(db, File, file_ids)
+    access = _access_problems(actor, given_sets) + _access_problems(actor, given_files)
+    if access:
+        raise ValidationFailed(access)
+
+    sets = list(dict.fromkeys(given_sets.values()))
+    files = list(dict.fromkeys(given_files.values()))
+    definitions = [d for d in list_definitions(db) if d.service_id is None]
+    rules = [column_rule(definition) for definition in definitions]
+    values = _values_by_set(db, sets)
+    linked = _linked_file_ids(db, files)
+    set_facts = [
+        SetFacts(mset.id, mset.submission_id is not None, values[mset.id]) for mset in sets
+    ]
+    file_facts = [
+        FileFacts(file.id, file.name, file.content_uploaded, file.id in linked) for file in files
+    ]
+    file_columns = [rule.name for rule in rules if rule.is_file]
+    site_unique = [d for d in definitions if d.site_unique]
+    taken = _taken_on_site(db, site_unique, [values[mset.id] for mset in sets])
+    problems = (
+        association_problems(set_facts, file_facts, file_columns)
+        + stored_value_problems(rules, set_facts)
+        + uniqueness_problems(rules, set_facts, taken)
+    )
+    if problems:
+        entities = {("metadataset", mset.id): mset for mset in sets}
+        entities.update({("file", file.id): file for file in files})
+        raise ValidationFailed(_as_items(problems, entities))
+    return ValidatedSubmission(sets, files, label)
+
+
+def create_submission(
+    db: Session,
+    actor: User,
+    metadataset_ids: Sequence[str],
+    file_ids: Sequence[str],
+    label: str | None,
+) -> Submission:
+    """Validate, then commit the sets and files as one submission of the caller's group."""
+    checked = validate_submission(db, actor, metadataset_ids, file_ids, label)
+    submission = Submission(group_id=actor.group_id, label=checked.label)
+    db.add(submission)
+    db.flush()
+    set_ids = [mset.id for mset in checked.metadatasets]
+    if set_ids:
+        db.execute(
+            update(MetaDataSet)
+            .where(MetaDataSet.id.in_(set_ids))
+            .values(submission_id=submission.id)
+            .execution_options(synchronize_session=False)
+        )
+    _link_files(db, set_ids, checked.files)
+    db.expire_all()
+    return submission
+
+
+def _link_files(db: Session, set_ids: list[int], files: Sequence[File]) -> None:
+    """Point each file-column record at the file of that name, in one statement."""
+    if not files or not set_ids:
+        return
+    db.execute(
+        update(MetaDatumRecord)
+        .where(
+            MetaDatumRecord.metadataset_id.in_(set_ids),
+            MetaDatumRecord.metadatum_id == MetaDatum.id,
+            MetaDatum.isfile,
+            File.id.in_([file.id for file in files]),
+            File.name == MetaDatumRecord.value,
+        )
+        .values(file_id=File.id)
+        .execution_options(synchronize_session=False)
+    )
