@@ -209,6 +209,18 @@ SPECS: tuple[SettingSpec, ...] = (
         "the site's address for links in mails (default: taken from each request)",
     ),
     SettingSpec(
+        "datameta.files.upload_window_hours",
+        _parse_positive_int,
+        "24",
+        "hours a client has to upload an announced file",
+    ),
+    SettingSpec(
+        "datameta.files.download_max_expiry_minutes",
+        _parse_positive_int,
+        "1440",
+        "longest validity of a download URL, in minutes",
+    ),
+    SettingSpec(
         "datameta.files.upload_via_app",
         _parse_bool,
         "false",
@@ -263,6 +275,8 @@ class Settings:
     tfa_encrypt_key: str
     tfa_otp_issuer: str
     files_upload_via_app: bool
+    files_upload_window_hours: int
+    files_download_max_expiry_minutes: int
     public_url: str
 
 
@@ -342,6 +356,8 @@ def parse_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = N
         tfa_encrypt_key=values["datameta.tfa.encrypt_key"],
         tfa_otp_issuer=values["datameta.tfa.otp_issuer"],
         files_upload_via_app=values["datameta.files.upload_via_app"],
+        files_upload_window_hours=values["datameta.files.upload_window_hours"],
+        files_download_max_expiry_minutes=values["datameta.files.download_max_expiry_minutes"],
         public_url=values["datameta.public_url"],
     )
 

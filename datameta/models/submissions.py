@@ -86,6 +86,11 @@ class File(HasSiteId, Base):
     upload_expires: Mapped[datetime]
     # SHA-256 of the one-time token that authorizes an upload through the app.
     upload_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # What the server itself verified of the stored object: its MD5 (computed while
+    # streaming it to S3) and the object's ETag then. A multipart ETag is no MD5, so
+    # these let a later check trust the object while its ETag is unchanged.
+    content_md5: Mapped[str | None] = mapped_column(String(32))
+    content_etag: Mapped[str | None] = mapped_column(Text)
     created: Mapped[datetime] = created_column()
 
     user: Mapped[User] = relationship()

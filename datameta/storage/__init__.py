@@ -7,6 +7,7 @@ uploads through the app (DataMeta 1.x clients).
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,9 @@ MiB = 1024 * 1024
 DEFAULT_CHUNK_SIZE = 8 * MiB
 
 _MD5_HEX = re.compile(r"[0-9a-f]{32}")
+
+
+log = logging.getLogger(__name__)
 
 
 class StorageError(Exception):
@@ -95,6 +99,29 @@ def storage_from_settings(settings: Settings) -> Storage:
     from datameta.storage.s3 import S3Storage
 
     return S3Storage(settings.s3)
+
+
+def delete_after_commit(request: Request, keys: list[str]) -> None:
+    """Delete stored objects once the request's transaction commits, never before.
+
+    Deleting first would lose content whose records a failed transaction keeps.
+    A delete that fails after the commit is logged: the object is then an orphan,
+    not a dangling record.
+    """
+    if not keys:
+        return
+    storage: Storage = request.registry["storage"]
+
+    def delete_if_committed(committed: bool) -> None:
+        if not committed:
+            return
+        for key in keys:
+            try:
+                storage.delete(key)
+            except Exception:
+                log.exception("could not delete stored object %s", key)
+
+    request.tm.get().addAfterCommitHook(delete_if_committed)
 
 
 def _request_storage(request: Request) -> Storage:

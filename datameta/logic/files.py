@@ -1,0 +1,337 @@
+"""Data files: announced, uploaded straight to S3, verified without reading them, submitted.
+
+The app never reads file content on this path: S3 checks the bytes against the
+announced MD5 (the upload URL is signed with it), and the app checks the stored
+object with a HEAD request. Only DataMeta 1.x clients may post content to the
+app itself (``receive_upload``), which streams it on to S3.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from datameta.config import Settings
+from datameta.errors import (
+    Conflict,
+    ErrorItem,
+    Forbidden,
+    NotFound,
+    NotModifiable,
+    ValidationFailed,
+)
+from datameta.logic.ids import find_by_id, get_by_id
+from datameta.models import File, MetaDataSet, MetaDatumRecord, Submission, User
+from datameta.security import authz
+from datameta.security.tokens import generate_token, hash_token, token_matches
+from datameta.storage import Storage
+
+MD5_HEX = re.compile(r"^[0-9a-fA-F]{32}$")
+MAX_NAME_LENGTH = 1000
+NOT_MODIFIABLE = "The resource cannot be modified"
+
+
+@dataclass(frozen=True)
+class Announcement:
+    file: File
+    url: str
+    headers: dict[str, str]
+
+
+def _name_problems(name: str) -> list[ErrorItem]:
+    if not name:
+        return [ErrorItem(message="File names cannot be empty.", field="name")]
+    if len(name) > MAX_NAME_LENGTH or "/" in name or "\x00" in name:
+        return [
+            ErrorItem(
+                message="File names are at most 1000 characters long and contain no '/'.",
+                field="name",
+            )
+        ]
+    return []
+
+
+def _checksum_problems(checksum: str) -> list[ErrorItem]:
+    if MD5_HEX.match(checksum):
+        return []
+    return [
+        ErrorItem(
+            message="The checksum must be the file's MD5 as 32 hexadecimal digits.",
+            field="checksum",
+        )
+    ]
+
+
+def announce_file(
+    db: Session,
+    actor: User,
+    *,
+    name: str,
+    checksum: str,
+    storage: Storage,
+    settings: Settings,
+    app_upload_url: str | None = None,
+) -> Announcement:
+    """Record a new file and say where and how to upload its content.
+
+    By default the answer is a presigned S3 PUT URL signed with the announced MD5,
+    and the headers to send with it. With ``app_upload_url`` (DataMeta 1.x
+    clients) the upload goes to the app, authorized by a one-time token.
+    """
+    problems = _name_problems(name) + _checksum_problems(checksum)
+    if problems:
+        raise ValidationFailed(problems)
+    window = timedelta(hours=settings.files_upload_window_hours)
+    file = File(
+        name=name,
+        checksum=checksum.lower(),
+        storage_key=f"files/{uuid.uuid4()}",
+        user_id=actor.id,
+        group_id=actor.group_id,
+        upload_expires=datetime.now(UTC) + window,
+    )
+    db.add(file)
+    if app_upload_url is not None:
+        token = generate_token()
+        file.upload_token_hash = hash_token(token)
+        db.flush()
+        return Announcement(file, app_upload_url.format(uuid=file.uuid), {"Access-Token": token})
+    db.flush()
+    presigned = storage.presigned_put(
+        file.storage_key,
+        content_md5_hex=file.checksum,
+        expires_seconds=int(window.total_seconds()),
+    )
+    return Announcement(file, presigned.url, presigned.headers)
+
+
+def presigned_upload(db: Session, actor: User, file_id: str, *, storage: Storage) -> Announcement:
+    """A fresh presigned S3 PUT for a staged file whose content is not verified yet."""
+    file = _own_modifiable_file(db, actor, file_id)
+    remaining = (file.upload_expires - datetime.now(UTC)).total_seconds()
+    if remaining <= 0:
+        raise Conflict("The upload window of this file has closed; announce it again.")
+    presigned = storage.presigned_put(
+        file.storage_key, content_md5_hex=file.checksum, expires_seconds=int(remaining)
+    )
+    return Announcement(file, presigned.url, presigned.headers)
+
+
+def submission_of(db: Session, file: File) -> Submission | None:
+    """The submission a file belongs to (through the record that names it), if any."""
+    return db.scalar(
+        select(Submission)
+        .join(MetaDataSet, MetaDataSet.submission_id == Submission.id)
+        .join(MetaDatumRecord, MetaDatumRecord.metadataset_id == MetaDataSet.id)
+        .where(MetaDatumRecord.file_id == file.id)
+    )
+
+
+def file_not_found(given: str) -> NotFound:
+    return NotFound(
+        [
+            ErrorItem(
+                exception="NotFound",
+                message=f"File {given} does not exist.",
+                entity={"uuid": given, "site": given},
+            )
+        ]
+    )
+
+
+def get_file(db: Session, actor: User, file_id: str) -> File:
+    """A file the caller may read: their own staged one, or a submitted one of their group."""
+    file = find_by_id(db, File, file_id)
+    if file is None:
+        raise file_not_found(file_id)
+    submission = submission_of(db, file)
+    if submission is None:
+        if file.user_id != actor.id:
+            raise file_not_found(file_id)
+    elif not authz.can_read_submitted(actor, submission.group_id):
+        raise file_not_found(file_id)
+    return file
+
+
+def _not_modifiable(file: File) -> NotModifiable:
+    return NotModifiable(
+        [
+            ErrorItem(
+                exception="ResourceNotModifiableError",
+                message=NOT_MODIFIABLE,
+                entity={"uuid": str(file.uuid), "site": file.site_id},
+            )
+        ]
+    )
+
+
+def _own_modifiable_file(db: Session, actor: User, file_id: str) -> File:
+    file = get_file(db, actor, file_id)
+    if file.user_id != actor.id:
+        raise Forbidden("Only the owner may change a file.")
+    if file.content_uploaded or submission_of(db, file) is not None:
+        raise _not_modifiable(file)
+    return file
+
+
+def verified_md5(file: File, storage: Storage) -> tuple[str | None, int | None]:
+    """(MD5 of the stored object as S3 or this server verified it, its size); None if absent."""
+    info = storage.head(file.storage_key)
+    if info is None:
+        return None, None
+    if info.md5_hex is not None:
+        return info.md5_hex, info.size
+    # A multipart object: trust what the server computed while the ETag is unchanged.
+    if file.content_etag is not None and file.content_etag == info.etag:
+        return file.content_md5, info.size
+    return "", info.size
+
+
+def update_file(
+    db: Session,
+    actor: User,
+    file_id: str,
+    *,
+    storage: Storage,
+    name: str | None = None,
+    checksum: str | None = None,
+    content_uploaded: bool | None = None,
+) -> File:
+    """Rename, re-announce the checksum, or freeze: ``content_uploaded`` checks S3 by HEAD."""
+    file = _own_modifiable_file(db, actor, file_id)
+    problems = (_name_problems(name) if name is not None else []) + (
+        _checksum_problems(checksum) if checksum is not None else []
+    )
+    if problems:
+        raise ValidationFailed(problems)
+    if name is not None:
+        file.name = name
+    if checksum is not None:
+        file.checksum = checksum.lower()
+    if content_uploaded:
+        md5, size = verified_md5(file, storage)
+        if md5 is None:
+            raise ValidationFailed(
+                [
+                    ErrorItem(
+                        message="No data has been uploaded for this file.",
+                        field="contentUploaded",
+                    )
+                ]
+            )
+        if md5 != file.checksum:
+            raise Conflict(
+                [
+                    ErrorItem(
+                        exception="ChecksumMismatch",
+                        message="The uploaded data does not match the announced checksum.",
+                        field="checksum",
+                        entity={"uuid": str(file.uuid), "site": file.site_id},
+                    )
+                ]
+            )
+        file.filesize = size
+        file.content_uploaded = True
+        file.upload_token_hash = None
+    db.flush()
+    return file
+
+
+def delete_files(db: Session, actor: User, file_ids: Sequence[str]) -> list[str]:
+    """Delete staged files of the caller, all or nothing; returns the storage keys to delete."""
+    doomed = []
+    for given in dict.fromkeys(file_ids):
+        file = get_file(db, actor, given)
+        if submission_of(db, file) is not None:
+            raise _not_modifiable(file)
+        if file.user_id != actor.id:
+            raise Forbidden("Only the owner may delete a file.")
+        doomed.append(file)
+    for file in doomed:
+        db.delete(file)
+    db.flush()
+    return [file.storage_key for file in doomed]
+
+
+def pending_files(db: Session, actor: User, user_id: str) -> list[File]:
+    """The staged files of a user (not yet in a submission); visible to that user only."""
+    owner = get_by_id(db, User, user_id, what="User")
+    if owner.id != actor.id:
+        raise Forbidden("Staged data is visible to its owner only.")
+    linked = select(MetaDatumRecord.file_id).where(MetaDatumRecord.file_id.is_not(None))
+    return list(
+        db.scalars(
+            select(File).where(File.user_id == owner.id, File.id.not_in(linked)).order_by(File.id)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class DownloadUrl:
+    file: File
+    url: str
+    expires: datetime
+
+
+def download_url(
+    db: Session,
+    actor: User,
+    file_id: str,
+    *,
+    expires_minutes: int,
+    storage: Storage,
+    settings: Settings,
+) -> DownloadUrl:
+    """A presigned GET for a file the caller may read, valid at most as long as the setting says."""
+    if expires_minutes < 1 or expires_minutes > settings.files_download_max_expiry_minutes:
+        raise ValidationFailed(
+            [
+                ErrorItem(
+                    message="expires must be between 1 and "
+                    f"{settings.files_download_max_expiry_minutes} minutes.",
+                    field="expires",
+                )
+            ]
+        )
+    file = get_file(db, actor, file_id)
+    if not file.content_uploaded:
+        raise ValidationFailed(
+            [ErrorItem(message="The file has no verified content yet.", field="id")]
+        )
+    presigned = storage.presigned_get(
+        file.storage_key, expires_seconds=expires_minutes * 60, download_name=file.name
+    )
+    return DownloadUrl(file, presigned.url, presigned.expires_at)
+
+
+def receive_upload(
+    db: Session, file_uuid: str, token: str | None, stream: BinaryIO, *, storage: Storage
+) -> File:
+    """Content posted to the app by a DataMeta 1.x client, streamed on to S3.
+
+    Unknown file, wrong token or closed window: NotFound (as DataMeta 1.x answers);
+    content already verified: Conflict. Memory stays bounded whatever the size.
+    """
+    file = find_by_id(db, File, file_uuid)
+    if (
+        file is None
+        or token is None
+        or file.upload_token_hash is None
+        or not token_matches(token, file.upload_token_hash)
+        or file.upload_expires <= datetime.now(UTC)
+    ):
+        raise NotFound("No upload is expected for this file with this token.")
+    if file.content_uploaded:
+        raise Conflict("The content of this file has been verified already.")
+    info = storage.upload_stream(file.storage_key, stream)
+    file.content_md5 = info.md5_hex
+    file.content_etag = info.etag
+    file.upload_token_hash = None  # one upload per token; a failed one keeps it (rollback)
+    return file

@@ -1,0 +1,182 @@
+"""Files go straight to S3; the app verifies them by HEAD, never by reading the bytes."""
+
+import base64
+import hashlib
+import io
+
+import pytest
+import requests
+
+from datameta.errors import Conflict, NotFound, NotModifiable, ValidationFailed
+from datameta.logic.files import (
+    announce_file,
+    delete_files,
+    download_url,
+    get_file,
+    pending_files,
+    receive_upload,
+    update_file,
+)
+from tests.factories import make_user
+
+CONTENT = b"ACGT" * 1000
+MD5 = hashlib.md5(CONTENT).hexdigest()  # noqa: S324 (MD5 is what DataMeta clients announce)
+
+
+@pytest.fixture
+def storage(app):
+    return app.registry["storage"]
+
+
+@pytest.fixture
+def owner(dbsession):
+    return make_user(dbsession)
+
+
+def announce(dbsession, owner, storage, settings, **kwargs):
+    values = {"name": "reads.fq", "checksum": MD5, **kwargs}
+    return announce_file(dbsession, owner, storage=storage, settings=settings, **values)
+
+
+def test_an_announced_file_is_uploaded_with_the_given_url_and_headers(
+    dbsession, owner, storage, settings
+):
+    announcement = announce(dbsession, owner, storage, settings)
+    expected_md5 = base64.b64encode(bytes.fromhex(MD5)).decode()
+    assert announcement.headers == {"Content-MD5": expected_md5}
+    assert requests.put(announcement.url, data=CONTENT, headers=announcement.headers).ok
+    file = update_file(
+        dbsession, owner, announcement.file.site_id, storage=storage, content_uploaded=True
+    )
+    assert (file.content_uploaded, file.filesize) == (True, len(CONTENT))
+
+
+def test_s3_refuses_bytes_that_do_not_match_the_announced_md5(dbsession, owner, storage, settings):
+    announcement = announce(dbsession, owner, storage, settings)
+    response = requests.put(announcement.url, data=CONTENT + b"x", headers=announcement.headers)
+    assert response.status_code == 400  # BadDigest: nothing was stored
+    with pytest.raises(ValidationFailed, match="No data has been uploaded"):
+        update_file(
+            dbsession, owner, announcement.file.site_id, storage=storage, content_uploaded=True
+        )
+
+
+def test_a_wrong_announced_checksum_is_a_conflict_at_freeze(dbsession, owner, storage, settings):
+    wrong = "0" * 32
+    announcement = announce(dbsession, owner, storage, settings, checksum=wrong)
+    # An old-style client ignores the headers; S3 stores what it gets without them...
+    response = requests.put(announcement.url, data=CONTENT)
+    assert response.status_code == 403  # ...no: the URL is signed with the MD5 header
+    storage.upload_stream(announcement.file.storage_key, io.BytesIO(CONTENT))
+    with pytest.raises(Conflict):
+        update_file(
+            dbsession, owner, announcement.file.site_id, storage=storage, content_uploaded=True
+        )
+
+
+def test_a_frozen_file_is_no_longer_modifiable(dbsession, owner, storage, settings):
+    announcement = announce(dbsession, owner, storage, settings)
+    requests.put(announcement.url, data=CONTENT, headers=announcement.headers)
+    update_file(dbsession, owner, announcement.file.site_id, storage=storage, content_uploaded=True)
+    with pytest.raises(NotModifiable):
+        update_file(dbsession, owner, announcement.file.site_id, storage=storage, name="other")
+
+
+def test_names_and_checksums_are_checked(dbsession, owner, storage, settings):
+    with pytest.raises(ValidationFailed) as raised:
+        announce(dbsession, owner, storage, settings, name="", checksum="nope")
+    assert {item.field for item in raised.value.items} == {"name", "checksum"}
+
+
+def test_other_users_do_not_see_staged_files(dbsession, owner, storage, settings):
+    announcement = announce(dbsession, owner, storage, settings)
+    with pytest.raises(NotFound):
+        get_file(dbsession, make_user(dbsession, group=owner.group), announcement.file.site_id)
+
+
+def test_pending_files_lists_the_callers_staged_files(dbsession, owner, storage, settings):
+    announcement = announce(dbsession, owner, storage, settings)
+    assert pending_files(dbsession, owner, owner.site_id) == [announcement.file]
+
+
+def test_deleting_returns_the_keys_to_remove_after_commit(dbsession, owner, storage, settings):
+    announcement = announce(dbsession, owner, storage, settings)
+    assert delete_files(dbsession, owner, [announcement.file.site_id]) == [
+        announcement.file.storage_key
+    ]
+
+
+def test_a_download_url_serves_the_exact_bytes(dbsession, owner, storage, settings):
+    announcement = announce(dbsession, owner, storage, settings)
+    requests.put(announcement.url, data=CONTENT, headers=announcement.headers)
+    update_file(dbsession, owner, announcement.file.site_id, storage=storage, content_uploaded=True)
+    url = download_url(
+        dbsession,
+        owner,
+        announcement.file.site_id,
+        expires_minutes=5,
+        storage=storage,
+        settings=settings,
+    )
+    response = requests.get(url.url)
+    assert response.content == CONTENT
+    assert "reads.fq" in response.headers["Content-Disposition"]
+
+
+def test_download_urls_have_a_bounded_lifetime(dbsession, owner, storage, settings):
+    announcement = announce(dbsession, owner, storage, settings)
+    with pytest.raises(ValidationFailed):
+        download_url(
+            dbsession,
+            owner,
+            announcement.file.site_id,
+            expires_minutes=settings.files_download_max_expiry_minutes + 1,
+            storage=storage,
+            settings=settings,
+        )
+
+
+def test_old_clients_upload_through_the_app_with_a_one_time_token(
+    dbsession, owner, storage, settings
+):
+    announcement = announce(
+        dbsession, owner, storage, settings, app_upload_url="http://x/api/v1/upload/{uuid}"
+    )
+    assert announcement.url == f"http://x/api/v1/upload/{announcement.file.uuid}"
+    token = announcement.headers["Access-Token"]
+    with pytest.raises(NotFound):
+        receive_upload(
+            dbsession, str(announcement.file.uuid), "wrong", io.BytesIO(CONTENT), storage=storage
+        )
+    receive_upload(
+        dbsession, str(announcement.file.uuid), token, io.BytesIO(CONTENT), storage=storage
+    )
+    with pytest.raises(NotFound):  # used up
+        receive_upload(
+            dbsession, str(announcement.file.uuid), token, io.BytesIO(CONTENT), storage=storage
+        )
+    file = update_file(
+        dbsession, owner, announcement.file.site_id, storage=storage, content_uploaded=True
+    )
+    assert file.filesize == len(CONTENT)
+
+
+def test_large_uploads_through_the_app_are_verified_by_the_md5_computed_on_the_way(
+    dbsession, owner, storage, settings
+):
+    content = b"x" * (9 * 1024 * 1024)  # more than one part: the ETag is no MD5
+    checksum = hashlib.md5(content).hexdigest()  # noqa: S324
+    announcement = announce(
+        dbsession, owner, storage, settings, checksum=checksum, app_upload_url="http://x/{uuid}"
+    )
+    receive_upload(
+        dbsession,
+        str(announcement.file.uuid),
+        announcement.headers["Access-Token"],
+        io.BytesIO(content),
+        storage=storage,
+    )
+    file = update_file(
+        dbsession, owner, announcement.file.site_id, storage=storage, content_uploaded=True
+    )
+    assert file.filesize == len(content)
