@@ -79,7 +79,7 @@ def _values_by_set(db: Session, sets: Sequence[MetaDataSet]) -> dict[int, dict[s
     return values
 
 
-def _linked_file_ids(db: Session, files: Sequence[File]) -> set[int]:
+def linked_file_ids(db: Session, files: Sequence[File]) -> set[int]:
     return set(
         db.scalars(
             select(MetaDatumRecord.file_id).where(
@@ -158,7 +158,7 @@ def validate_submission(
     definitions = [d for d in list_definitions(db) if d.service_id is None]
     rules = [column_rule(definition) for definition in definitions]
     values = _values_by_set(db, sets)
-    linked = _linked_file_ids(db, files)
+    linked = linked_file_ids(db, files)
     set_facts = [
         SetFacts(mset.id, mset.submission_id is not None, values[mset.id]) for mset in sets
     ]

@@ -1,0 +1,106 @@
+"""Services fill their own columns of submitted metadatasets, once each."""
+
+from dataclasses import replace
+from types import SimpleNamespace
+
+import pytest
+
+from datameta.errors import Forbidden, ValidationFailed
+from datameta.logic.metadata import save_definition
+from datameta.logic.metadatasets import load_views, stage_records
+from datameta.logic.services import (
+    create_service,
+    execute_service,
+    list_services,
+    update_service,
+)
+from datameta.logic.submissions import create_submission
+from tests.factories import make_user
+from tests.integration.test_metadata_logic import SAMPLE_ID
+
+
+@pytest.fixture
+def setting(dbsession):
+    admin = make_user(dbsession, site_admin=True)
+    runner = make_user(dbsession)
+    service = create_service(dbsession, admin, "Quality control")
+    update_service(dbsession, admin, service.site_id, user_ids=[runner.site_id])
+    save_definition(dbsession, admin, SAMPLE_ID)
+    qc = save_definition(
+        dbsession,
+        admin,
+        replace(
+            SAMPLE_ID,
+            name="QC",
+            regexp="pass|fail",
+            mandatory=True,
+            service_id=service.site_id,
+        ),
+    )
+    submitter = make_user(dbsession)
+    [mset] = stage_records(dbsession, submitter, [{"SampleId": "S1"}])
+    create_submission(dbsession, submitter, [mset.site_id], [], None)
+    return SimpleNamespace(admin=admin, runner=runner, service=service, qc=qc, mset=mset)
+
+
+def test_service_users_see_their_services(dbsession, setting):
+    assert list_services(dbsession, setting.runner) == [setting.service]
+    assert list_services(dbsession, make_user(dbsession)) == []
+
+
+def test_service_names_are_unique(dbsession, setting):
+    with pytest.raises(ValidationFailed, match="already exists"):
+        create_service(dbsession, setting.admin, "quality CONTROL")
+
+
+def test_an_assigned_user_reports_values_once(dbsession, setting):
+    execute_service(
+        dbsession, setting.runner, setting.service.site_id, setting.mset.site_id, {"QC": "pass"}, []
+    )
+    [view] = load_views(dbsession, [setting.mset])
+    assert view.values[setting.qc.id] == "pass"
+    assert setting.service.id in view.executions
+    with pytest.raises(Forbidden, match="already"):
+        execute_service(
+            dbsession,
+            setting.runner,
+            setting.service.site_id,
+            setting.mset.site_id,
+            {"QC": "fail"},
+            [],
+        )
+
+
+def test_only_assigned_users_may_report(dbsession, setting):
+    with pytest.raises(Forbidden):
+        execute_service(
+            dbsession,
+            setting.admin,
+            setting.service.site_id,
+            setting.mset.site_id,
+            {"QC": "pass"},
+            [],
+        )
+
+
+def test_values_are_checked_and_only_the_services_columns_accepted(dbsession, setting):
+    with pytest.raises(ValidationFailed) as raised:
+        execute_service(
+            dbsession,
+            setting.runner,
+            setting.service.site_id,
+            setting.mset.site_id,
+            {"QC": "maybe", "SampleId": "S2"},
+            [],
+        )
+    assert {item.field for item in raised.value.items} == {"SampleId"}
+    with pytest.raises(ValidationFailed) as raised:
+        execute_service(
+            dbsession,
+            setting.runner,
+            setting.service.site_id,
+            setting.mset.site_id,
+            {"QC": "maybe"},
+            [],
+        )
+    assert {item.field for item in raised.value.items} == {"QC"}
