@@ -6,11 +6,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg2.extensions
 import transaction
 import zope.sqlalchemy
 from pyramid.config import Configurator
 from pyramid.request import Request
+from pyramid_retry import is_last_attempt, mark_error_retryable
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from datameta.config import Settings
@@ -79,3 +82,21 @@ def includeme(config: Configurator) -> None:
     config.registry["dbengine"] = engine
     config.registry["dbsession_factory"] = make_session_factory(engine, settings)
     config.add_request_method(_request_dbsession, "dbsession", reify=True)
+
+
+def is_serialization_failure(error: BaseException) -> bool:
+    """A transaction lost a race with a concurrent one (SERIALIZABLE): retrying may succeed."""
+    return isinstance(error, DBAPIError) and isinstance(
+        error.orig, psycopg2.extensions.TransactionRollbackError
+    )
+
+
+def retry_if_possible(request: Request, error: BaseException) -> None:
+    """Re-raise a lost race for pyramid_retry to replay the request, unless attempts are used up.
+
+    Exception views call this first: pyramid_tm renders commit errors through
+    exception views, which would otherwise turn a retryable race into an answer.
+    """
+    if is_serialization_failure(error) and not is_last_attempt(request):
+        mark_error_retryable(error)
+        raise error

@@ -21,6 +21,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import exception_view_config
 
+from datameta.db import is_serialization_failure, retry_if_possible
 from datameta.errors import DomainError, ErrorItem
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,13 @@ def forbidden(error: HTTPForbidden, request: Request) -> Response:
 
 @exception_view_config(Exception, path_info=API_PATHS)
 def unexpected_error(error: Exception, request: Request) -> Response:
+    retry_if_possible(request, error)
+    if is_serialization_failure(error):
+        item = ErrorItem(
+            exception="ConcurrentModification",
+            message="A concurrent request changed the same data. Please try again.",
+        )
+        return error_response(409, [item])
     log.exception("unexpected error answering %s %s", request.method, request.path)
     item = ErrorItem(
         exception="InternalServerError",

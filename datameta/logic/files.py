@@ -311,13 +311,11 @@ def download_url(
     return DownloadUrl(file, presigned.url, presigned.expires_at)
 
 
-def receive_upload(
-    db: Session, file_uuid: str, token: str | None, stream: BinaryIO, *, storage: Storage
-) -> File:
-    """Content posted to the app by a DataMeta 1.x client, streamed on to S3.
+def expected_upload(db: Session, file_uuid: str, token: str | None) -> File:
+    """The file a DataMeta 1.x client may now post content for, checked before any byte is read.
 
     Unknown file, wrong token or closed window: NotFound (as DataMeta 1.x answers);
-    content already verified: Conflict. Memory stays bounded whatever the size.
+    content already verified: Conflict.
     """
     file = find_by_id(db, File, file_uuid)
     if (
@@ -330,8 +328,21 @@ def receive_upload(
         raise NotFound("No upload is expected for this file with this token.")
     if file.content_uploaded:
         raise Conflict("The content of this file has been verified already.")
+    return file
+
+
+def store_upload(file: File, stream: BinaryIO, *, storage: Storage) -> None:
+    """Stream posted content on to S3 with bounded memory, noting the MD5 computed on the way."""
     info = storage.upload_stream(file.storage_key, stream)
     file.content_md5 = info.md5_hex
     file.content_etag = info.etag
     file.upload_token_hash = None  # one upload per token; a failed one keeps it (rollback)
+
+
+def receive_upload(
+    db: Session, file_uuid: str, token: str | None, stream: BinaryIO, *, storage: Storage
+) -> File:
+    """``expected_upload`` then ``store_upload``."""
+    file = expected_upload(db, file_uuid, token)
+    store_upload(file, stream, storage=storage)
     return file

@@ -119,7 +119,26 @@ def load_views(db: Session, metadatasets: Sequence[MetaDataSet]) -> list[Metadat
         select(ServiceExecution).where(ServiceExecution.metadataset_id.in_(views))
     ):
         views[execution.metadataset_id].executions[execution.service_id] = execution
+    _preload_related(db, metadatasets, views.values())
     return [views[mset.id] for mset in metadatasets]
+
+
+def _preload_related(
+    db: Session, metadatasets: Sequence[MetaDataSet], views: Iterable[MetadatasetView]
+) -> None:
+    """Owners, submissions, services: loaded once, so that attribute access needs no query.
+
+    Many-to-one relationships are resolved from the session's identity map.
+    """
+    executions = [execution for view in views for execution in view.executions.values()]
+    user_ids = {mset.user_id for mset in metadatasets} | {e.user_id for e in executions}
+    submission_ids = {mset.submission_id for mset in metadatasets} - {None}
+    service_ids = {execution.service_id for execution in executions}
+    db.scalars(select(User).where(User.id.in_(user_ids))).all()
+    if submission_ids:
+        db.scalars(select(Submission).where(Submission.id.in_(submission_ids))).all()
+    if service_ids:
+        db.scalars(select(Service).where(Service.id.in_(service_ids))).all()
 
 
 def may_read(actor: User, metadataset: MetaDataSet) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from datameta.errors import ErrorItem, ValidationFailed
+from datameta.errors import ErrorItem, Forbidden, NotFound, ValidationFailed
 from datameta.linting.submission import (
     FileFacts,
     Problem,
@@ -23,9 +23,18 @@ from datameta.linting.submission import (
     stored_value_problems,
     uniqueness_problems,
 )
-from datameta.logic.ids import parse_uuid
+from datameta.logic.ids import find_by_id, get_by_id, parse_uuid
 from datameta.logic.metadata import column_rule, list_definitions
-from datameta.models import File, MetaDataSet, MetaDatum, MetaDatumRecord, Submission, User
+from datameta.models import (
+    File,
+    Group,
+    MetaDataSet,
+    MetaDatum,
+    MetaDatumRecord,
+    Submission,
+    User,
+)
+from datameta.security import authz
 
 MAX_LABEL_LENGTH = 200
 NOTHING_GIVEN = "Neither data nor metadata provided in submission."
@@ -220,4 +229,61 @@ def _link_files(db: Session, set_ids: list[int], files: Sequence[File]) -> None:
         )
         .values(file_id=File.id)
         .execution_options(synchronize_session=False)
+    )
+
+
+@dataclass
+class SubmissionContents:
+    metadatasets: list[MetaDataSet]
+    files: list[File]
+
+
+def submission_contents(
+    db: Session, submissions: Sequence[Submission]
+) -> dict[int, SubmissionContents]:
+    """The sets and files of many submissions, in two queries."""
+    contents = {submission.id: SubmissionContents([], []) for submission in submissions}
+    if not contents:
+        return contents
+    for mset in db.scalars(
+        select(MetaDataSet).where(MetaDataSet.submission_id.in_(contents)).order_by(MetaDataSet.id)
+    ):
+        contents[mset.submission_id].metadatasets.append(mset)
+    rows = db.execute(
+        select(MetaDataSet.submission_id, File)
+        .join(MetaDatumRecord, MetaDatumRecord.file_id == File.id)
+        .join(MetaDataSet, MetaDataSet.id == MetaDatumRecord.metadataset_id)
+        .where(MetaDataSet.submission_id.in_(contents))
+        .order_by(File.id)
+    )
+    for submission_id, file in rows:
+        contents[submission_id].files.append(file)
+    return contents
+
+
+def get_submission(db: Session, actor: User, submission_id: str) -> Submission:
+    """A submission the caller may read (their group's, or any for site readers)."""
+    submission = find_by_id(db, Submission, submission_id)
+    if submission is None or not authz.can_read_submitted(actor, submission.group_id):
+        raise NotFound(
+            [
+                ErrorItem(
+                    exception="NotFound",
+                    message=f"Submission {submission_id} does not exist.",
+                    entity={"uuid": submission_id, "site": submission_id},
+                )
+            ]
+        )
+    return submission
+
+
+def group_submissions(db: Session, actor: User, group_id: str) -> list[Submission]:
+    """The submissions of a group: for its members and site readers (403 for others)."""
+    group = get_by_id(db, Group, group_id, what="Group")
+    if not authz.can_list_group_submissions(actor, group.id):
+        raise Forbidden("You may not see this group's submissions.")
+    return list(
+        db.scalars(
+            select(Submission).where(Submission.group_id == group.id).order_by(Submission.id)
+        )
     )

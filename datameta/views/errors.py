@@ -12,6 +12,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import exception_view_config
 
+from datameta.db import retry_if_possible
 from datameta.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ def domain_error_page(error: DomainError, request: Request) -> Response:
 
 @exception_view_config(Exception, path_info=PAGES)
 def unexpected_error_page(error: Exception, request: Request) -> Response:
+    retry_if_possible(request, error)
     log.exception("unexpected error answering %s %s", request.method, request.path)
     return render_error(
         request, 500, "Something went wrong", "An unexpected error occurred. It has been logged."

@@ -1,0 +1,152 @@
+"""/files: announcing, confirming, reading, downloading and deleting data files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from multipart import ParserError
+from pyramid.httpexceptions import HTTPNoContent
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.security import NO_PERMISSION_REQUIRED
+from pyramid.view import view_config
+
+from datameta.api.serialize import aware_utc, file_json, file_upload_json, identifier
+from datameta.api.streaming import multipart_file
+from datameta.errors import ErrorItem, ValidationFailed
+from datameta.logic.files import (
+    announce_file,
+    delete_files,
+    download_url,
+    expected_upload,
+    get_file,
+    pending_files,
+    presigned_upload,
+    store_upload,
+    update_file,
+)
+from datameta.storage import delete_after_commit
+
+
+def _settings(request: Request) -> Any:
+    return request.registry["datameta.settings"]
+
+
+@view_config(route_name="api_files", request_method="POST", renderer="json", openapi=True)
+def announce(request: Request) -> dict[str, Any]:
+    body = request.openapi_validated.body
+    direct = request.openapi_validated.parameters.query.get("directUpload", False)
+    via_app = _settings(request).files_upload_via_app and not direct
+    # The URL follows the Host the client used, as DataMeta 1.x clients expect.
+    app_url = request.route_url("api_upload", id="{uuid}").replace("%7Buuid%7D", "{uuid}")
+    announcement = announce_file(
+        request.dbsession,
+        request.user,
+        name=body["name"],
+        checksum=body["checksum"],
+        storage=request.storage,
+        settings=_settings(request),
+        app_upload_url=app_url if via_app else None,
+    )
+    return file_upload_json(announcement)
+
+
+@view_config(route_name="api_file", request_method="GET", renderer="json", openapi=True)
+def get_one(request: Request) -> dict[str, Any]:
+    return file_json(get_file(request.dbsession, request.user, request.matchdict["id"]))
+
+
+@view_config(route_name="api_file", request_method="PUT", renderer="json", openapi=True)
+def update(request: Request) -> dict[str, Any]:
+    body = request.openapi_validated.body
+    file = update_file(
+        request.dbsession,
+        request.user,
+        request.matchdict["id"],
+        storage=request.storage,
+        name=body.get("name"),
+        checksum=body.get("checksum"),
+        content_uploaded=body.get("contentUploaded"),
+    )
+    return file_json(file)
+
+
+@view_config(route_name="api_file", request_method="DELETE", openapi=True)
+def delete_one(request: Request) -> HTTPNoContent:
+    keys = delete_files(request.dbsession, request.user, [request.matchdict["id"]])
+    delete_after_commit(request, keys)
+    return HTTPNoContent()
+
+
+@view_config(route_name="api_delete_files", request_method="POST", openapi=True)
+def delete_many(request: Request) -> HTTPNoContent:
+    ids = request.openapi_validated.body["fileIds"]
+    delete_after_commit(request, delete_files(request.dbsession, request.user, ids))
+    return HTTPNoContent()
+
+
+@view_config(route_name="api_file_upload_url", request_method="POST", renderer="json", openapi=True)
+def renew_upload_url(request: Request) -> dict[str, Any]:
+    announcement = presigned_upload(
+        request.dbsession, request.user, request.matchdict["id"], storage=request.storage
+    )
+    return file_upload_json(announcement)
+
+
+@view_config(route_name="api_pending_files", request_method="GET", renderer="json", openapi=True)
+def pending(request: Request) -> list[dict[str, Any]]:
+    files = pending_files(request.dbsession, request.user, request.matchdict["id"])
+    return [file_json(file) for file in files]
+
+
+@view_config(route_name="api_file_url", request_method="GET", openapi=True)
+def file_url(request: Request) -> Response:
+    query = request.openapi_validated.parameters.query
+    url = download_url(
+        request.dbsession,
+        request.user,
+        request.matchdict["id"],
+        expires_minutes=query.get("expires", 1),
+        storage=request.storage,
+        settings=_settings(request),
+    )
+    body = {
+        "fileId": identifier(url.file),
+        "fileUrl": url.url,
+        "expires": aware_utc(url.expires),
+        "checksum": url.file.checksum,
+    }
+    response = Response(json=body, content_type="application/json", charset=None)
+    if query.get("redirect", False):
+        response.status = 307
+        response.location = url.url
+    return response
+
+
+# Not validated against the spec: that would read the whole body into memory. No CSRF
+# check: the one-time Access-Token, not a cookie, authorizes it.
+@view_config(
+    route_name="api_upload",
+    request_method=("POST", "PUT"),
+    permission=NO_PERMISSION_REQUIRED,
+    require_csrf=False,
+)
+def upload(request: Request) -> HTTPNoContent:
+    """Content from a DataMeta 1.x client: multipart field ``file`` (POST) or the raw body (PUT)."""
+    file = expected_upload(
+        request.dbsession, request.matchdict["id"], request.headers.get("Access-Token")
+    )
+    stream = request.body_file
+    if request.method == "POST":
+        stream = multipart_file(stream, request.headers.get("Content-Type", ""))
+        if stream is None:
+            raise ValidationFailed(
+                [ErrorItem(message="The request has no 'file' part.", field="file")]
+            )
+    try:
+        store_upload(file, stream, storage=request.storage)
+    except ParserError as error:
+        raise ValidationFailed(
+            [ErrorItem(message=f"The multipart body is broken: {error}", field="file")]
+        ) from None
+    return HTTPNoContent()

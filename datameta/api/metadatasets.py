@@ -1,0 +1,86 @@
+"""/metadatasets: staging, reading and deleting sample-sheet rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pyramid.httpexceptions import HTTPNoContent
+from pyramid.request import Request
+from pyramid.view import view_config
+
+from datameta.api.serialize import metadataset_json
+from datameta.logic.metadata import list_definitions
+from datameta.logic.metadatasets import (
+    SubmittedQuery,
+    delete_metadatasets,
+    get_metadataset,
+    load_views,
+    pending_metadatasets,
+    query_submitted,
+    stage_metadataset,
+)
+from datameta.models import MetaDataSet
+from datameta.security import authz
+
+
+def metadatasets_json(request: Request, metadatasets: Sequence[MetaDataSet]) -> list[dict]:
+    """Serialize many sets with a fixed number of queries."""
+    definitions = list_definitions(request.dbsession)
+    iso_dates = bool(request.openapi_validated.parameters.query.get("isoDates", False))
+    show_service_values = authz.can_read_service_values(request.user)
+    return [
+        metadataset_json(
+            view, definitions, show_service_values=show_service_values, iso_dates=iso_dates
+        )
+        for view in load_views(request.dbsession, metadatasets)
+    ]
+
+
+@view_config(route_name="api_metadatasets", request_method="POST", renderer="json", openapi=True)
+def create_metadataset(request: Request) -> dict[str, Any]:
+    record = request.openapi_validated.body["record"]
+    metadataset = stage_metadataset(request.dbsession, request.user, record)
+    return metadatasets_json(request, [metadataset])[0]
+
+
+@view_config(route_name="api_metadatasets", request_method="GET", renderer="json", openapi=True)
+def list_submitted(request: Request) -> list[dict[str, Any]]:
+    params = request.openapi_validated.parameters.query
+    query = SubmittedQuery(
+        submitted_after=params.get("submittedAfter"),
+        submitted_before=params.get("submittedBefore"),
+        awaiting_service=params.get("awaitingService"),
+        limit=params.get("limit", 100),
+        offset=params.get("offset", 0),
+    )
+    page, total = query_submitted(request.dbsession, request.user, query)
+    request.response.headers["X-Total-Count"] = str(total)
+    return metadatasets_json(request, page)
+
+
+@view_config(route_name="api_metadataset", request_method="GET", renderer="json", openapi=True)
+def get_one(request: Request) -> dict[str, Any]:
+    metadataset = get_metadataset(request.dbsession, request.user, request.matchdict["id"])
+    return metadatasets_json(request, [metadataset])[0]
+
+
+@view_config(route_name="api_metadataset", request_method="DELETE", openapi=True)
+def delete_one(request: Request) -> HTTPNoContent:
+    delete_metadatasets(request.dbsession, request.user, [request.matchdict["id"]])
+    return HTTPNoContent()
+
+
+@view_config(route_name="api_delete_metadatasets", request_method="POST", openapi=True)
+def delete_many(request: Request) -> HTTPNoContent:
+    ids = request.openapi_validated.body["metadatasetIds"]
+    delete_metadatasets(request.dbsession, request.user, ids)
+    return HTTPNoContent()
+
+
+@view_config(
+    route_name="api_pending_metadatasets", request_method="GET", renderer="json", openapi=True
+)
+def pending(request: Request) -> list[dict[str, Any]]:
+    staged = pending_metadatasets(request.dbsession, request.user, request.matchdict["id"])
+    return metadatasets_json(request, staged)

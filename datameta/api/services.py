@@ -1,0 +1,57 @@
+"""/services and /service-execution: pipelines that fill their columns after submission."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.request import Request
+from pyramid.view import view_config
+
+from datameta.api.metadatasets import metadatasets_json
+from datameta.api.serialize import service_json
+from datameta.logic.services import (
+    create_service,
+    execute_service,
+    list_services,
+    update_service,
+)
+
+
+@view_config(route_name="api_services", request_method="GET", renderer="json", openapi=True)
+def get_services(request: Request) -> list[dict[str, Any]]:
+    return [service_json(service) for service in list_services(request.dbsession, request.user)]
+
+
+@view_config(route_name="api_services", request_method="POST", renderer="json", openapi=True)
+def post_service(request: Request) -> dict[str, Any]:
+    name = request.openapi_validated.body["name"]
+    return service_json(create_service(request.dbsession, request.user, name))
+
+
+@view_config(route_name="api_service", request_method="PUT", renderer="json", openapi=True)
+def put_service(request: Request) -> dict[str, Any]:
+    body = request.openapi_validated.body
+    service = update_service(
+        request.dbsession,
+        request.user,
+        request.matchdict["id"],
+        name=body.get("name"),
+        user_ids=body.get("userIds"),
+    )
+    return service_json(service)
+
+
+@view_config(
+    route_name="api_service_execution", request_method="POST", renderer="json", openapi=True
+)
+def report_execution(request: Request) -> dict[str, Any]:
+    body = request.openapi_validated.body
+    metadataset = execute_service(
+        request.dbsession,
+        request.user,
+        request.matchdict["serviceId"],
+        request.matchdict["metadatasetId"],
+        body["record"],
+        body["fileIds"],
+    )
+    return metadatasets_json(request, [metadataset])[0]

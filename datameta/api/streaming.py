@@ -1,0 +1,70 @@
+"""Reading one file part of a multipart/form-data body as a stream, with bounded memory."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from multipart import MultipartSegment, ParserError, PushMultipartParser, parse_options_header
+
+READ_SIZE = 1024 * 1024
+
+
+class _GeneratorReader(io.RawIOBase):
+    """A read-only file over a generator of byte chunks."""
+
+    def __init__(self, chunks: Iterator[bytes], first: bytes) -> None:
+        self.chunks = chunks
+        self.pending = first
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        while not self.pending:
+            self.pending = next(self.chunks, b"")
+            if not self.pending:
+                return 0
+        size = min(len(buffer), len(self.pending))
+        buffer[:size] = self.pending[:size]
+        self.pending = self.pending[size:]
+        return size
+
+
+def _part_chunks(body: BinaryIO, boundary: str, field: str) -> Iterator[bytes | None]:
+    """Yield None when the part named ``field`` begins, then its bytes."""
+    parser = PushMultipartParser(boundary)
+    try:
+        in_field = False
+        while not parser.closed:
+            chunk = body.read(READ_SIZE)
+            for event in parser.parse(chunk):
+                if isinstance(event, MultipartSegment):
+                    in_field = event.name == field
+                    if in_field:
+                        yield None
+                elif event is None:
+                    if in_field:
+                        return  # what follows the file part does not matter
+                elif in_field:
+                    yield bytes(event)
+            if not chunk:
+                break
+    finally:
+        parser.close(check_complete=False)
+
+
+def multipart_file(body: BinaryIO, content_type: str, field: str = "file") -> BinaryIO | None:
+    """The content of the part named ``field`` as a stream, or None when there is none."""
+    mimetype, options = parse_options_header(content_type)
+    if mimetype != "multipart/form-data" or "boundary" not in options:
+        return None
+    events = _part_chunks(body, options["boundary"], field)
+    try:
+        if next(events, b"") is not None:  # the body ended without the field
+            return None
+    except ParserError:
+        return None
+    chunks = (chunk for chunk in events if chunk)
+    return io.BufferedReader(_GeneratorReader(chunks, b""), buffer_size=READ_SIZE)

@@ -1,0 +1,126 @@
+"""/metadatasets: staging rows, reading them back, deleting them, and listing submitted ones."""
+
+import pytest
+
+from tests.factories import make_api_key, make_user
+from tests.functional.api_data import define_sample_sheet, stage
+from tests.helpers import api_headers, assert_api_error
+
+RESPONSE_KEYS = {"id", "record", "fileIds", "userId", "submissionId", "serviceExecutions"}
+
+
+@pytest.fixture
+def submitter(dbsession, testapp):
+    admin = make_user(dbsession, site_admin=True)
+    define_sample_sheet(testapp, make_api_key(dbsession, admin))
+    user = make_user(dbsession)
+    return user, make_api_key(dbsession, user)
+
+
+def test_a_staged_set_answers_exactly_datameta_1_keys(testapp, submitter):
+    user, key = submitter
+    staged = stage(testapp, key, {"SampleId": "S1", "Date": "2021-03-04"}).json
+    assert set(staged) == RESPONSE_KEYS
+    assert staged["record"] == {"SampleId": "S1", "Date": "2021-03-04", "Reads": None}
+    assert staged["fileIds"] == {"Reads": None}
+    assert staged["submissionId"] is None
+    assert staged["serviceExecutions"] is None
+    assert staged["userId"] == {"uuid": str(user.uuid), "site": user.site_id}
+    assert staged["id"]["site"].startswith("DMR-")
+
+
+def test_dates_are_shown_in_the_columns_format_or_as_iso_on_request(testapp, submitter):
+    _, key = submitter
+    staged = stage(testapp, key, {"SampleId": "S1", "Date": "2021-03-04"}).json
+    site_id = staged["id"]["site"]
+    shown = testapp.get(f"/api/v1/metadatasets/{site_id}", headers=api_headers(key)).json
+    assert shown["record"]["Date"] == "2021-03-04"
+    iso = testapp.get(
+        f"/api/v1/metadatasets/{site_id}?isoDates=true", headers=api_headers(key)
+    ).json
+    assert iso["record"]["Date"] == "2021-03-04T00:00:00"
+
+
+def test_every_problem_is_reported_at_once_with_its_field(testapp, submitter):
+    _, key = submitter
+    response = stage(testapp, key, {"SampleId": "X1", "Date": "04.03.2021", "Tisue": "x"}, 400)
+    items = assert_api_error(response, 400, "ValidationError")
+    assert {(item["field"], item["message"]) for item in items} == {
+        ("SampleId", "S followed by digits"),
+        ("Date", "The field could not be parsed as a valid date / time"),
+        ("Tisue", "The field was not expected."),
+    }
+
+
+def test_an_empty_mandatory_value_is_refused(testapp, submitter):
+    _, key = submitter
+    assert_api_error(stage(testapp, key, {"SampleId": ""}, 400), 400, field="SampleId")
+
+
+def test_non_string_values_are_stored_as_text(testapp, submitter):
+    _, key = submitter
+    staged = stage(testapp, key, {"SampleId": "S1", "Reads": 5}).json
+    assert staged["record"]["Reads"] == "5"
+
+
+def test_staged_sets_are_seen_only_by_their_owner(testapp, dbsession, submitter):
+    user, key = submitter
+    staged = stage(testapp, key, {"SampleId": "S1"}).json
+    colleague = make_api_key(dbsession, make_user(dbsession, group=user.group, site_read=True))
+    response = testapp.get(
+        f"/api/v1/metadatasets/{staged['id']['uuid']}", headers=api_headers(colleague), status=404
+    )
+    assert_api_error(response, 404)
+
+
+def test_the_pending_list_shows_the_callers_staged_sets(testapp, submitter):
+    user, key = submitter
+    stage(testapp, key, {"SampleId": "S1"})
+    stage(testapp, key, {"SampleId": "S2"})
+    pending = testapp.get(
+        f"/api/v1/users/{user.site_id}/pending_metadatasets", headers=api_headers(key)
+    ).json
+    assert [m["record"]["SampleId"] for m in pending] == ["S1", "S2"]
+
+
+def test_nobody_lists_someone_elses_pending_sets(testapp, dbsession, submitter):
+    user, _ = submitter
+    other = make_api_key(dbsession, make_user(dbsession, site_admin=True))
+    testapp.get(
+        f"/api/v1/users/{user.site_id}/pending_metadatasets",
+        headers=api_headers(other),
+        status=403,
+    )
+
+
+def test_deleting_one_and_many(testapp, submitter):
+    _, key = submitter
+    first = stage(testapp, key, {"SampleId": "S1"}).json["id"]["site"]
+    second = stage(testapp, key, {"SampleId": "S2"}).json["id"]["uuid"]
+    testapp.delete(f"/api/v1/metadatasets/{first}", headers=api_headers(key), status=204)
+    testapp.get(f"/api/v1/metadatasets/{first}", headers=api_headers(key), status=404)
+    response = testapp.post_json(
+        "/api/v1/rpc/delete-metadatasets",
+        {"metadatasetIds": [second, "DMR-99999999"]},
+        headers=api_headers(key),
+        status=404,
+    )
+    assert_api_error(response, 404)
+    testapp.get(f"/api/v1/metadatasets/{second}", headers=api_headers(key), status=200)
+    testapp.post_json(
+        "/api/v1/rpc/delete-metadatasets",
+        {"metadatasetIds": [second]},
+        headers=api_headers(key),
+        status=204,
+    )
+
+
+def test_no_submitted_sets_is_an_empty_list_not_404(testapp, submitter):
+    _, key = submitter
+    response = testapp.get("/api/v1/metadatasets", headers=api_headers(key))
+    assert response.json == []
+    assert response.headers["X-Total-Count"] == "0"
+
+
+def test_without_credentials_it_is_401(testapp):
+    assert_api_error(testapp.get("/api/v1/metadatasets", status=401), 401)

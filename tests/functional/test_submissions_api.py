@@ -1,0 +1,162 @@
+"""/presubvalidation and /submissions: all or nothing, every problem named, races decided once."""
+
+import threading
+
+import pytest
+import webtest
+
+from tests.factories import make_api_key, make_user
+from tests.functional.api_data import define_sample_sheet, stage, upload_file
+from tests.helpers import api_headers, assert_api_error
+
+
+@pytest.fixture
+def submitter(dbsession, testapp):
+    define_sample_sheet(testapp, make_api_key(dbsession, make_user(dbsession, site_admin=True)))
+    user = make_user(dbsession)
+    return user, make_api_key(dbsession, user)
+
+
+def staged_pair(testapp, key, sample="S1"):
+    mset = stage(testapp, key, {"SampleId": sample, "Reads": f"{sample}.fq"}).json
+    file = upload_file(testapp, key, f"{sample}.fq", sample.encode() * 100)
+    return mset, file
+
+
+def body(msets, files, label=None):
+    return {
+        "metadatasetIds": [m["id"]["site"] for m in msets],
+        "fileIds": [f["id"]["uuid"] for f in files],
+        "label": label,
+    }
+
+
+def test_prevalidation_then_submission(testapp, submitter):
+    user, key = submitter
+    mset, file = staged_pair(testapp, key)
+    testapp.post_json(
+        "/api/v1/presubvalidation", body([mset], [file]), headers=api_headers(key), status=204
+    )
+    submission = testapp.post_json(
+        "/api/v1/submissions", body([mset], [file], "first run"), headers=api_headers(key)
+    ).json
+    assert set(submission) == {"id", "label", "metadatasetIds", "fileIds"}
+    assert submission["label"] == "first run"
+    assert submission["metadatasetIds"] == [mset["id"]]
+    assert submission["fileIds"] == [file["id"]]
+    submitted = testapp.get(
+        f"/api/v1/metadatasets/{mset['id']['uuid']}", headers=api_headers(key)
+    ).json
+    assert submitted["submissionId"] == submission["id"]
+    assert submitted["fileIds"] == {"Reads": file["id"]}
+    listed = testapp.get("/api/v1/metadatasets", headers=api_headers(key))
+    assert [m["id"] for m in listed.json] == [mset["id"]]
+    group = testapp.get(
+        f"/api/v1/groups/{user.group.uuid}/submissions", headers=api_headers(key)
+    ).json
+    assert group == [submission]
+    detail = testapp.get(
+        f"/api/v1/submissions/{submission['id']['site']}", headers=api_headers(key)
+    )
+    assert detail.json["groupId"]["site"] == user.group.site_id
+
+
+def test_every_problem_is_reported_with_entity_and_field(testapp, submitter):
+    _, key = submitter
+    mset = stage(testapp, key, {"SampleId": "S1", "Reads": "S1.fq"}).json
+    other = stage(testapp, key, {"SampleId": "S1", "Reads": "missing.fq"}).json
+    response = testapp.post_json(
+        "/api/v1/submissions", body([mset, other], []), headers=api_headers(key), status=400
+    )
+    items = assert_api_error(response, 400, "ValidationError")
+    found = {(item["entity"]["site"], item["field"], item["message"]) for item in items}
+    assert (mset["id"]["site"], "Reads", "Referenced file not provided") in found
+    assert (
+        other["id"]["site"],
+        "SampleId",
+        "Violation of intra-submission unique constraint",
+    ) in found
+    # Nothing was submitted.
+    assert testapp.get("/api/v1/metadatasets", headers=api_headers(key)).json == []
+
+
+def test_foreign_and_unknown_ids_are_reported_first(testapp, dbsession, submitter):
+    _, key = submitter
+    stranger_key = make_api_key(dbsession, make_user(dbsession))
+    foreign = stage(testapp, stranger_key, {"SampleId": "S7"}).json
+    response = testapp.post_json(
+        "/api/v1/presubvalidation",
+        {"metadatasetIds": [foreign["id"]["uuid"], "nope"], "fileIds": [], "label": None},
+        headers=api_headers(key),
+        status=400,
+    )
+    items = assert_api_error(response, 400)
+    assert [item["message"] for item in items] == ["Access denied", "Not found"]
+    assert items[1]["entity"] == {"uuid": "nope", "site": "nope"}
+
+
+def test_an_empty_submission_is_refused(testapp, submitter):
+    _, key = submitter
+    response = testapp.post_json(
+        "/api/v1/submissions", body([], []), headers=api_headers(key), status=400
+    )
+    assert_api_error(response, 400, message="Neither data nor metadata provided in submission.")
+
+
+def test_submitting_twice_is_refused(testapp, submitter):
+    _, key = submitter
+    mset, file = staged_pair(testapp, key)
+    testapp.post_json("/api/v1/submissions", body([mset], [file]), headers=api_headers(key))
+    again = testapp.post_json(
+        "/api/v1/submissions", body([mset], [file]), headers=api_headers(key), status=400
+    )
+    messages = {item["message"] for item in assert_api_error(again, 400)}
+    assert "Already submitted" in messages
+
+
+def test_other_groups_cannot_see_submitted_data(testapp, dbsession, submitter):
+    _, key = submitter
+    mset, file = staged_pair(testapp, key)
+    testapp.post_json("/api/v1/submissions", body([mset], [file]), headers=api_headers(key))
+    outsider = make_api_key(dbsession, make_user(dbsession))
+    testapp.get(
+        f"/api/v1/metadatasets/{mset['id']['site']}", headers=api_headers(outsider), status=404
+    )
+    testapp.get(f"/api/v1/files/{file['id']['site']}", headers=api_headers(outsider), status=404)
+    assert testapp.get("/api/v1/metadatasets", headers=api_headers(outsider)).json == []
+    reader = make_api_key(dbsession, make_user(dbsession, site_read=True))
+    assert len(testapp.get("/api/v1/metadatasets", headers=api_headers(reader)).json) == 1
+
+
+def test_two_racing_submissions_of_one_site_unique_value_one_wins(app, committed_db):
+    """Real transactions in two threads: SERIALIZABLE plus retry lets exactly one through."""
+    admin = make_user(committed_db, site_admin=True)
+    racers = [make_user(committed_db) for _ in range(2)]
+    admin_key = make_api_key(committed_db, admin)
+    keys = [make_api_key(committed_db, racer) for racer in racers]
+    committed_db.commit()
+    client = webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost"})
+    define_sample_sheet(client, admin_key)
+    staged = [stage(client, key, {"SampleId": "S42"}).json for key in keys]
+    barrier = threading.Barrier(2)
+    results = [None, None]
+
+    def submit(index):
+        racer_client = webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost"})
+        barrier.wait()
+        results[index] = racer_client.post_json(
+            "/api/v1/submissions",
+            body([staged[index]], []),
+            headers=api_headers(keys[index]),
+            expect_errors=True,
+        )
+
+    threads = [threading.Thread(target=submit, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    statuses = sorted(response.status_int for response in results)
+    assert statuses == [200, 400]
+    loser = next(response for response in results if response.status_int == 400)
+    assert_api_error(loser, 400, message="Violation of global unique constraint")
