@@ -39,6 +39,9 @@ class MetadatasetView:
     values: dict[int, str | None] = field(default_factory=dict)  # by metadatum id
     files: dict[int, File] = field(default_factory=dict)  # by metadatum id
     executions: dict[int, ServiceExecution] = field(default_factory=dict)  # by service id
+    # Owners, submissions and services loaded in bulk; held here because the session
+    # keeps unmodified objects only while something refers to them.
+    related: list[Any] = field(default_factory=list)
 
 
 def lint_errors_as_items(
@@ -119,13 +122,15 @@ def load_views(db: Session, metadatasets: Sequence[MetaDataSet]) -> list[Metadat
         select(ServiceExecution).where(ServiceExecution.metadataset_id.in_(views))
     ):
         views[execution.metadataset_id].executions[execution.service_id] = execution
-    _preload_related(db, metadatasets, views.values())
+    related = _preload_related(db, metadatasets, views.values())
+    for view in views.values():
+        view.related = related
     return [views[mset.id] for mset in metadatasets]
 
 
 def _preload_related(
     db: Session, metadatasets: Sequence[MetaDataSet], views: Iterable[MetadatasetView]
-) -> None:
+) -> list[Any]:
     """Owners, submissions, services: loaded once, so that attribute access needs no query.
 
     Many-to-one relationships are resolved from the session's identity map.
@@ -134,11 +139,12 @@ def _preload_related(
     user_ids = {mset.user_id for mset in metadatasets} | {e.user_id for e in executions}
     submission_ids = {mset.submission_id for mset in metadatasets} - {None}
     service_ids = {execution.service_id for execution in executions}
-    db.scalars(select(User).where(User.id.in_(user_ids))).all()
+    related: list[Any] = list(db.scalars(select(User).where(User.id.in_(user_ids))))
     if submission_ids:
-        db.scalars(select(Submission).where(Submission.id.in_(submission_ids))).all()
+        related += db.scalars(select(Submission).where(Submission.id.in_(submission_ids)))
     if service_ids:
-        db.scalars(select(Service).where(Service.id.in_(service_ids))).all()
+        related += db.scalars(select(Service).where(Service.id.in_(service_ids)))
+    return related
 
 
 def may_read(actor: User, metadataset: MetaDataSet) -> bool:

@@ -1,6 +1,7 @@
 """/metadatasets: staging rows, reading them back, deleting them, and listing submitted ones."""
 
 import pytest
+import sqlalchemy as sa
 
 from tests.factories import make_api_key, make_user
 from tests.functional.api_data import define_sample_sheet, stage
@@ -124,3 +125,41 @@ def test_no_submitted_sets_is_an_empty_list_not_404(testapp, submitter):
 
 def test_without_credentials_it_is_401(testapp):
     assert_api_error(testapp.get("/api/v1/metadatasets", status=401), 401)
+
+
+def count_statements(engine, action):
+    statements = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        action()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    return len(statements)
+
+
+def submit_many(testapp, key, count, start):
+    records = [{"SampleId": f"S{start + i}"} for i in range(count)]
+    ids = [stage(testapp, key, record).json["id"]["site"] for record in records]
+    testapp.post_json(
+        "/api/v1/submissions",
+        {"metadatasetIds": ids, "fileIds": [], "label": None},
+        headers=api_headers(key),
+    )
+
+
+def test_listing_runs_the_same_statements_for_few_and_many_sets(testapp, dbengine, submitter):
+    _, key = submitter
+    submit_many(testapp, key, 2, 100)
+    few = count_statements(
+        dbengine, lambda: testapp.get("/api/v1/metadatasets", headers=api_headers(key))
+    )
+    submit_many(testapp, key, 30, 200)
+    many = count_statements(
+        dbengine, lambda: testapp.get("/api/v1/metadatasets", headers=api_headers(key))
+    )
+    assert len(testapp.get("/api/v1/metadatasets", headers=api_headers(key)).json) == 32
+    assert few == many

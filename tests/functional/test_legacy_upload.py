@@ -1,0 +1,115 @@
+"""Sites with DataMeta 1.x clients: uploads go through the app, which streams them to S3."""
+
+import hashlib
+
+import pytest
+import webtest
+
+from datameta import configure
+from tests.conftest import TEST_INI
+from tests.factories import make_api_key, make_user
+from tests.helpers import api_headers, assert_api_error
+
+CONTENT = b"ACGTN" * 200_000
+MD5 = hashlib.md5(CONTENT).hexdigest()  # noqa: S324
+
+
+@pytest.fixture(scope="module")
+def legacy_app(dbengine, settings):
+    ini = {**TEST_INI, "datameta.files.upload_via_app": "true"}
+    return configure(ini, dbengine=dbengine).make_wsgi_app()
+
+
+@pytest.fixture
+def client(legacy_app, tm, dbsession):
+    return webtest.TestApp(
+        legacy_app,
+        extra_environ={
+            "HTTP_HOST": "datameta.example.org",
+            "tm.active": True,
+            "tm.manager": tm,
+            "app.dbsession": dbsession,
+        },
+    )
+
+
+@pytest.fixture
+def key(dbsession):
+    return make_api_key(dbsession, make_user(dbsession))
+
+
+def announce(client, key, checksum=MD5, query=""):
+    return client.post_json(
+        f"/api/v1/files{query}", {"name": "r.fq", "checksum": checksum}, headers=api_headers(key)
+    ).json
+
+
+def test_the_upload_url_points_at_the_app_with_an_access_token(client, key):
+    announced = announce(client, key)
+    assert announced["urlToUpload"] == (
+        f"http://datameta.example.org/api/v1/upload/{announced['id']['uuid']}"
+    )
+    assert set(announced["requestHeaders"]) == {"Access-Token"}
+    assert len(announced["requestHeaders"]["Access-Token"]) == 64
+
+
+def test_a_multipart_post_as_datameta_1_clients_send_it_then_confirm(client, key):
+    announced = announce(client, key)
+    path = announced["urlToUpload"].removeprefix("http://datameta.example.org")
+    client.post(
+        path,
+        upload_files=[("file", "r.fq", CONTENT)],
+        headers=announced["requestHeaders"],
+        status=204,
+    )
+    confirmed = client.put_json(
+        f"/api/v1/files/{announced['id']['site']}",
+        {"contentUploaded": True},
+        headers=api_headers(key),
+    ).json
+    assert confirmed["filesize"] == len(CONTENT)
+
+
+def test_a_raw_put_works_too(client, key):
+    announced = announce(client, key)
+    path = f"/api/v1/upload/{announced['id']['uuid']}"
+    client.put(
+        path,
+        CONTENT,
+        headers={**announced["requestHeaders"], "Content-Type": "application/octet-stream"},
+        status=204,
+    )
+
+
+def test_a_wrong_token_is_404_and_a_missing_part_400(client, key):
+    announced = announce(client, key)
+    path = f"/api/v1/upload/{announced['id']['uuid']}"
+    response = client.post(
+        path, upload_files=[("file", "r.fq", CONTENT)], headers={"Access-Token": "x"}, status=404
+    )
+    assert_api_error(response, 404)
+    response = client.post(path, {"other": "x"}, headers=announced["requestHeaders"], status=400)
+    assert_api_error(response, 400, field="file")
+
+
+def test_a_wrong_checksum_is_found_at_confirmation(client, key):
+    announced = announce(client, key, checksum="1" * 32)
+    path = f"/api/v1/upload/{announced['id']['uuid']}"
+    client.post(
+        path,
+        upload_files=[("file", "r.fq", CONTENT)],
+        headers=announced["requestHeaders"],
+        status=204,
+    )
+    response = client.put_json(
+        f"/api/v1/files/{announced['id']['site']}",
+        {"contentUploaded": True},
+        headers=api_headers(key),
+        status=409,
+    )
+    assert_api_error(response, 409)
+
+
+def test_new_clients_can_still_ask_for_the_direct_url(client, key):
+    announced = announce(client, key, query="?directUpload=true")
+    assert set(announced["requestHeaders"]) == {"Content-MD5"}

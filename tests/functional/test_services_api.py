@@ -1,0 +1,119 @@
+"""/services and /service-execution: pipelines report their columns for submitted sets."""
+
+import pytest
+
+from tests.factories import make_api_key, make_user
+from tests.functional.api_data import define, define_sample_sheet, stage
+from tests.helpers import api_headers, assert_api_error
+
+
+@pytest.fixture
+def site(dbsession, testapp):
+    admin = make_user(dbsession, site_admin=True, site_read=True)
+    admin_key = make_api_key(dbsession, admin)
+    runner = make_user(dbsession, site_read=True)
+    runner_key = make_api_key(dbsession, runner)
+    define_sample_sheet(testapp, admin_key)
+    service = testapp.post_json(
+        "/api/v1/services", {"name": "QC"}, headers=api_headers(admin_key)
+    ).json
+    testapp.put_json(
+        f"/api/v1/services/{service['id']['site']}",
+        {"userIds": [runner.site_id]},
+        headers=api_headers(admin_key),
+    )
+    define(
+        testapp,
+        admin_key,
+        name="QC",
+        regExp="pass|fail",
+        regexDescription="pass or fail",
+        isSubmissionUnique=False,
+        isSiteUnique=False,
+        order=40,
+        serviceId=service["id"]["uuid"],
+    )
+    submitter = make_user(dbsession)
+    submitter_key = make_api_key(dbsession, submitter)
+    mset = stage(testapp, submitter_key, {"SampleId": "S1"}).json
+    testapp.post_json(
+        "/api/v1/submissions",
+        {"metadatasetIds": [mset["id"]["site"]], "fileIds": [], "label": None},
+        headers=api_headers(submitter_key),
+    )
+    return {
+        "admin_key": admin_key,
+        "runner": runner,
+        "runner_key": runner_key,
+        "service": service,
+        "mset": mset,
+        "submitter_key": submitter_key,
+    }
+
+
+def execute(testapp, site, record, key=None, status=200):
+    return testapp.post_json(
+        f"/api/v1/service-execution/{site['service']['id']['site']}/{site['mset']['id']['site']}",
+        {"record": record, "fileIds": []},
+        headers=api_headers(key or site["runner_key"]),
+        status=status,
+    )
+
+
+def test_a_service_answers_its_users(testapp, site):
+    listed = testapp.get("/api/v1/services", headers=api_headers(site["admin_key"])).json
+    assert listed == [
+        {
+            "id": site["service"]["id"],
+            "name": "QC",
+            "userIds": [{"uuid": str(site["runner"].uuid), "site": site["runner"].site_id}],
+        }
+    ]
+
+
+def test_service_users_list_their_own_services(testapp, site):
+    assert len(testapp.get("/api/v1/services", headers=api_headers(site["runner_key"])).json) == 1
+    assert testapp.get("/api/v1/services", headers=api_headers(site["submitter_key"])).json == []
+
+
+def test_a_duplicate_name_is_refused(testapp, site):
+    response = testapp.post_json(
+        "/api/v1/services", {"name": "qc"}, headers=api_headers(site["admin_key"]), status=400
+    )
+    assert_api_error(response, 400, field="name")
+
+
+def test_the_runner_reports_once_and_readers_see_the_execution(testapp, site):
+    result = execute(testapp, site, {"QC": "pass"}).json
+    assert result["record"]["QC"] == "pass"
+    assert result["serviceExecutions"]["QC"]["serviceId"] == site["service"]["id"]
+    assert_api_error(execute(testapp, site, {"QC": "fail"}, status=403), 403)
+
+
+def test_awaiting_service_lists_sets_not_yet_reported(testapp, site):
+    service_id = site["service"]["id"]["uuid"]
+    query = f"/api/v1/metadatasets?awaitingService={service_id}"
+    assert len(testapp.get(query, headers=api_headers(site["runner_key"])).json) == 1
+    execute(testapp, site, {"QC": "pass"})
+    assert testapp.get(query, headers=api_headers(site["runner_key"])).json == []
+
+
+def test_submitters_do_not_see_service_values(testapp, site):
+    execute(testapp, site, {"QC": "pass"})
+    shown = testapp.get(
+        f"/api/v1/metadatasets/{site['mset']['id']['site']}",
+        headers=api_headers(site["submitter_key"]),
+    ).json
+    assert "QC" not in shown["record"]
+    assert shown["serviceExecutions"] is None
+
+
+def test_bad_values_and_foreign_columns_are_refused(testapp, site):
+    items = assert_api_error(execute(testapp, site, {"QC": "maybe"}, status=400), 400)
+    assert items[0]["field"] == "QC"
+    items = assert_api_error(execute(testapp, site, {"SampleId": "S2"}, status=400), 400)
+    assert items[0]["message"] == "Metadatum unknown or not associated with the specified service."
+
+
+def test_users_not_assigned_cannot_report(testapp, site):
+    assert_api_error(execute(testapp, site, {"QC": "pass"}, key=site["admin_key"], status=403), 403)
