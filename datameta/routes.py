@@ -28,6 +28,9 @@ def includeme(config: Configurator) -> None:
     config.add_route("account", "/account")
     config.add_route("admin", "/admin")
 
+    # API: explorer (the spec itself is served at /api/v1/openapi.yaml, see datameta.api)
+    config.add_route("api_root", "/api")
+    config.add_route("api_explorer", f"{API}")
     # API: server
     config.add_route("api_server", f"{API}/server")
     config.add_route("api_health", f"{API}/health")

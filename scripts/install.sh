@@ -39,6 +39,8 @@ vendor="$here/static/vendor"
 if [ ! -f "$vendor/.installed" ] || [ "$here/package-lock.json" -nt "$vendor/.installed" ]; then
   mkdir -p "$vendor"
   cp "$here/node_modules/bootstrap/dist/css/bootstrap.min.css" \
-     "$here/node_modules/bootstrap/dist/js/bootstrap.bundle.min.js" "$vendor/"
+     "$here/node_modules/bootstrap/dist/js/bootstrap.bundle.min.js" \
+     "$here/node_modules/swagger-ui-dist/swagger-ui-bundle.js" \
+     "$here/node_modules/swagger-ui-dist/swagger-ui.css" "$vendor/"
   touch "$vendor/.installed"
 fi

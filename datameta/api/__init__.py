@@ -26,5 +26,5 @@ def includeme(config: Configurator) -> None:
     # Requests (and, where enabled, responses) are checked against the spec.
     config.registry.settings["pyramid_openapi3_extract_errors"] = extract_errors
     config.include("pyramid_openapi3")
-    config.pyramid_openapi3_spec(SPEC_PATH, route="/api/v1/openapi.yaml")
+    config.pyramid_openapi3_spec(SPEC_PATH, route="/api/v1/openapi.yaml", route_name="api_spec")
     config.scan(".")
