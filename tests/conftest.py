@@ -12,6 +12,8 @@ import email
 import email.policy
 import mailbox as mailbox_module
 import os
+import socket
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -22,6 +24,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+from waitress.server import create_server
 
 from datameta import make_app
 from datameta.config import Settings, parse_settings
@@ -198,3 +201,20 @@ class Mailbox:
 def mailbox() -> Mailbox:
     _require_stack()
     return Mailbox(os.environ["DATAMETA_STACK_MAILDIR"])
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(app) -> Iterator[str]:
+    """The app at http://127.0.0.1:<port>, served in a background thread."""
+    port = free_port()
+    server = create_server(app, host="127.0.0.1", port=port, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    server.close()
