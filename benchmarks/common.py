@@ -1,0 +1,95 @@
+"""What the benchmarks share: a scratch database on the running stack, timing, memory."""
+
+from __future__ import annotations
+
+import os
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import webtest
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy.engine import make_url
+
+from datameta import make_app
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_INI = {
+    "datameta.session.secret": "benchmark-secret-that-is-long-enough-0123456789",
+    "pyramid_openapi3.enable_response_validation": "false",
+}
+
+
+def stack_environ() -> dict[str, str]:
+    """The DATAMETA_* settings of the stack `make run` started (var/env.sh)."""
+    environ = dict(os.environ)
+    env_file = ROOT / "var" / "env.sh"
+    if "DATAMETA_SQLALCHEMY_URL" not in environ and env_file.exists():
+        for line in env_file.read_text().splitlines():
+            name, _, value = line.removeprefix("export ").partition("=")
+            environ[name] = value
+    if "DATAMETA_SQLALCHEMY_URL" not in environ:
+        raise SystemExit("Start the services first: make run")
+    return environ
+
+
+def scratch_database(name: str) -> tuple[str, dict[str, str]]:
+    """A fresh, migrated database ``name`` on the stack; returns its URL and the environ."""
+    environ = stack_environ()
+    url = make_url(environ["DATAMETA_SQLALCHEMY_URL"]).set(database=name)
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    rendered = url.render_as_string(hide_password=False)
+    config = AlembicConfig(str(ROOT / "alembic.ini"))
+    config.attributes["database_url"] = rendered
+    command.upgrade(config, "head")
+    environ["DATAMETA_SQLALCHEMY_URL"] = rendered
+    return rendered, environ
+
+
+def bench_app(environ: dict[str, str]) -> tuple[webtest.TestApp, Any]:
+    app = make_app(BENCH_INI, environ=environ)
+    return webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost"}), app
+
+
+@contextmanager
+def counting(engine: sa.Engine) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def timed(engine: sa.Engine, action: Callable[[], Any]) -> tuple[float, int, Any]:
+    """Wall time and SQL statements of ``action``."""
+    with counting(engine) as statements:
+        started = time.perf_counter()
+        result = action()
+        elapsed = time.perf_counter() - started
+    return elapsed, len(statements), result
+
+
+def peak_memory(action: Callable[[], Any]) -> tuple[float, Any]:
+    """Peak Python memory (MiB) allocated while ``action`` runs.
+
+    Measured in a run of its own: tracing allocations slows Python code down a lot.
+    """
+    tracemalloc.start()
+    result = action()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 2**20, result
