@@ -43,3 +43,12 @@ def csrf_token(testapp: Any) -> str:
     """The CSRF token of the test client's current session (opening a page creates one)."""
     page = testapp.get("/login")
     return page.html.find("input", {"name": "csrf_token"})["value"]
+
+
+def login(testapp: Any, email: str, password: str, *, status: int = 302) -> Any:
+    """Log in through the login form (fields email, password, csrf_token)."""
+    form_page = testapp.get("/login")
+    token = form_page.html.find("input", {"name": "csrf_token"})["value"]
+    return testapp.post(
+        "/login", {"email": email, "password": password, "csrf_token": token}, status=status
+    )

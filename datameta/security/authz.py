@@ -34,10 +34,10 @@ def is_site_admin(actor: Actor | None) -> bool:
 
 
 def can_view_user(actor: Actor, target: Actor) -> bool:
-    """See a user's name and group: oneself, one's group, site readers and site admins."""
+    """See a user's name and group: oneself, admins of the user's group, site readers and admins."""
     return actor.enabled and (
         actor.id == target.id
-        or actor.group_id == target.group_id
+        or _admin_of_group(actor, target.group_id)
         or actor.site_read
         or actor.site_admin
     )
@@ -92,6 +92,16 @@ def can_reset_second_factor(actor: Actor, target: Actor) -> bool:
 def can_unlock(actor: Actor, target: Actor) -> bool:
     """End a failed-login lockout: site admins, admins of the user's group."""
     return is_site_admin(actor) or _admin_of_group(actor, target.group_id)
+
+
+def can_change_password(actor: Actor, target: Actor) -> bool:
+    """Change a password knowing the old one: only one's own (others use a reset link)."""
+    return actor.enabled and actor.id == target.id
+
+
+def can_manage_api_keys(actor: Actor, owner: Actor) -> bool:
+    """List and delete API keys: only one's own; not even site admins see others' keys."""
+    return actor.enabled and actor.id == owner.id
 
 
 # Groups

@@ -1,0 +1,40 @@
+"""Application settings (site admins): list them, change one from its text form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.view import view_config
+
+from datameta.api.serialize import identifier
+from datameta.logic.appsettings import list_app_settings, update_app_setting, value_as_text
+from datameta.models import AppSetting
+
+
+def app_setting_json(setting: AppSetting) -> dict[str, Any]:
+    return {
+        "id": identifier(setting),
+        "key": setting.key,
+        "valueType": setting.value_type.value,
+        "value": value_as_text(setting),
+    }
+
+
+@view_config(route_name="api_appsettings", request_method="GET", renderer="json", openapi=True)
+def list_settings(request: Request) -> list[dict[str, Any]]:
+    return [
+        app_setting_json(setting) for setting in list_app_settings(request.dbsession, request.user)
+    ]
+
+
+@view_config(route_name="api_appsetting", request_method="PUT", openapi=True)
+def update_setting(request: Request) -> Response:
+    update_app_setting(
+        request.dbsession,
+        request.user,
+        request.matchdict["id"],
+        request.openapi_validated.body["value"],
+    )
+    return Response(status=204)

@@ -1,0 +1,81 @@
+"""Who am I, passwords, the second factor and lockouts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.httpexceptions import HTTPNoContent
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.security import NO_PERMISSION_REQUIRED
+from pyramid.view import view_config
+
+from datameta.api.serialize import group_json, identifier
+from datameta.errors import Unauthenticated
+from datameta.logic import auth
+from datameta.logic.appsettings import password_policy
+
+# The id under which PUT /users/{id}/password takes a reset token instead of the old password.
+RESET_TOKEN_USER_ID = "0"  # noqa: S105 (a user id, not a password)
+
+
+@view_config(route_name="api_whoami", request_method="GET", renderer="json", openapi=True)
+def whoami(request: Request) -> dict[str, Any]:
+    user = request.user
+    return {
+        "id": identifier(user),
+        "name": user.fullname,
+        "groupAdmin": user.group_admin,
+        "siteAdmin": user.site_admin,
+        "siteRead": user.site_read,
+        "email": user.email,
+        "group": group_json(user.group),
+    }
+
+
+@view_config(
+    route_name="api_user_password",
+    request_method="PUT",
+    renderer="json",
+    openapi=True,
+    permission=NO_PERMISSION_REQUIRED,
+)
+def set_password(request: Request) -> dict[str, str]:
+    """With id 0 the credential is a reset token; otherwise it is the current password."""
+    body = request.openapi_validated.body
+    values = request.app_settings
+    options = {
+        "tfa_enabled": request.registry["datameta.settings"].tfa_enabled,
+        "lifetime_minutes": values["security_password_token_expiry_minutes"],
+    }
+    credential, new_password = body["passwordChangeCredential"], body["newPassword"]
+    user_id = request.matchdict["id"]
+    if user_id == RESET_TOKEN_USER_ID:
+        tfa_token = auth.reset_password(
+            request.dbsession, credential, new_password, password_policy(values), **options
+        )
+    else:
+        if request.user is None:
+            raise Unauthenticated("Log in, or use a password reset token with user id 0.")
+        tfa_token = auth.change_password(
+            request.dbsession,
+            request.user,
+            user_id,
+            credential,
+            new_password,
+            password_policy(values),
+            **options,
+        )
+    return {"tfaToken": tfa_token}
+
+
+@view_config(route_name="api_user_totp", request_method="DELETE", openapi=True)
+def reset_second_factor(request: Request) -> Response:
+    auth.reset_second_factor(request.dbsession, request.user, request.matchdict["id"])
+    return Response(status=200)
+
+
+@view_config(route_name="api_user_lockout", request_method="DELETE", openapi=True)
+def unlock(request: Request) -> HTTPNoContent:
+    auth.unlock_user(request.dbsession, request.user, request.matchdict["id"])
+    return HTTPNoContent()

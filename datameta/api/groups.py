@@ -1,0 +1,38 @@
+"""Groups: create (site admins), show, rename (site admins)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.view import view_config
+
+from datameta.api.serialize import group_json
+from datameta.logic import groups
+
+
+@view_config(route_name="api_groups", request_method="POST", renderer="json", openapi=True)
+def create_group(request: Request) -> dict[str, Any]:
+    group = groups.create_group(
+        request.dbsession, request.user, request.openapi_validated.body["name"]
+    )
+    request.response.status = 201
+    request.response.location = request.route_url("api_group", id=group.site_id)
+    return group_json(group)
+
+
+@view_config(route_name="api_group", request_method="GET", renderer="json", openapi=True)
+def get_group(request: Request) -> dict[str, Any]:
+    return group_json(groups.get_group(request.dbsession, request.user, request.matchdict["id"]))
+
+
+@view_config(route_name="api_group", request_method="PUT", openapi=True)
+def rename_group(request: Request) -> Response:
+    groups.rename_group(
+        request.dbsession,
+        request.user,
+        request.matchdict["id"],
+        request.openapi_validated.body["name"],
+    )
+    return Response(status=204)

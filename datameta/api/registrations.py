@@ -1,0 +1,102 @@
+"""Registration requests: asking for an account, and the admins' answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.httpexceptions import HTTPNoContent
+from pyramid.request import Request
+from pyramid.security import NO_PERMISSION_REQUIRED
+from pyramid.view import view_config
+
+from datameta.api.serialize import aware_utc, group_json, identifier
+from datameta.api.users import user_response
+from datameta.logic import registrations
+from datameta.models import RegistrationRequest
+from datameta.security.html import sanitize_html
+
+# DataMeta 1.x's form sends org_create as a string ("on") or null; newer clients a boolean.
+FALSE_WORDS = {"", "false", "off", "0", "no"}
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() not in FALSE_WORDS
+    return bool(value)
+
+
+def registration_json(registration: RegistrationRequest) -> dict[str, Any]:
+    return {
+        "id": identifier(registration),
+        "name": registration.fullname,
+        "email": registration.email,
+        "groupId": identifier(registration.group),
+        "groupName": registration.group.name if registration.group else None,
+        "newGroupName": registration.new_group_name,
+        "created": aware_utc(registration.created),
+    }
+
+
+@view_config(
+    route_name="api_registration_settings",
+    request_method="GET",
+    renderer="json",
+    openapi=True,
+    permission=NO_PERMISSION_REQUIRED,
+)
+def get_registration_settings(request: Request) -> dict[str, Any]:
+    agreement, groups = registrations.registration_settings(request.dbsession, request.app_settings)
+    return {
+        # Sanitized: clients show it as HTML, and an admin's markup must not run script.
+        "userAgreement": str(sanitize_html(agreement)) if agreement.strip() else None,
+        "groups": [group_json(group) for group in groups],
+    }
+
+
+@view_config(
+    route_name="api_registrations",
+    request_method="POST",
+    openapi=True,
+    permission=NO_PERMISSION_REQUIRED,
+)
+def post_registration(request: Request) -> HTTPNoContent:
+    body = request.openapi_validated.body
+    registrations.ask_for_account(
+        request,
+        name=body.get("name"),
+        email=body.get("email"),
+        org_select=body.get("org_select"),
+        org_create=_flag(body.get("org_create")),
+        org_new_name=body.get("org_new_name"),
+        check_user_agreement=_flag(body.get("check_user_agreement")),
+    )
+    return HTTPNoContent()
+
+
+@view_config(route_name="api_registrations", request_method="GET", renderer="json", openapi=True)
+def list_registrations(request: Request) -> list[dict[str, Any]]:
+    pending = registrations.list_requests(request.dbsession, request.user)
+    return [registration_json(registration) for registration in pending]
+
+
+@view_config(
+    route_name="api_registration_accept", request_method="POST", renderer="json", openapi=True
+)
+def accept_registration(request: Request) -> dict[str, Any]:
+    body = request.openapi_validated.body
+    user = registrations.accept_and_welcome(
+        request,
+        request.matchdict["id"],
+        name=body.get("name"),
+        group_id=body.get("groupId"),
+        new_group_name=body.get("newGroupName"),
+        group_admin=bool(body.get("groupAdmin")),
+    )
+    # The admin who accepted may see the new user's email and roles.
+    return user_response(user, details=True)
+
+
+@view_config(route_name="api_registration_reject", request_method="POST", openapi=True)
+def reject_registration(request: Request) -> HTTPNoContent:
+    registrations.reject_and_tell(request, request.matchdict["id"])
+    return HTTPNoContent()

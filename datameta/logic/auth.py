@@ -1,0 +1,248 @@
+"""Signing in: password check with lockout, the second factor, password reset and change.
+
+A failed login looks the same whatever the cause (unknown email, disabled or
+locked account, wrong password), so nobody learns which accounts exist. A
+lockout ends by itself after a cooldown: guessing can delay a user, never shut
+them out for good.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from functools import cache
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from datameta.errors import ErrorItem, Forbidden, NotFound, Unauthenticated, ValidationFailed
+from datameta.logic.appsettings import LockoutPolicy
+from datameta.logic.ids import find_by_id, get_by_id
+from datameta.logic.passwords import issue_token, set_password, valid_token
+from datameta.models import LoginAttempt, PasswordToken, TokenPurpose, User
+from datameta.security import authz
+from datameta.security.passwords import PasswordPolicy, hash_password, verify_password
+from datameta.security.tokens import generate_token
+from datameta.security.totp import encrypt_secret, verify_code
+
+security_log = logging.getLogger("datameta.security")
+
+LOGIN_FAILED = (
+    "Wrong email or password, or the account is locked for a while after too many failed attempts."
+)
+WRONG_CODE = "The code is not correct. Enter the current code from your authenticator app."
+WRONG_OLD_PASSWORD = "The current password is not correct."  # noqa: S105 (a message)
+
+# Where a session records that both factors passed (or that there is only one).
+TFA_PASSED_SESSION_KEY = "tfa_passed"
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_user_by_email(db: Session, email: str) -> User | None:
+    """The user with this email (case-insensitive), or None."""
+    return db.scalar(select(User).where(func.lower(User.email) == normalize_email(email)))
+
+
+@cache
+def _dummy_hash() -> str:
+    # Checking a password against this costs what checking a real one costs,
+    # so unknown emails answer as slowly as known ones.
+    return hash_password(generate_token())
+
+
+def is_locked(user: User, now: datetime | None = None) -> bool:
+    now = now or datetime.now(UTC)
+    return user.locked_until is not None and user.locked_until > now
+
+
+def record_failed_attempt(db: Session, user: User, policy: LockoutPolicy) -> None:
+    """Count a failed login of ``user``; lock the account once the limit is reached."""
+    now = datetime.now(UTC)
+    db.add(LoginAttempt(user_id=user.id, timestamp=now))
+    db.flush()
+    since = now - timedelta(minutes=policy.window_minutes)
+    failures = db.scalar(
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(LoginAttempt.user_id == user.id, LoginAttempt.timestamp > since)
+    )
+    if policy.max_failed_attempts > 0 and failures >= policy.max_failed_attempts:
+        user.locked_until = now + timedelta(minutes=policy.duration_minutes)
+        # The lock uses these attempts up: after the cooldown the user has the full
+        # number of tries again instead of being locked by the next single mistake.
+        _clear_attempts(db, user)
+        security_log.warning(
+            "account %s (%s) locked until %s after %d failed login attempts",
+            user.email,
+            user.site_id,
+            user.locked_until.isoformat(),
+            failures,
+        )
+
+
+def _clear_attempts(db: Session, user: User) -> None:
+    db.execute(delete(LoginAttempt).where(LoginAttempt.user_id == user.id))
+
+
+def record_success(db: Session, user: User) -> None:
+    """A complete login: forget earlier failures."""
+    _clear_attempts(db, user)
+    user.locked_until = None
+
+
+def authenticate(db: Session, email: str, password: str, policy: LockoutPolicy) -> User:
+    """The user these credentials name, or Unauthenticated (always with the same message).
+
+    Failed attempts of known users are recorded in ``db``: the caller must let
+    the transaction commit (answer the error rather than raise it) to keep them.
+    """
+    user = find_user_by_email(db, email) if email.strip() else None
+    pwhash = user.pwhash if user is not None else None
+    # Always one bcrypt check, so that timing does not tell which emails exist.
+    password_ok = verify_password(password, pwhash or _dummy_hash()) and pwhash is not None
+    if user is None or not user.enabled or is_locked(user):
+        raise Unauthenticated(LOGIN_FAILED)
+    if not password_ok:
+        record_failed_attempt(db, user, policy)
+        raise Unauthenticated(LOGIN_FAILED)
+    return user
+
+
+def needs_tfa_enrolment(user: User, tfa_enabled: bool) -> bool:
+    return tfa_enabled and user.tfa_secret_encrypted is None
+
+
+def verify_second_factor(
+    db: Session, user: User, code: str, secret: str | None, policy: LockoutPolicy
+) -> None:
+    """Accept the current TOTP ``code`` of ``user``; a wrong one counts as a failed login."""
+    if not user.enabled or is_locked(user):
+        raise Unauthenticated(LOGIN_FAILED)
+    if secret is None or not verify_code(secret, code):
+        record_failed_attempt(db, user, policy)
+        if is_locked(user):
+            raise Unauthenticated(LOGIN_FAILED)
+        raise Unauthenticated([ErrorItem(message=WRONG_CODE, field="code")])
+    record_success(db, user)
+
+
+def unlock_user(db: Session, actor: User, user_id: str) -> User:
+    """End a user's failed-login lockout before its cooldown is over."""
+    user = get_by_id(db, User, user_id, what="User")
+    if not authz.can_unlock(actor, user):
+        raise Forbidden("You may not unlock this account.")
+    record_success(db, user)
+    security_log.info("account %s (%s) unlocked by %s", user.email, user.site_id, actor.email)
+    return user
+
+
+def reset_second_factor(db: Session, actor: User, user_id: str) -> User:
+    """Forget a user's TOTP secret; they enrol again through a password reset."""
+    user = get_by_id(db, User, user_id, what="User")
+    if not authz.can_reset_second_factor(actor, user):
+        raise Forbidden("Only site admins may reset a second factor.")
+    user.tfa_secret_encrypted = None
+    security_log.info("second factor of %s (%s) reset by %s", user.email, user.site_id, actor.email)
+    return user
+
+
+# Passwords
+
+
+def request_password_reset(
+    db: Session, email: str, lifetime_minutes: int
+) -> tuple[User, str] | None:
+    """A reset token for the enabled user with this email; None when there is none."""
+    user = find_user_by_email(db, email)
+    if user is None or not user.enabled:
+        return None
+    return user, issue_token(db, user, TokenPurpose.PASSWORD_RESET, lifetime_minutes)
+
+
+def reset_token_user(db: Session, token: str) -> User:
+    """The user a valid reset token belongs to; NotFound (unknown) or Gone (expired)."""
+    stored = valid_token(db, token, TokenPurpose.PASSWORD_RESET)
+    if not stored.user.enabled:
+        raise NotFound("The link is not valid. Ask for a new one.")
+    return stored.user
+
+
+def _tfa_setup_token(db: Session, user: User, tfa_enabled: bool, lifetime_minutes: int) -> str:
+    """A token for ``/settfa`` when the user must now enrol a second factor, else ""."""
+    if not needs_tfa_enrolment(user, tfa_enabled):
+        return ""
+    return issue_token(db, user, TokenPurpose.TFA_SETUP, lifetime_minutes)
+
+
+def reset_password(
+    db: Session,
+    token: str,
+    new_password: str,
+    policy: PasswordPolicy,
+    *,
+    tfa_enabled: bool,
+    lifetime_minutes: int,
+    field: str = "newPassword",
+) -> str:
+    """Set a password with a reset token; answer the TFA setup token or ""."""
+    user = reset_token_user(db, token)
+    set_password(db, user, new_password, policy, field=field)
+    db.execute(
+        delete(PasswordToken).where(
+            PasswordToken.user_id == user.id,
+            PasswordToken.purpose == TokenPurpose.PASSWORD_RESET,
+        )
+    )
+    # Proving control of the mailbox ends a lockout as well.
+    record_success(db, user)
+    return _tfa_setup_token(db, user, tfa_enabled, lifetime_minutes)
+
+
+def change_password(
+    db: Session,
+    actor: User,
+    user_id: str,
+    old_password: str,
+    new_password: str,
+    policy: PasswordPolicy,
+    *,
+    tfa_enabled: bool,
+    lifetime_minutes: int,
+    field: str = "newPassword",
+) -> str:
+    """A user changes their own password; answer the TFA setup token or ""."""
+    user = find_by_id(db, User, user_id)
+    if user is None or not authz.can_change_password(actor, user):
+        raise Forbidden("You may change only your own password.")
+    if not verify_password(old_password, user.pwhash):
+        raise Forbidden(WRONG_OLD_PASSWORD)
+    set_password(db, user, new_password, policy, field=field)
+    return _tfa_setup_token(db, user, tfa_enabled, lifetime_minutes)
+
+
+# Enrolling the second factor
+
+
+def tfa_setup_user(db: Session, token: str) -> User:
+    """The user a valid TFA setup token belongs to; NotFound or Gone otherwise."""
+    stored = valid_token(db, token, TokenPurpose.TFA_SETUP)
+    if not stored.user.enabled:
+        raise NotFound("The link is not valid.")
+    return stored.user
+
+
+def complete_tfa_setup(db: Session, token: str, secret: str, code: str, encrypt_key: str) -> User:
+    """Store ``secret`` (encrypted) once ``code`` proves the user's app has it."""
+    user = tfa_setup_user(db, token)
+    if not verify_code(secret, code):
+        raise ValidationFailed([ErrorItem(message=WRONG_CODE, field="code")])
+    user.tfa_secret_encrypted = encrypt_secret(secret, encrypt_key)
+    db.execute(
+        delete(PasswordToken).where(
+            PasswordToken.user_id == user.id, PasswordToken.purpose == TokenPurpose.TFA_SETUP
+        )
+    )
+    return user

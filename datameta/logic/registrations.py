@@ -1,0 +1,411 @@
+"""Registration with admin approval: requests for an account, and the admins' answers.
+
+Anybody may ask for an account; site admins and the admins of the chosen group
+are told by mail. Accepting creates the user (and the group, if a new one was
+asked for) without a password and mails a link to set one; rejecting tells the
+applicant. Mails leave only once the transaction commits.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pyramid.request import Request
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from datameta.errors import ErrorItem, Forbidden, ValidationFailed
+from datameta.logic.groups import valid_group_name
+from datameta.logic.ids import find_by_id, get_by_id
+from datameta.logic.mails import absolute_url, send_app_mail
+from datameta.logic.passwords import issue_token
+from datameta.models import Group, RegistrationRequest, TokenPurpose, User
+from datameta.security import authz
+
+MAX_NAME_LENGTH = 200
+MAX_EMAIL_LENGTH = 254
+# One @, something before it, a dot in the domain, no white space anywhere.
+EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+@dataclass(frozen=True)
+class Answered:
+    """Who a rejected request came from, for the mail that tells them."""
+
+    fullname: str
+    email: str
+
+
+def normalize_email(text: str | None) -> str:
+    """Addresses are compared and stored trimmed and in lower case."""
+    return (text or "").strip().lower()
+
+
+def is_valid_email(email: str) -> bool:
+    """A plausibility check only: whether the address works, only a mail can tell."""
+    return len(email) <= MAX_EMAIL_LENGTH and EMAIL_PATTERN.fullmatch(email) is not None
+
+
+def email_in_use(db: Session, email: str) -> bool:
+    """Whether a user has this email address, in any letter case."""
+    return db.scalar(select(User.id).where(func.lower(User.email) == email.lower())) is not None
+
+
+def registration_pending(db: Session, email: str) -> bool:
+    """Whether a request with this email address waits for an answer."""
+    found = db.scalar(
+        select(RegistrationRequest.id).where(func.lower(RegistrationRequest.email) == email.lower())
+    )
+    return found is not None
+
+
+def _group_name_problems(db: Session, name: str, field: str) -> list[ErrorItem]:
+    """What is wrong with ``name`` for a new group, reported for ``field``."""
+    try:
+        valid_group_name(db, name)
+    except ValidationFailed as failed:
+        return [ErrorItem(item.message, field=field) for item in failed.items]
+    return []
+
+
+def _name_problem(name: str, what: str) -> str | None:
+    if not name:
+        return f"Please enter {what}."
+    if len(name) > MAX_NAME_LENGTH:
+        return f"At most {MAX_NAME_LENGTH} characters, please."
+    return None
+
+
+def _email_problems(db: Session, email: str) -> list[str]:
+    if not is_valid_email(email):
+        return ["Please enter a valid email address."]
+    if email_in_use(db, email):
+        return ["An account with this email address exists already."]
+    if registration_pending(db, email):
+        return ["A registration request for this email address is waiting for an answer."]
+    return []
+
+
+def _group_choice(
+    db: Session,
+    *,
+    org_select: str,
+    org_create: bool,
+    org_new_name: str,
+    show_groups: bool,
+) -> tuple[Group | None, list[ErrorItem]]:
+    """The existing group asked for (None for a new one) and the problems with the choice."""
+    if org_create:
+        return None, _group_name_problems(db, org_new_name, "org_new_name")
+    if not org_select:
+        # Without the list of groups the applicant must know their group's id.
+        message = "Please choose a group." if show_groups else "Please enter your group's id."
+        return None, [ErrorItem(message, field="org_select")]
+    group = find_by_id(db, Group, org_select)
+    if group is None:
+        message = "Please choose a group." if show_groups else "There is no group with this id."
+        return None, [ErrorItem(message, field="org_select")]
+    return group, []
+
+
+def register(
+    db: Session,
+    *,
+    name: str | None,
+    email: str | None,
+    org_select: str | None,
+    org_create: bool,
+    org_new_name: str | None,
+    check_user_agreement: bool,
+    user_agreement_text: str,
+    show_groups: bool,
+) -> RegistrationRequest:
+    """Record a request for an account, or raise ValidationFailed listing every problem."""
+    name = (name or "").strip()
+    email = normalize_email(email)
+    new_group_name = (org_new_name or "").strip()
+    problems: list[ErrorItem] = []
+    if problem := _name_problem(name, "your name"):
+        problems.append(ErrorItem(problem, field="name"))
+    problems += [ErrorItem(message, field="email") for message in _email_problems(db, email)]
+    group, group_problems = _group_choice(
+        db,
+        org_select=(org_select or "").strip(),
+        org_create=org_create,
+        org_new_name=new_group_name,
+        show_groups=show_groups,
+    )
+    problems += group_problems
+    if user_agreement_text.strip() and not check_user_agreement:
+        problems.append(
+            ErrorItem("Please accept the user agreement.", field="check_user_agreement")
+        )
+    if problems:
+        raise ValidationFailed(problems)
+    registration = RegistrationRequest(
+        fullname=name,
+        email=email,
+        group=group,
+        new_group_name=new_group_name if org_create else None,
+    )
+    db.add(registration)
+    db.flush()
+    return registration
+
+
+def requested_group_name(registration: RegistrationRequest) -> str:
+    """The name of the existing group asked for, or of the new one."""
+    if registration.group is not None:
+        return registration.group.name
+    return registration.new_group_name or ""
+
+
+def admins_to_notify(db: Session, registration: RegistrationRequest) -> list[User]:
+    """The enabled site admins, and the enabled admins of the group asked for."""
+    authoritative = User.site_admin.is_(True)
+    if registration.group_id is not None:
+        authoritative = or_(
+            authoritative,
+            User.group_admin.is_(True) & (User.group_id == registration.group_id),
+        )
+    query = select(User).where(User.enabled.is_(True), authoritative).order_by(User.id)
+    return list(db.scalars(query))
+
+
+def notify_admins(request: Request, registration: RegistrationRequest) -> None:
+    """Mail the admins who may answer ``registration`` a link to it (after commit)."""
+    admins = admins_to_notify(request.dbsession, registration)
+    if not admins:
+        return
+    sender = request.registry["datameta.settings"].smtp.sender
+    send_app_mail(
+        request,
+        # The admins must not see each other's addresses: they go in Bcc.
+        to=[sender],
+        bcc=sorted({admin.email for admin in admins}),
+        subject_key="subject_reg_notify",
+        template_key="template_reg_notify",
+        values={
+            "req_fullname": registration.fullname,
+            "req_email": registration.email,
+            "req_group": requested_group_name(registration),
+            "req_url": absolute_url(request, "admin", _query={"showreq": str(registration.uuid)}),
+        },
+    )
+
+
+def list_requests(db: Session, actor: User) -> list[RegistrationRequest]:
+    """Pending requests the actor may answer (site admins: all; group admins: their group's)."""
+    if not authz.can_use_admin_page(actor):
+        raise Forbidden("Only site admins and group admins may see registration requests.")
+    query = (
+        select(RegistrationRequest)
+        .options(joinedload(RegistrationRequest.group))
+        .order_by(RegistrationRequest.created, RegistrationRequest.id)
+    )
+    if not authz.is_site_admin(actor):
+        query = query.where(RegistrationRequest.group_id == actor.group_id)
+    return [
+        registration
+        for registration in db.scalars(query)
+        if authz.can_answer_registration(actor, registration.group_id)
+    ]
+
+
+def get_request(db: Session, actor: User, request_id: str) -> RegistrationRequest:
+    """A pending request the actor may answer; NotFound when gone, Forbidden when not theirs."""
+    registration = get_by_id(db, RegistrationRequest, request_id, what="Registration request")
+    if not authz.can_answer_registration(actor, registration.group_id):
+        raise Forbidden("You may answer registration requests for your own group only.")
+    return registration
+
+
+def _target_group(
+    db: Session,
+    actor: User,
+    registration: RegistrationRequest,
+    *,
+    group_id: str | None,
+    new_group_name: str | None,
+) -> tuple[Group | str | None, list[ErrorItem]]:
+    """The group to accept into: an existing one, the name of a new one, or the one asked for."""
+    # Neither named at all: the applicant's choice. A blank one is an unfinished choice.
+    if group_id is None and new_group_name is None:
+        if registration.group is not None:
+            return registration.group, []
+        new_group_name = registration.new_group_name
+    group_id = (group_id or "").strip()
+    if group_id and (new_group_name or "").strip():
+        problem = "Choose an existing group or a new one, not both."
+        return None, [ErrorItem(problem, field="newGroupName")]
+    if group_id:
+        group = find_by_id(db, Group, group_id)
+        if group is None:
+            return None, [ErrorItem("There is no group with this id.", field="groupId")]
+        if not authz.can_answer_registration(actor, group.id):
+            raise Forbidden("You may accept users into your own group only.")
+        return group, []
+    if new_group_name is None:
+        return None, [ErrorItem("Please choose a group.", field="groupId")]
+    if not authz.can_create_group(actor):
+        raise Forbidden("Only site admins may create groups.")
+    problems = _group_name_problems(db, new_group_name, "newGroupName")
+    return (None, problems) if problems else (new_group_name.strip(), [])
+
+
+def accept(
+    db: Session,
+    actor: User,
+    request_id: str,
+    *,
+    name: str | None,
+    group_id: str | None,
+    new_group_name: str | None,
+    group_admin: bool,
+) -> User:
+    """Create the account asked for (and its group if new); the user has no password yet."""
+    registration = get_request(db, actor, request_id)
+    fullname = (name or "").strip()
+    problems: list[ErrorItem] = []
+    if problem := _name_problem(fullname, "the full name"):
+        problems.append(ErrorItem(problem, field="name"))
+    if email_in_use(db, registration.email):
+        problems.append(
+            ErrorItem("An account with this email address exists already.", field="email")
+        )
+    target, group_problems = _target_group(
+        db, actor, registration, group_id=group_id, new_group_name=new_group_name
+    )
+    problems += group_problems
+    # Nothing is changed before every check passed: pages answer problems without raising.
+    if problems:
+        raise ValidationFailed(problems)
+    group = Group(name=target) if isinstance(target, str) else target
+    user = User(
+        email=registration.email,
+        fullname=fullname,
+        pwhash=None,
+        group=group,
+        enabled=True,
+        group_admin=group_admin,
+        site_admin=False,
+        site_read=False,
+    )
+    db.add(user)
+    db.delete(registration)
+    db.flush()
+    return user
+
+
+def reject(db: Session, actor: User, request_id: str) -> Answered:
+    """Delete the request; return who asked, for the mail that tells them."""
+    registration = get_request(db, actor, request_id)
+    answered = Answered(fullname=registration.fullname, email=registration.email)
+    db.delete(registration)
+    db.flush()
+    return answered
+
+
+def mail_welcome(request: Request, user: User) -> None:
+    """Mail a new user the link to set their first password (after commit)."""
+    expiry_minutes = request.app_settings["security_password_token_expiry_minutes"]
+    token = issue_token(request.dbsession, user, TokenPurpose.PASSWORD_RESET, expiry_minutes)
+    send_app_mail(
+        request,
+        to=[user.email],
+        subject_key="subject_welcome_token",
+        template_key="template_welcome_token",
+        values={
+            "fullname": user.fullname,
+            "token_url": absolute_url(request, "setpass", token=token),
+            "expiry_minutes": expiry_minutes,
+        },
+    )
+
+
+def mail_rejection(request: Request, answered: Answered) -> None:
+    """Tell an applicant that their request was rejected (after commit)."""
+    send_app_mail(
+        request,
+        to=[answered.email],
+        subject_key="subject_reject",
+        template_key="template_reject",
+        values={"fullname": answered.fullname},
+    )
+
+
+def assignable_groups(db: Session, actor: User) -> list[Group]:
+    """The existing groups the actor may accept applicants into."""
+    if authz.is_site_admin(actor):
+        return list(db.scalars(select(Group).order_by(func.lower(Group.name), Group.id)))
+    own = db.get(Group, actor.group_id)
+    return [own] if own is not None and authz.can_answer_registration(actor, own.id) else []
+
+
+def registration_settings(db: Session, app_settings: dict) -> tuple[str, list[Group]]:
+    """The user agreement (may be empty) and the groups to offer (none when hidden)."""
+    groups: list[Group] = []
+    if app_settings.get("registration_show_groups", True):
+        groups = list(db.scalars(select(Group).order_by(func.lower(Group.name), Group.id)))
+    return app_settings.get("user_agreement", ""), groups
+
+
+# What the API and the pages do, each in one call: the change and its mail.
+
+
+def ask_for_account(
+    request: Request,
+    *,
+    name: str | None,
+    email: str | None,
+    org_select: str | None,
+    org_create: bool,
+    org_new_name: str | None,
+    check_user_agreement: bool,
+) -> RegistrationRequest:
+    """Record a registration request under the site's rules and notify its admins."""
+    texts = request.app_settings
+    registration = register(
+        request.dbsession,
+        name=name,
+        email=email,
+        org_select=org_select,
+        org_create=org_create,
+        org_new_name=org_new_name,
+        check_user_agreement=check_user_agreement,
+        user_agreement_text=texts.get("user_agreement", ""),
+        show_groups=texts.get("registration_show_groups", True),
+    )
+    notify_admins(request, registration)
+    return registration
+
+
+def accept_and_welcome(
+    request: Request,
+    request_id: str,
+    *,
+    name: str | None,
+    group_id: str | None,
+    new_group_name: str | None,
+    group_admin: bool,
+) -> User:
+    """Accept a request as the logged-in admin and mail the new user a set-password link."""
+    user = accept(
+        request.dbsession,
+        request.user,
+        request_id,
+        name=name,
+        group_id=group_id,
+        new_group_name=new_group_name,
+        group_admin=group_admin,
+    )
+    mail_welcome(request, user)
+    return user
+
+
+def reject_and_tell(request: Request, request_id: str) -> Answered:
+    """Reject a request as the logged-in admin and mail the applicant."""
+    answered = reject(request.dbsession, request.user, request_id)
+    mail_rejection(request, answered)
+    return answered

@@ -1,0 +1,397 @@
+"""Pages for signing in and out, the second factor, and setting a forgotten password."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from pyramid.httpexceptions import HTTPFound
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.security import NO_PERMISSION_REQUIRED
+from pyramid.view import view_config
+
+from datameta.errors import DomainError, Gone, NotFound, Unauthenticated, ValidationFailed
+from datameta.logic import auth
+from datameta.logic.appsettings import lockout_policy, password_policy
+from datameta.logic.mails import absolute_url, send_app_mail
+from datameta.logic.passwords import find_token, issue_token
+from datameta.models import TokenPurpose, User
+from datameta.security.policy import end_session, preauth_user, start_preauth, start_session
+from datameta.security.tokens import hash_token
+from datameta.security.totp import decrypt_secret, new_secret, provisioning_uri, qr_code_svg
+from datameta.views.errors import render_error
+
+# Where to go after the second factor, kept in the pre-auth session.
+SESSION_LOGIN_NEXT = "login_next"
+# The TOTP secret being enrolled: in the session until a code proves it, never in the DB.
+SESSION_TFA_SETUP = "tfa_setup"
+
+LINK_INVALID = "This link is not valid. It may have been used already, or a newer one was sent."
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a path on this site; None for anything that could leave it."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or "\\" in target or any(ord(c) < 32 for c in target):
+        return None
+    return target
+
+
+def log_in(request: Request, user: User) -> None:
+    """Start a full session for ``user``, who has passed every factor the site requires."""
+    start_session(request, user)
+    request.session[auth.TFA_PASSED_SESSION_KEY] = True
+
+
+def errors_of(error: DomainError, default_field: str = "") -> dict[str, list[str]]:
+    """A domain error's messages by form field, for ``macros.field``."""
+    errors: dict[str, list[str]] = {}
+    for item in error.items:
+        errors.setdefault(item.field or default_field, []).append(item.message)
+    return errors
+
+
+def invalid(request: Request, values: dict[str, Any], errors: dict[str, list[str]]) -> dict:
+    """Show the form again with its problems, answering 400."""
+    request.response.status_int = 400
+    return {**values, "errors": errors}
+
+
+def policy_hint(request: Request) -> str:
+    """The password policy in words, shown under new-password fields."""
+    policy = password_policy(request.app_settings)
+    needs = [
+        (policy.min_uppercase, "upper-case letter"),
+        (policy.min_lowercase, "lower-case letter"),
+        (policy.min_digits, "digit"),
+        (policy.min_punctuation, "punctuation character"),
+    ]
+    parts = [f"{count} {kind}{'' if count == 1 else 's'}" for count, kind in needs if count > 0]
+    hint = f"At least {policy.min_length} characters"
+    return hint + (f", with at least {', '.join(parts)}." if parts else ".")
+
+
+def _settings(request: Request) -> Any:
+    return request.registry["datameta.settings"]
+
+
+def _token_minutes(request: Request) -> int:
+    return request.app_settings["security_password_token_expiry_minutes"]
+
+
+# Logging in and out
+
+
+@view_config(
+    route_name="login",
+    request_method="GET",
+    renderer="auth/login.html",
+    permission=NO_PERMISSION_REQUIRED,
+)
+def login_form(request: Request) -> dict | HTTPFound:
+    target = safe_next(request.params.get("next"))
+    if request.user is not None and target:
+        return HTTPFound(location=target)
+    # A logged-in user without a target sees a short note with a link onwards.
+    return {"email": "", "next": target or ""}
+
+
+@view_config(
+    route_name="login",
+    request_method="POST",
+    renderer="auth/login.html",
+    permission=NO_PERMISSION_REQUIRED,
+)
+def login(request: Request) -> dict | HTTPFound:
+    email = request.POST.get("email", "")
+    password = request.POST.get("password", "")
+    target = safe_next(request.POST.get("next"))
+    values = {"email": email, "next": target or ""}
+    errors: dict[str, list[str]] = {}
+    if not email.strip():
+        errors["email"] = ["Enter your email address."]
+    if not password:
+        errors["password"] = ["Enter your password."]
+    if errors:
+        return invalid(request, values, errors)
+    try:
+        user = auth.authenticate(
+            request.dbsession, email, password, lockout_policy(request.app_settings)
+        )
+    except Unauthenticated as error:
+        # Answered, not raised: the failed attempt is committed with this request.
+        return invalid(request, values, errors_of(error, "password"))
+    if _settings(request).tfa_enabled:
+        if auth.needs_tfa_enrolment(user, True):
+            return invalid(request, {**values, "tfa_enrolment_needed": True}, {})
+        start_preauth(request, user)
+        if target:
+            request.session[SESSION_LOGIN_NEXT] = target
+        return HTTPFound(location=request.route_path("tfa"))
+    auth.record_success(request.dbsession, user)
+    log_in(request, user)
+    return HTTPFound(location=target or request.route_path("home"))
+
+
+@view_config(route_name="logout", request_method="POST", permission=NO_PERMISSION_REQUIRED)
+def logout(request: Request) -> HTTPFound:
+    end_session(request)
+    request.session.flash("You have been logged out.")
+    return HTTPFound(location=request.route_path("login"))
+
+
+# The second factor at login
+
+
+def _preauth_or_login(request: Request) -> User | HTTPFound:
+    user = preauth_user(request)
+    if user is None:
+        end_session(request)
+        request.session.flash(
+            "Please log in (again): the second step has to follow within "
+            "five minutes of the first.",
+            "error",
+        )
+        return HTTPFound(location=request.route_path("login"))
+    return user
+
+
+@view_config(
+    route_name="tfa",
+    request_method="GET",
+    renderer="auth/tfa.html",
+    permission=NO_PERMISSION_REQUIRED,
+)
+def tfa_form(request: Request) -> dict | HTTPFound:
+    user = _preauth_or_login(request)
+    return user if isinstance(user, HTTPFound) else {}
+
+
+@view_config(
+    route_name="tfa",
+    request_method="POST",
+    renderer="auth/tfa.html",
+    permission=NO_PERMISSION_REQUIRED,
+)
+def tfa(request: Request) -> dict | HTTPFound:
+    user = _preauth_or_login(request)
+    if isinstance(user, HTTPFound):
+        return user
+    encrypted = user.tfa_secret_encrypted
+    # No secret (reset meanwhile) or one the current key cannot read: no code can match.
+    secret = decrypt_secret(encrypted, _settings(request).tfa_encrypt_key) if encrypted else None
+    try:
+        auth.verify_second_factor(
+            request.dbsession,
+            user,
+            request.POST.get("code", ""),
+            secret,
+            lockout_policy(request.app_settings),
+        )
+    except Unauthenticated as error:
+        if auth.is_locked(user) or not user.enabled:
+            end_session(request)
+            request.session.flash(auth.LOGIN_FAILED, "error")
+            return HTTPFound(location=request.route_path("login"))
+        return invalid(request, {}, errors_of(error, "code"))
+    target = request.session.get(SESSION_LOGIN_NEXT)
+    log_in(request, user)
+    return HTTPFound(location=safe_next(target) or request.route_path("home"))
+
+
+# Forgotten passwords
+
+
+def mail_reset_link(request: Request, user: User, token: str) -> None:
+    """Mail ``user`` the link that sets a new password (sent once the request commits)."""
+    send_app_mail(
+        request,
+        to=[user.email],
+        subject_key="subject_forgot_token",
+        template_key="template_forgot_token",
+        values={
+            "fullname": user.fullname,
+            "token_url": absolute_url(request, "setpass", token=token),
+            "expiry_minutes": _token_minutes(request),
+        },
+    )
+
+
+@view_config(
+    route_name="forgot",
+    request_method="GET",
+    renderer="auth/forgot.html",
+    permission=NO_PERMISSION_REQUIRED,
+)
+def forgot_form(request: Request) -> dict:
+    return {"email": "", "sent": False}
+
+
+@view_config(
+    route_name="forgot",
+    request_method="POST",
+    renderer="auth/forgot.html",
+    permission=NO_PERMISSION_REQUIRED,
+)
+def forgot(request: Request) -> dict:
+    email = request.POST.get("email", "").strip()
+    if not email:
+        return invalid(request, {"email": email, "sent": False}, {"email": ["Enter your email."]})
+    found = auth.request_password_reset(request.dbsession, email, _token_minutes(request))
+    if found is not None:
+        mail_reset_link(request, *found)
+    # The same answer whether or not the email belongs to an account.
+    return {"email": email, "sent": True}
+
+
+def _expired_reset_link(request: Request, token: str) -> Response:
+    """An expired link: mail a fresh one (the old one stops working) and say so."""
+    stored = find_token(request.dbsession, token, TokenPurpose.PASSWORD_RESET)
+    if stored is not None and stored.user.enabled:
+        fresh = issue_token(
+            request.dbsession, stored.user, TokenPurpose.PASSWORD_RESET, _token_minutes(request)
+        )
+        mail_reset_link(request, stored.user, fresh)
+    return render_error(
+        request,
+        410,
+        "This link has expired",
+        "We have just mailed you a new link. Please open that one.",
+    )
+
+
+@view_config(
+    route_name="setpass",
+    request_method="GET",
+    renderer="auth/setpass.html",
+    permission=NO_PERMISSION_REQUIRED,
+)
+def setpass_form(request: Request) -> dict | Response:
+    token = request.matchdict["token"]
+    try:
+        target = auth.reset_token_user(request.dbsession, token)
+    except NotFound:
+        return render_error(request, 404, "This link is not valid", LINK_INVALID)
+    except Gone:
+        return _expired_reset_link(request, token)
+    return {"token": token, "target": target, "policy_hint": policy_hint(request)}
+
+
+@view_config(
+    route_name="setpass",
+    request_method="POST",
+    renderer="auth/setpass.html",
+    permission=NO_PERMISSION_REQUIRED,
+)
+def setpass(request: Request) -> dict | Response:
+    token = request.matchdict["token"]
+    try:
+        target = auth.reset_token_user(request.dbsession, token)
+    except NotFound:
+        return render_error(request, 404, "This link is not valid", LINK_INVALID)
+    except Gone:
+        return _expired_reset_link(request, token)
+    values = {"token": token, "target": target, "policy_hint": policy_hint(request)}
+    password = request.POST.get("password", "")
+    if password != request.POST.get("password_repeat", ""):
+        return invalid(request, values, {"password_repeat": ["The passwords do not match."]})
+    try:
+        tfa_token = auth.reset_password(
+            request.dbsession,
+            token,
+            password,
+            password_policy(request.app_settings),
+            tfa_enabled=_settings(request).tfa_enabled,
+            lifetime_minutes=_token_minutes(request),
+            field="password",
+        )
+    except ValidationFailed as error:
+        return invalid(request, values, errors_of(error, "password"))
+    if tfa_token:
+        return HTTPFound(location=request.route_path("settfa", token=tfa_token))
+    request.session.flash("Your password has been set. Please log in.")
+    return HTTPFound(location=request.route_path("login"))
+
+
+# Enrolling the second factor
+
+
+def _setup_secret(request: Request, token: str, *, fresh: bool = False) -> str:
+    """The secret being enrolled with this token: the same one until the user proves it."""
+    setup = request.session.get(SESSION_TFA_SETUP)
+    if not fresh and setup and setup.get("token") == hash_token(token):
+        return setup["secret"]
+    secret = new_secret()
+    request.session[SESSION_TFA_SETUP] = {"token": hash_token(token), "secret": secret}
+    return secret
+
+
+def _settfa_values(request: Request, token: str, user: User, secret: str) -> dict:
+    uri = provisioning_uri(secret, user.email, _settings(request).tfa_otp_issuer)
+    return {"token": token, "secret": secret, "qr_svg": qr_code_svg(uri)}
+
+
+def _settfa_user(request: Request, token: str) -> User | Response:
+    if not _settings(request).tfa_enabled:
+        return render_error(request, 404, "Page not found", "There is no page at this address.")
+    try:
+        return auth.tfa_setup_user(request.dbsession, token)
+    except NotFound:
+        return render_error(request, 404, "This link is not valid", LINK_INVALID)
+    except Gone:
+        return render_error(
+            request,
+            410,
+            "This link has expired",
+            "Reset your password again to set up two-factor authentication.",
+        )
+
+
+@view_config(
+    route_name="settfa",
+    request_method="GET",
+    renderer="auth/settfa.html",
+    permission=NO_PERMISSION_REQUIRED,
+)
+def settfa_form(request: Request) -> dict | Response:
+    token = request.matchdict["token"]
+    user = _settfa_user(request, token)
+    if isinstance(user, Response):
+        return user
+    return _settfa_values(request, token, user, _setup_secret(request, token))
+
+
+@view_config(
+    route_name="settfa",
+    request_method="POST",
+    renderer="auth/settfa.html",
+    permission=NO_PERMISSION_REQUIRED,
+)
+def settfa(request: Request) -> dict | Response:
+    token = request.matchdict["token"]
+    user = _settfa_user(request, token)
+    if isinstance(user, Response):
+        return user
+    setup = request.session.get(SESSION_TFA_SETUP)
+    if not setup or setup.get("token") != hash_token(token):
+        # The secret shown earlier is gone with its session: start over with a new one.
+        secret = _setup_secret(request, token, fresh=True)
+        message = "Your session ended. Scan this new code and enter the code it shows."
+        return invalid(request, _settfa_values(request, token, user, secret), {"code": [message]})
+    secret = setup["secret"]
+    try:
+        auth.complete_tfa_setup(
+            request.dbsession,
+            token,
+            secret,
+            request.POST.get("code", ""),
+            _settings(request).tfa_encrypt_key,
+        )
+    except ValidationFailed as error:
+        return invalid(request, _settfa_values(request, token, user, secret), errors_of(error))
+    request.session.pop(SESSION_TFA_SETUP, None)
+    request.session.flash("Two-factor authentication is set up. Please log in.")
+    return HTTPFound(location=request.route_path("login"))

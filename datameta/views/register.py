@@ -1,0 +1,63 @@
+"""The registration page: asking for an account, which an admin then accepts or rejects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.request import Request
+from pyramid.security import NO_PERMISSION_REQUIRED
+from pyramid.view import view_config
+
+from datameta.errors import ValidationFailed
+from datameta.logic import registrations
+from datameta.security.html import sanitize_html
+from datameta.views.auth import errors_of, invalid
+
+TEXT_FIELDS = ("name", "email", "org_select", "org_new_name")
+
+
+def form_context(request: Request) -> dict[str, Any]:
+    """What the form offers: the groups (unless hidden) and the user agreement, made safe."""
+    agreement, groups = registrations.registration_settings(request.dbsession, request.app_settings)
+    return {
+        "show_groups": request.app_settings.get("registration_show_groups", True),
+        "groups": groups,
+        "agreement_html": sanitize_html(agreement) if agreement.strip() else None,
+    }
+
+
+@view_config(
+    route_name="register",
+    request_method="GET",
+    renderer="register.html",
+    permission=NO_PERMISSION_REQUIRED,
+)
+def register_form(request: Request) -> dict[str, Any]:
+    values = dict.fromkeys(TEXT_FIELDS, "")
+    return {**form_context(request), **values, "org_create": False, "agreed": False}
+
+
+@view_config(
+    route_name="register",
+    request_method="POST",
+    renderer="register.html",
+    permission=NO_PERMISSION_REQUIRED,
+)
+def register(request: Request) -> dict[str, Any]:
+    form = request.POST
+    values: dict[str, Any] = {name: form.get(name, "") for name in TEXT_FIELDS}
+    values["org_create"] = form.get("org_create") == "new"
+    values["agreed"] = "check_user_agreement" in form
+    try:
+        registrations.ask_for_account(
+            request,
+            name=values["name"],
+            email=values["email"],
+            org_select=values["org_select"],
+            org_create=values["org_create"],
+            org_new_name=values["org_new_name"],
+            check_user_agreement=values["agreed"],
+        )
+    except ValidationFailed as error:
+        return invalid(request, {**form_context(request), **values}, errors_of(error))
+    return {"sent": True, "email": registrations.normalize_email(values["email"])}

@@ -1,0 +1,126 @@
+"""GET /appsettings and PUT /appsettings/{id}: typed settings that site admins change as text."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from datameta.models import AppSetting
+from tests.factories import make_api_key, make_user
+from tests.helpers import api_headers, assert_api_error
+
+
+@pytest.fixture
+def admin(dbsession) -> dict[str, str]:
+    return api_headers(make_api_key(dbsession, make_user(dbsession, site_admin=True)))
+
+
+def setting(dbsession, key: str) -> AppSetting:
+    return dbsession.scalar(select(AppSetting).where(AppSetting.key == key))
+
+
+def put_setting(testapp, headers, key_or_id: str, value, *, status=204):
+    return testapp.put_json(
+        f"/api/v1/appsettings/{key_or_id}", {"value": value}, headers=headers, status=status
+    )
+
+
+# GET /appsettings
+
+
+def test_listing_settings_needs_credentials(testapp):
+    assert_api_error(testapp.get("/api/v1/appsettings", status=401), 401)
+
+
+@pytest.mark.parametrize(
+    "roles",
+    [{}, {"group_admin": True}, {"site_read": True}],
+    ids=["regular", "group admin", "site read"],
+)
+def test_only_site_admins_see_the_settings(testapp, dbsession, roles):
+    headers = api_headers(make_api_key(dbsession, make_user(dbsession, **roles)))
+    response = testapp.get("/api/v1/appsettings", headers=headers, status=403)
+    assert_api_error(response, 403, "AccessDenied")
+
+
+def test_a_site_admin_sees_every_setting_with_its_type_and_value_as_text(testapp, dbsession, admin):
+    response = testapp.get("/api/v1/appsettings", headers=admin)
+    by_key = {item["key"]: item for item in response.json}
+    assert len(by_key) == len(response.json) == len(dbsession.scalars(select(AppSetting)).all())
+    attempts = setting(dbsession, "security_max_failed_login_attempts")
+    assert by_key["security_max_failed_login_attempts"] == {
+        # App settings have no site id: the id has no "site" key at all.
+        "id": {"uuid": str(attempts.uuid)},
+        "key": "security_max_failed_login_attempts",
+        "valueType": "int",
+        "value": str(attempts.value),
+    }
+    assert by_key["registration_show_groups"]["valueType"] == "bool"
+    assert by_key["registration_show_groups"]["value"] in {"true", "false"}
+    assert by_key["subject_reject"]["valueType"] == "string"
+
+
+# PUT /appsettings/{id}
+
+
+def test_changing_a_setting_needs_credentials(testapp, dbsession):
+    target = setting(dbsession, "renderer_page_title")
+    response = testapp.put_json(f"/api/v1/appsettings/{target.uuid}", {"value": "X"}, status=401)
+    assert_api_error(response, 401)
+
+
+def test_only_site_admins_change_settings(testapp, dbsession):
+    headers = api_headers(make_api_key(dbsession, make_user(dbsession, group_admin=True)))
+    target = setting(dbsession, "renderer_page_title")
+    response = put_setting(testapp, headers, target.uuid, "Ours", status=403)
+    assert_api_error(response, 403, "AccessDenied")
+    assert target.value != "Ours"
+
+
+@pytest.mark.parametrize(
+    ("key", "text", "value"),
+    [
+        ("security_max_failed_login_attempts", "7", 7),
+        ("renderer_page_title", "Submission Portal", "Submission Portal"),
+        ("user_agreement", "", ""),
+        ("registration_show_groups", "false", False),
+    ],
+)
+def test_a_site_admin_changes_a_setting_from_its_text(testapp, dbsession, admin, key, text, value):
+    target = setting(dbsession, key)
+    put_setting(testapp, admin, target.uuid, text)
+    assert target.value == value
+    listed = testapp.get("/api/v1/appsettings", headers=admin).json
+    assert {item["key"]: item["value"] for item in listed}[key] == text
+
+
+@pytest.mark.parametrize(
+    ("key", "text"),
+    [
+        ("security_max_failed_login_attempts", "seven"),
+        ("security_max_failed_login_attempts", "2.5"),
+        ("security_max_failed_login_attempts", "-1"),
+        ("registration_show_groups", "maybe"),
+    ],
+)
+def test_a_value_not_of_the_settings_type_is_refused(testapp, dbsession, admin, key, text):
+    target = setting(dbsession, key)
+    before = target.value
+    response = put_setting(testapp, admin, target.uuid, text, status=400)
+    assert_api_error(response, 400, "ValidationError", field="value")
+    assert target.value == before
+
+
+def test_a_value_must_be_given_as_text(testapp, dbsession, admin):
+    target = setting(dbsession, "security_max_failed_login_attempts")
+    response = put_setting(testapp, admin, target.uuid, 7, status=400)
+    assert_api_error(response, 400, "ValidationError")
+
+
+@pytest.mark.parametrize("unknown", [str(uuid.uuid4()), "security_max_failed_login_attempts"])
+def test_an_unknown_setting_is_not_found(testapp, admin, unknown):
+    # Settings are named by their UUID only, not by key.
+    response = put_setting(testapp, admin, unknown, "1", status=404)
+    assert_api_error(response, 404, "NotFound")

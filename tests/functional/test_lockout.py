@@ -1,0 +1,233 @@
+"""Too many failed logins lock an account for a while: never for good, never disabled."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from datameta.logic.auth import LOGIN_FAILED
+from datameta.models import AppSetting, LoginAttempt, User
+from tests.factories import DEFAULT_PASSWORD, make_api_key, make_group, make_user
+from tests.helpers import api_headers, assert_api_error, login
+
+WRONG = "Wrong-Password-1"
+
+
+def set_app_setting(db, key: str, value: int) -> None:
+    db.scalar(select(AppSetting).where(AppSetting.key == key)).value = value
+    db.flush()
+
+
+@pytest.fixture
+def limit(dbsession) -> int:
+    """Three failures within the window lock the account (the default is five)."""
+    set_app_setting(dbsession, "security_max_failed_login_attempts", 3)
+    return 3
+
+
+def attempts(db, user) -> int:
+    return db.scalar(
+        select(func.count()).select_from(LoginAttempt).where(LoginAttempt.user_id == user.id)
+    )
+
+
+def fail(testapp, user, times: int) -> None:
+    for _ in range(times):
+        login(testapp, user.email, WRONG, status=400)
+
+
+def test_each_wrong_password_is_counted(testapp, dbsession, limit):
+    user = make_user(dbsession)
+    fail(testapp, user, limit - 1)
+    assert attempts(dbsession, user) == limit - 1
+    assert user.locked_until is None
+
+
+def test_reaching_the_limit_locks_the_account_and_logs_it(testapp, dbsession, limit, caplog):
+    user = make_user(dbsession, email="target@example.org")
+    with caplog.at_level(logging.WARNING, logger="datameta.security"):
+        fail(testapp, user, limit)
+    dbsession.flush()
+    assert user.locked_until is not None
+    expected_end = datetime.now(UTC) + timedelta(minutes=15)
+    assert abs((user.locked_until - expected_end).total_seconds()) < 60
+    record = next(r for r in caplog.records if r.name == "datameta.security")
+    assert record.levelno == logging.WARNING
+    assert "target@example.org" in record.getMessage()
+    assert "locked" in record.getMessage()
+
+
+def test_a_locked_account_refuses_the_right_password_with_the_same_message(
+    testapp, dbsession, limit
+):
+    user = make_user(dbsession)
+    fail(testapp, user, limit)
+    response = login(testapp, user.email, DEFAULT_PASSWORD, status=400)
+    assert LOGIN_FAILED in response.html.find(id="password-error").text
+    assert testapp.get("/home").status_int == 302
+
+
+def test_a_locked_account_looks_like_an_unknown_email(testapp, dbsession, limit):
+    user = make_user(dbsession, email="locked@example.org")
+    fail(testapp, user, limit)
+    locked = login(testapp, user.email, DEFAULT_PASSWORD, status=400)
+    unknown = login(testapp, "ghost@example.org", DEFAULT_PASSWORD, status=400)
+    assert locked.text.replace(user.email, "X") == unknown.text.replace("ghost@example.org", "X")
+
+
+def test_the_lockout_ends_by_itself_and_never_disables_the_account(testapp, dbsession, limit):
+    user = make_user(dbsession)
+    fail(testapp, user, limit)
+    dbsession.flush()
+    assert user.enabled
+    user.locked_until = datetime.now(UTC) - timedelta(seconds=1)
+    dbsession.flush()
+    login(testapp, user.email, DEFAULT_PASSWORD)
+    assert testapp.get("/home").status_int == 200
+    dbsession.flush()
+    assert user.enabled and user.locked_until is None
+
+
+def test_after_the_cooldown_the_user_has_every_try_again(testapp, dbsession, limit):
+    user = make_user(dbsession)
+    fail(testapp, user, limit)
+    user.locked_until = datetime.now(UTC) - timedelta(seconds=1)
+    dbsession.flush()
+    fail(testapp, user, 1)
+    dbsession.flush()
+    assert not (user.locked_until and user.locked_until > datetime.now(UTC))
+    login(testapp, user.email, DEFAULT_PASSWORD)
+
+
+def test_guessing_while_locked_does_not_prolong_the_lockout(testapp, dbsession, limit):
+    user = make_user(dbsession)
+    fail(testapp, user, limit)
+    dbsession.flush()
+    locked_until = user.locked_until
+    fail(testapp, user, limit * 2)
+    dbsession.flush()
+    assert user.locked_until == locked_until
+
+
+def test_failures_older_than_the_window_do_not_count(testapp, dbsession, limit):
+    user = make_user(dbsession)
+    long_ago = datetime.now(UTC) - timedelta(minutes=61)
+    for _ in range(limit - 1):
+        dbsession.add(LoginAttempt(user_id=user.id, timestamp=long_ago))
+    dbsession.flush()
+    fail(testapp, user, 1)
+    dbsession.flush()
+    assert user.locked_until is None
+
+
+def test_a_successful_login_forgets_earlier_failures(testapp, dbsession, limit):
+    user = make_user(dbsession)
+    fail(testapp, user, limit - 1)
+    login(testapp, user.email, DEFAULT_PASSWORD)
+    assert attempts(dbsession, user) == 0
+
+
+def test_unknown_emails_are_not_tracked(testapp, dbsession, limit):
+    before = dbsession.scalar(select(func.count()).select_from(LoginAttempt))
+    for _ in range(limit + 1):
+        login(testapp, "nobody@example.org", WRONG, status=400)
+    assert dbsession.scalar(select(func.count()).select_from(LoginAttempt)) == before
+
+
+def test_a_zero_limit_switches_the_lockout_off(testapp, dbsession):
+    set_app_setting(dbsession, "security_max_failed_login_attempts", 0)
+    user = make_user(dbsession)
+    fail(testapp, user, 6)
+    login(testapp, user.email, DEFAULT_PASSWORD)
+
+
+# Through the API
+
+
+def post_key_with_password(client, email: str, password: str, status: int):
+    return client.post_json(
+        "/api/v1/keys", {"label": "script", "email": email, "password": password}, status=status
+    )
+
+
+def test_wrong_passwords_at_post_keys_count_and_lock(testapp, dbsession, limit):
+    user = make_user(dbsession)
+    for _ in range(limit):
+        response = post_key_with_password(testapp, user.email, WRONG, 401)
+        assert_api_error(response, 401, "Unauthenticated", message=LOGIN_FAILED)
+    dbsession.flush()
+    assert user.locked_until is not None
+    response = post_key_with_password(testapp, user.email, DEFAULT_PASSWORD, 401)
+    assert_api_error(response, 401, "Unauthenticated", message=LOGIN_FAILED)
+
+
+def test_failed_attempts_are_committed_although_the_api_answers_401(live_app, committed_db, limit):
+    # `limit` changed the setting in the rolled-back test transaction only.
+    user = make_user(committed_db)
+    committed_db.commit()
+    for _ in range(2):
+        post_key_with_password(live_app, user.email, WRONG, 401)
+    committed_db.rollback()  # a fresh snapshot that sees what the requests committed
+    assert attempts(committed_db, user) == 2
+
+
+# Admins end a lockout early
+
+
+@pytest.fixture
+def locked(dbsession):
+    group = make_group(dbsession)
+    user = make_user(dbsession, group=group)
+    user.locked_until = datetime.now(UTC) + timedelta(minutes=10)
+    dbsession.add(LoginAttempt(user_id=user.id))
+    dbsession.flush()
+    return user
+
+
+def unlock(testapp, actor_key: str, user_id: str, status: int):
+    return testapp.delete(
+        f"/api/v1/users/{user_id}/lockout", headers=api_headers(actor_key), status=status
+    )
+
+
+def test_a_site_admin_unlocks_an_account(testapp, dbsession, locked, caplog):
+    admin = make_user(dbsession, site_admin=True)
+    with caplog.at_level(logging.INFO, logger="datameta.security"):
+        unlock(testapp, make_api_key(dbsession, admin), str(locked.uuid), 204)
+    dbsession.flush()
+    assert locked.locked_until is None
+    assert attempts(dbsession, locked) == 0
+    assert "unlocked" in caplog.text
+    login(testapp, locked.email, DEFAULT_PASSWORD)
+
+
+def test_an_admin_of_the_users_group_unlocks_by_site_id(testapp, dbsession, locked):
+    group_admin = make_user(dbsession, group=locked.group, group_admin=True)
+    unlock(testapp, make_api_key(dbsession, group_admin), locked.site_id, 204)
+    dbsession.flush()
+    assert locked.locked_until is None
+
+
+@pytest.mark.parametrize("role", ["member", "other_group_admin"])
+def test_others_may_not_unlock(testapp, dbsession, locked, role):
+    if role == "member":
+        actor = make_user(dbsession, group=locked.group)
+    else:
+        actor = make_user(dbsession, group_admin=True)
+    response = unlock(testapp, make_api_key(dbsession, actor), str(locked.uuid), 403)
+    assert_api_error(response, 403, "AccessDenied")
+    dbsession.flush()
+    assert locked.locked_until is not None
+
+
+def test_unlocking_an_unknown_user_is_404(testapp, dbsession):
+    admin = make_user(dbsession, site_admin=True)
+    response = unlock(testapp, make_api_key(dbsession, admin), "DMU-99999999", 404)
+    assert_api_error(response, 404, "NotFound")
+
+
+def test_a_locked_user_is_still_enabled(dbsession, locked):
+    assert dbsession.get(User, locked.id).enabled
