@@ -27,7 +27,7 @@ from datameta.errors import (
     NotModifiable,
     ValidationFailed,
 )
-from datameta.logic.ids import find_by_id, get_by_id
+from datameta.logic.ids import find_by_id, get_by_id, not_found
 from datameta.models import File, MetaDataSet, MetaDatumRecord, Submission, User
 from datameta.security import authz
 from datameta.security.tokens import generate_token, hash_token, token_matches
@@ -134,29 +134,17 @@ def submission_of(db: Session, file: File) -> Submission | None:
     )
 
 
-def file_not_found(given: str) -> NotFound:
-    return NotFound(
-        [
-            ErrorItem(
-                exception="NotFound",
-                message=f"File {given} does not exist.",
-                entity={"uuid": given, "site": given},
-            )
-        ]
-    )
-
-
 def get_file(db: Session, actor: User, file_id: str) -> File:
     """A file the caller may read: their own staged one, or a submitted one of their group."""
     file = find_by_id(db, File, file_id)
     if file is None:
-        raise file_not_found(file_id)
+        raise not_found("File", file_id)
     submission = submission_of(db, file)
     if submission is None:
         if file.user_id != actor.id:
-            raise file_not_found(file_id)
+            raise not_found("File", file_id)
     elif not authz.can_read_submitted(actor, submission.group_id):
-        raise file_not_found(file_id)
+        raise not_found("File", file_id)
     return file
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from datameta.errors import ErrorItem, Forbidden, NotFound, ValidationFailed
-from datameta.logic.ids import find_by_id
+from datameta.errors import ErrorItem, Forbidden, ValidationFailed
+from datameta.logic.ids import get_by_id
 from datameta.models import Group, User
 from datameta.security import authz
 
@@ -16,17 +16,7 @@ DUPLICATE_NAME = "A group with that name already exists."
 
 def get_group(db: Session, actor: User, group_id: str) -> Group:
     """The group named by UUID or site id; Forbidden unless the actor may see it."""
-    group = find_by_id(db, Group, group_id)
-    if group is None:
-        raise NotFound(
-            [
-                ErrorItem(
-                    exception="NotFound",
-                    message=f"Group {group_id} does not exist.",
-                    entity={"uuid": group_id, "site": group_id},
-                )
-            ]
-        )
+    group = get_by_id(db, Group, group_id)
     # DataMeta 1.x answers 403 here, and its clients expect that.
     if not authz.can_view_group(actor, group.id):
         raise Forbidden("You may not see this group.")

@@ -38,18 +38,22 @@ def find_by_id(db: Session, model: type[Entity], given: str) -> Entity | None:
     return db.scalar(select(model).where(condition))
 
 
+def not_found(what: str, given: str) -> NotFound:
+    """The error for an id that names nothing the caller may see (the id is echoed back)."""
+    return NotFound(
+        [
+            ErrorItem(
+                exception="NotFound",
+                message=f"{what} {given} does not exist.",
+                entity={"uuid": given, "site": given},
+            )
+        ]
+    )
+
+
 def get_by_id(db: Session, model: type[Entity], given: str, *, what: str | None = None) -> Entity:
     """The entity named by ``given``, or NotFound naming it."""
     found = find_by_id(db, model, given)
     if found is None:
-        name = what or model.__name__
-        raise NotFound(
-            [
-                ErrorItem(
-                    exception="NotFound",
-                    message=f"{name} {given} does not exist.",
-                    entity={"uuid": given, "site": given},
-                )
-            ]
-        )
+        raise not_found(what or model.__name__, given)
     return found

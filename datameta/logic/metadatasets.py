@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, func, insert, not_, select
 from sqlalchemy.orm import Session
 
-from datameta.errors import ErrorItem, Forbidden, NotFound, NotModifiable, ValidationFailed
+from datameta.errors import ErrorItem, Forbidden, NotModifiable, ValidationFailed
 from datameta.linting import LintError, lint_record
-from datameta.logic.ids import find_by_id, get_by_id
+from datameta.logic.ids import find_by_id, get_by_id, not_found
 from datameta.logic.metadata import column_rule, list_definitions
 from datameta.models import (
     File,
@@ -157,20 +157,8 @@ def may_read(actor: User, metadataset: MetaDataSet) -> bool:
 def get_metadataset(db: Session, actor: User, metadataset_id: str) -> MetaDataSet:
     metadataset = find_by_id(db, MetaDataSet, metadataset_id)
     if metadataset is None or not may_read(actor, metadataset):
-        raise not_found(metadataset_id)
+        raise not_found("Metadataset", metadataset_id)
     return metadataset
-
-
-def not_found(given: str) -> NotFound:
-    return NotFound(
-        [
-            ErrorItem(
-                exception="NotFound",
-                message=f"Metadataset {given} does not exist.",
-                entity={"uuid": given, "site": given},
-            )
-        ]
-    )
 
 
 def delete_metadatasets(db: Session, actor: User, metadataset_ids: Sequence[str]) -> None:
@@ -179,7 +167,7 @@ def delete_metadatasets(db: Session, actor: User, metadataset_ids: Sequence[str]
     for given in dict.fromkeys(metadataset_ids):
         metadataset = find_by_id(db, MetaDataSet, given)
         if metadataset is None or not may_read(actor, metadataset):
-            raise not_found(given)
+            raise not_found("Metadataset", given)
         if metadataset.submission_id is not None:
             raise NotModifiable(
                 [

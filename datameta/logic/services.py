@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from datameta.errors import ErrorItem, Forbidden, NotFound, ValidationFailed
+from datameta.errors import ErrorItem, Forbidden, ValidationFailed
 from datameta.linting import lint_record
 from datameta.linting.submission import FileFacts, SetFacts, association_problems
-from datameta.logic.ids import find_by_id, get_by_id
+from datameta.logic.ids import find_by_id, get_by_id, not_found
 from datameta.logic.metadata import column_rule
 from datameta.logic.submissions import linked_file_ids
 from datameta.models import (
@@ -160,15 +160,7 @@ def _own_frozen_files(db: Session, actor: User, file_ids: Sequence[str]) -> list
     for given in dict.fromkeys(file_ids):
         file = find_by_id(db, File, given)
         if file is None or file.user_id != actor.id:
-            raise NotFound(
-                [
-                    ErrorItem(
-                        exception="NotFound",
-                        message=f"File {given} does not exist.",
-                        entity={"uuid": given, "site": given},
-                    )
-                ]
-            )
+            raise not_found("File", given)
         files.append(file)
     linked = linked_file_ids(db, files)
     problems = [

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from datameta.errors import ErrorItem, Forbidden, NotFound, ValidationFailed
+from datameta.errors import ErrorItem, Forbidden, ValidationFailed
 from datameta.linting.submission import (
     FileFacts,
     Problem,
@@ -23,7 +23,7 @@ from datameta.linting.submission import (
     stored_value_problems,
     uniqueness_problems,
 )
-from datameta.logic.ids import find_by_id, get_by_id, parse_uuid
+from datameta.logic.ids import find_by_id, get_by_id, not_found, parse_uuid
 from datameta.logic.metadata import column_rule, list_definitions
 from datameta.models import (
     File,
@@ -265,15 +265,7 @@ def get_submission(db: Session, actor: User, submission_id: str) -> Submission:
     """A submission the caller may read (their group's, or any for site readers)."""
     submission = find_by_id(db, Submission, submission_id)
     if submission is None or not authz.can_read_submitted(actor, submission.group_id):
-        raise NotFound(
-            [
-                ErrorItem(
-                    exception="NotFound",
-                    message=f"Submission {submission_id} does not exist.",
-                    entity={"uuid": submission_id, "site": submission_id},
-                )
-            ]
-        )
+        raise not_found("Submission", submission_id)
     return submission
 
 

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from datameta.errors import ErrorItem, Forbidden, NotFound, ValidationFailed
-from datameta.logic.ids import find_by_id
+from datameta.errors import ErrorItem, Forbidden, ValidationFailed
+from datameta.logic.ids import find_by_id, not_found
 from datameta.models import Group, User
 from datameta.security import authz
 
@@ -32,24 +32,12 @@ FLAG_ATTRIBUTES = {
 }
 
 
-def _no_such_user(given: str) -> NotFound:
-    return NotFound(
-        [
-            ErrorItem(
-                exception="NotFound",
-                message=f"User {given} does not exist.",
-                entity={"uuid": given, "site": given},
-            )
-        ]
-    )
-
-
 def get_user(db: Session, actor: User, user_id: str) -> User:
     """The user named by UUID or site id; NotFound also when the actor may not see them."""
     user = find_by_id(db, User, user_id)
     # Users one may not see are answered exactly like users that do not exist.
     if user is None or not authz.can_view_user(actor, user):
-        raise _no_such_user(user_id)
+        raise not_found("User", user_id)
     return user
 
 
