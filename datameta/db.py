@@ -11,6 +11,7 @@ import transaction
 import zope.sqlalchemy
 from pyramid.config import Configurator
 from pyramid.request import Request
+from pyramid.response import Response
 from pyramid_retry import is_last_attempt, mark_error_retryable
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import DBAPIError
@@ -63,6 +64,25 @@ def separate_transaction(session_factory: sessionmaker[Session]) -> Iterator[Ses
         session.close()
 
 
+COMMIT_DESPITE_ERROR = "datameta.commit_despite_error"
+
+
+def commit_veto(request: Request, response: Response) -> bool:
+    """Abort the transaction of every error answer: bad input changes nothing.
+
+    A view that must keep a write although it answers an error (a failed login
+    is counted, an expired link is replaced) says so with ``commit_despite_error``.
+    """
+    if request.environ.get(COMMIT_DESPITE_ERROR):
+        return False
+    return response.status_int >= 400
+
+
+def commit_despite_error(request: Request) -> None:
+    """Keep this request's writes even though it answers an error status."""
+    request.environ[COMMIT_DESPITE_ERROR] = True
+
+
 def _request_dbsession(request: Request) -> Session:
     # Tests hand in a session bound to a transaction they roll back afterwards.
     session = request.environ.get("app.dbsession")
@@ -74,7 +94,12 @@ def _request_dbsession(request: Request) -> Session:
 def includeme(config: Configurator) -> None:
     settings: Settings = config.registry["datameta.settings"]
     # pyramid_tm owns the transaction: commit after the view, abort on an exception.
-    config.add_settings({"tm.manager_hook": "pyramid_tm.explicit_manager"})
+    config.add_settings(
+        {
+            "tm.manager_hook": "pyramid_tm.explicit_manager",
+            "tm.commit_veto": "datameta.db.commit_veto",
+        }
+    )
     config.include("pyramid_tm")
     # A serialization failure aborts the transaction; pyramid_retry replays the request.
     config.include("pyramid_retry")

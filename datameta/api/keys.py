@@ -11,6 +11,7 @@ from pyramid.view import view_config
 
 from datameta.api.errors import error_response
 from datameta.api.serialize import identifier, naive_utc
+from datameta.db import commit_despite_error
 from datameta.errors import Forbidden, Unauthenticated
 from datameta.logic import apikeys
 from datameta.logic.appsettings import lockout_policy
@@ -62,6 +63,7 @@ def create_key(request: Request) -> dict[str, Any] | Response:
         owner = _key_owner(request, body)
     except Unauthenticated as error:
         # Answered, not raised: the failed attempt must commit with this request.
+        commit_despite_error(request)
         return error_response(error.status, error.items)
     rules = apikeys.expiry_rules(request.registry["datameta.settings"])
     key, token = apikeys.create_api_key(

@@ -11,6 +11,7 @@ from pyramid.response import Response
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 
+from datameta.db import commit_despite_error
 from datameta.errors import DomainError, Gone, NotFound, Unauthenticated, ValidationFailed
 from datameta.logic import auth
 from datameta.logic.appsettings import lockout_policy, password_policy
@@ -122,7 +123,7 @@ def login(request: Request) -> dict | HTTPFound:
             request.dbsession, email, password, lockout_policy(request.app_settings)
         )
     except Unauthenticated as error:
-        # Answered, not raised: the failed attempt is committed with this request.
+        commit_despite_error(request)  # the failed attempt counts towards the lockout
         return invalid(request, values, errors_of(error, "password"))
     if _settings(request).tfa_enabled:
         if auth.needs_tfa_enrolment(user, True):
@@ -192,6 +193,7 @@ def tfa(request: Request) -> dict | HTTPFound:
             lockout_policy(request.app_settings),
         )
     except Unauthenticated as error:
+        commit_despite_error(request)  # the failed attempt counts towards the lockout
         if auth.is_locked(user) or not user.enabled:
             end_session(request)
             request.session.flash(auth.LOGIN_FAILED, "error")
@@ -255,6 +257,7 @@ def _expired_reset_link(request: Request, token: str) -> Response:
             request.dbsession, stored.user, TokenPurpose.PASSWORD_RESET, _token_minutes(request)
         )
         mail_reset_link(request, stored.user, fresh)
+        commit_despite_error(request)  # the fresh link must survive the 410 answer
     return render_error(
         request,
         410,
