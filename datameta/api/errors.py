@@ -115,7 +115,12 @@ def openapi_error_items(errors: Iterable[Exception]) -> Iterator[ErrorItem]:
     """DataMeta error items for what OpenAPI request validation found."""
     for error in errors:
         schema_errors = getattr(error.__cause__, "schema_errors", None)
-        if schema_errors:
+        if isinstance(error, ParameterValidationError):
+            # A query, path or header parameter: the field is the parameter's name.
+            messages = [getattr(e, "message", str(e)) for e in schema_errors or []]
+            for message in messages or [str(error)]:
+                yield ErrorItem(message=message, field=error.name)
+        elif schema_errors:
             for schema_error in schema_errors:
                 yield ErrorItem(
                     message=getattr(schema_error, "message", str(schema_error)),
@@ -126,7 +131,5 @@ def openapi_error_items(errors: Iterable[Exception]) -> Iterator[ErrorItem]:
                 exception="Unauthenticated",
                 message="This endpoint needs an API key or a login session.",
             )
-        elif isinstance(error, ParameterValidationError):
-            yield ErrorItem(message=str(error), field=error.name)
         else:
             yield ErrorItem(message=str(error))

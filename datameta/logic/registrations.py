@@ -178,11 +178,10 @@ def notify_admins(request: Request, registration: RegistrationRequest) -> None:
     admins = admins_to_notify(request.dbsession, registration)
     if not admins:
         return
-    sender = request.registry["datameta.settings"].smtp.sender
     send_app_mail(
         request,
         # The admins must not see each other's addresses: they go in Bcc.
-        to=[sender],
+        to=[],
         bcc=sorted({admin.email for admin in admins}),
         subject_key="subject_reg_notify",
         template_key="template_reg_notify",

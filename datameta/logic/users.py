@@ -80,6 +80,10 @@ def _requested_changes(
     for field, attribute in FLAG_ATTRIBUTES.items():
         if field in changes and bool(changes[field]) != getattr(user, attribute):
             differing[field] = bool(changes[field])
+    if "groupId" in differing:
+        # Admin of the old group is no reason to administer the new one: a move
+        # keeps group admin rights only when the same request asks for them.
+        differing["groupAdmin"] = bool(changes.get("groupAdmin", False))
     return differing, problems
 
 
@@ -88,7 +92,8 @@ def update_user(db: Session, actor: User, user_id: str, changes: Mapping[str, An
 
     ``changes`` uses the API's field names. A field given with its current value
     is not a change and needs no permission. Moving a user to another group or
-    disabling them ends every session of theirs.
+    disabling them ends every session of theirs; a move also ends group admin
+    rights unless the same request grants them in the new group.
     """
     user = get_user(db, actor, user_id)
     differing, problems = _requested_changes(db, user, changes)

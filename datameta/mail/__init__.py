@@ -6,7 +6,7 @@ import logging
 import smtplib
 import ssl
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.utils import formatdate, getaddresses
 from typing import Protocol
 
 from pyramid.config import Configurator
@@ -39,7 +39,7 @@ class SmtpMailer:
             message["From"] = self.settings.sender
         try:
             with self._connect() as smtp:
-                smtp.send_message(message)
+                smtp.send_message(message, to_addrs=recipients(message))
         except (smtplib.SMTPException, OSError) as error:
             log.error(
                 "sending mail %r to %s via %s:%s failed: %s",
@@ -70,6 +70,12 @@ class SmtpMailer:
         return smtp
 
 
+def recipients(message: EmailMessage) -> list[str]:
+    """Every address in To, Cc and Bcc; a group without members (undisclosed) adds none."""
+    headers = [str(value) for name in ("To", "Cc", "Bcc") for value in message.get_all(name, [])]
+    return [address for _, address in getaddresses(headers) if "@" in address]
+
+
 def make_message(
     *,
     to: list[str],
@@ -82,7 +88,8 @@ def make_message(
     message = EmailMessage()
     if sender is not None:
         message["From"] = sender
-    message["To"] = ", ".join(to)
+    # Mail only to Bcc recipients names nobody in To, the usual way.
+    message["To"] = ", ".join(to) if to else "undisclosed-recipients:;"
     if bcc:
         # smtplib delivers to Bcc recipients and strips the header from what it sends.
         message["Bcc"] = ", ".join(bcc)

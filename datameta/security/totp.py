@@ -39,4 +39,5 @@ def provisioning_uri(secret: str, account: str, issuer: str) -> str:
 
 def qr_code_svg(uri: str) -> str:
     """An inline SVG QR code of ``uri``, made on the server so the secret never leaves it."""
-    return segno.make(uri, error="m").svg_inline(scale=5, dark="#000", light="#fff")
+    # No fixed size: the page scales it through CSS (the SVG keeps its viewBox).
+    return segno.make(uri, error="m").svg_inline(omitsize=True, dark="#000", light="#fff")

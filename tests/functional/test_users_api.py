@@ -244,6 +244,19 @@ def test_a_site_admin_moves_a_user_to_another_group_by_uuid_or_site_id(testapp, 
     assert site.member.group_id == site.other.id
 
 
+def test_a_group_admin_moved_to_another_group_is_no_admin_there(testapp, site):
+    put_user(testapp, site, site.admin, site.member, {"groupAdmin": True})
+    put_user(testapp, site, site.admin, site.member, {"groupId": site.other.site_id})
+    assert site.member.group_admin is False
+
+
+def test_a_move_may_grant_group_admin_in_the_new_group(testapp, site):
+    put_user(testapp, site, site.admin, site.member, {"groupAdmin": True})
+    changes = {"groupId": site.other.site_id, "groupAdmin": True}
+    put_user(testapp, site, site.admin, site.member, changes)
+    assert site.member.group_admin is True
+
+
 def test_moving_a_user_to_an_unknown_group_is_refused(testapp, site):
     response = put_user(
         testapp, site, site.admin, site.member, {"groupId": "DMG-99999999"}, status=400
@@ -431,3 +444,8 @@ def test_a_group_admin_searches_only_within_their_group(testapp, site):
     outside = list_users(testapp, site, site.group_admin, "?search=otto")
     assert outside.json == []
     assert outside.headers["X-Total-Count"] == "0"
+
+
+def test_a_bad_query_parameter_names_itself(testapp, site):
+    response = testapp.get("/api/v1/users?limit=0", headers=site.headers(site.admin), status=400)
+    assert_api_error(response, 400, "ValidationError", field="limit")

@@ -80,6 +80,19 @@ def test_smtp_mailer_delivers_subject_recipients_and_body(
     assert mail["X-RcptTo"] == "alice@example.org, bob@example.org, admin@example.org"
 
 
+def test_a_mail_to_bcc_recipients_only_names_nobody_in_to(mailer: SmtpMailer) -> None:
+    subject = unique_subject()
+    message = make_message(
+        to=[], subject=subject, body="hi", bcc=["a1@example.org", "a2@example.org"]
+    )
+
+    mailer.send(message)
+
+    [mail] = received(subject, wait_seconds=5)
+    assert mail["To"] == "undisclosed-recipients:;"
+    assert mail["X-RcptTo"] == "a1@example.org, a2@example.org"
+
+
 def test_smtp_mailer_keeps_an_explicit_sender(mailer: SmtpMailer) -> None:
     subject = unique_subject()
     message = make_message(
