@@ -15,6 +15,7 @@ import os
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -209,12 +210,21 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(app) -> Iterator[str]:
-    """The app at http://127.0.0.1:<port>, served in a background thread."""
+@contextmanager
+def serving(wsgi_app) -> Iterator[str]:
+    """``wsgi_app`` at http://127.0.0.1:<port>, served by waitress in a background thread."""
     port = free_port()
-    server = create_server(app, host="127.0.0.1", port=port, threads=4)
+    server = create_server(wsgi_app, host="127.0.0.1", port=port, threads=4)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{port}"
-    server.close()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(app) -> Iterator[str]:
+    """The app served over real HTTP (for scripts and the browser)."""
+    with serving(app) as url:
+        yield url
