@@ -76,23 +76,23 @@ def stage_records(
         {"site_id": site_id, "user_id": actor.id, "group_id": actor.group_id}
         for site_id in site_ids
     ]
-    mset_ids = db.scalars(
-        insert(MetaDataSet).returning(MetaDataSet.id, sort_by_parameter_order=True), rows
+    # The inserted rows come back as objects: reading them again would, under
+    # SERIALIZABLE, make concurrent stagings look like conflicts.
+    staged = db.scalars(
+        insert(MetaDataSet).returning(MetaDataSet, sort_by_parameter_order=True), rows
     ).all()
     value_rows = [
         {
-            "metadataset_id": mset_id,
+            "metadataset_id": mset.id,
             "metadatum_id": definition.id,
             "value": result.values[definition.name],
         }
-        for mset_id, result in zip(mset_ids, results, strict=True)
+        for mset, result in zip(staged, results, strict=True)
         for definition in definitions
     ]
     if value_rows:
         db.execute(insert(MetaDatumRecord), value_rows)
-    return list(
-        db.scalars(select(MetaDataSet).where(MetaDataSet.id.in_(mset_ids)).order_by(MetaDataSet.id))
-    )
+    return list(staged)
 
 
 def stage_metadataset(db: Session, actor: User, record: Mapping[str, Any]) -> MetaDataSet:

@@ -21,8 +21,8 @@ def app_settings(request: Any) -> dict[str, Any]:
 def add_page_globals(event: BeforeRender) -> None:
     """What every page's layout needs: the user, the site's texts, versions, CSRF token."""
     request = event.get("request")
-    if request is None or event.rendering_val is None or not isinstance(event.rendering_val, dict):
-        return
+    if request is None or not str(event.get("renderer_name", "")).endswith(".html"):
+        return  # JSON answers need none of it (and must not touch the session)
     settings = request.app_settings
     event.setdefault("user", request.user)
     event.setdefault("page_title", settings.get("renderer_page_title", "DataMeta"))
