@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUN_DIR := var
 RUN_PORT_BASE := 16400
 
-.PHONY: run stop test install lint format readme
+.PHONY: run stop test install lint format readme bench
 
 install:
 	@scripts/install.sh
@@ -24,6 +24,10 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+bench: install
+	$(BIN)/python -m benchmarks.bench_api
+	$(BIN)/python -m benchmarks.bench_staging_http
 
 readme: install
 	$(BIN)/python scripts/update_readme.py
