@@ -16,6 +16,7 @@ from openapi_core.validation.request.exceptions import (
     ParameterValidationError,
     SecurityValidationError,
 )
+from pyramid.exceptions import PredicateMismatch
 from pyramid.httpexceptions import HTTPError, HTTPForbidden
 from pyramid.request import Request
 from pyramid.response import Response
@@ -62,6 +63,33 @@ def http_error(error: HTTPError, request: Request) -> Response:
     response = error_response(error.code, [item])
     if error.code == 405 and "Allow" in error.headers:
         response.headers["Allow"] = error.headers["Allow"]
+    return response
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the views of the matched route answer, from Pyramid's introspector."""
+    introspector = request.registry.introspector
+    route = introspector.get("routes", request.matched_route.name)
+    methods: set[str] = set()
+    for view in introspector.related(route) if route is not None else []:
+        if view.category_name == "views":
+            declared = view["request_methods"]
+            methods.update([declared] if isinstance(declared, str) else declared or [])
+    return sorted(methods)
+
+
+@exception_view_config(PredicateMismatch, path_info=API_PATHS)
+def method_not_allowed(error: PredicateMismatch, request: Request) -> Response:
+    """A known path with a method none of its views answers: 405, not 404."""
+    allowed = allowed_methods(request) if request.matched_route is not None else []
+    if not allowed or request.method in allowed:
+        return http_error(error, request)
+    item = ErrorItem(
+        exception="MethodNotAllowed",
+        message=f"{request.method} is not allowed here; use {', '.join(allowed)}.",
+    )
+    response = error_response(405, [item])
+    response.headers["Allow"] = ", ".join(allowed)
     return response
 
 

@@ -27,10 +27,10 @@ def test_an_unknown_api_path_answers_the_error_list(testapp):
     assert_api_error(response, 404, "NotFound")
 
 
-def test_a_wrong_method_answers_the_error_list(testapp):
-    response = testapp.post("/api/v1/server", status=404)
-    # No route takes POST here: that is a 404 in Pyramid, reported in the same shape.
-    assert_api_error(response, 404)
+def test_a_wrong_method_answers_405_naming_the_allowed_ones(testapp):
+    response = testapp.post("/api/v1/server", status=405)
+    assert_api_error(response, 405, "MethodNotAllowed")
+    assert response.headers["Allow"] == "GET"
 
 
 def exploding_view(request):
