@@ -27,6 +27,7 @@ def includeme(config: Configurator) -> None:
     config.add_route("home", "/home")
     config.add_route("account", "/account")
     config.add_route("admin", "/admin")
+    config.add_route("submit", "/submit")
 
     # API: explorer (the spec itself is served at /api/v1/openapi.yaml, see datameta.api)
     config.add_route("api_root", "/api")
@@ -70,6 +71,8 @@ def includeme(config: Configurator) -> None:
     config.add_route("api_submissions", f"{API}/submissions")
     config.add_route("api_submission", f"{API}/submissions/{{id}}")
     config.add_route("api_group_submissions", f"{API}/groups/{{id}}/submissions")
+    config.add_route("api_samplesheets", f"{API}/samplesheets")
+    config.add_route("api_samplesheet_template", f"{API}/samplesheets/template")
     config.add_route("api_services", f"{API}/services")
     config.add_route("api_service", f"{API}/services/{{id}}")
     config.add_route(
