@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 ERROR_KEYS = {"exception", "error_code", "message", "entity", "field"}
@@ -52,3 +53,23 @@ def login(testapp: Any, email: str, password: str, *, status: int = 302) -> Any:
     return testapp.post(
         "/login", {"email": email, "password": password, "csrf_token": token}, status=status
     )
+
+
+@functools.cache
+def _openapi() -> Any:
+    from openapi_core import OpenAPI
+
+    from datameta.api import SPEC_PATH
+
+    return OpenAPI.from_file_path(SPEC_PATH)
+
+
+def assert_matches_spec(response: Any, method: str, path: str) -> None:
+    """Check a response of a view the OpenAPI layer does not validate by itself."""
+    from openapi_core.testing import MockRequest, MockResponse
+
+    request = MockRequest("http://localhost", method.lower(), path)
+    mock = MockResponse(
+        response.body, status_code=response.status_int, content_type=response.content_type
+    )
+    _openapi().validate_response(request, mock)

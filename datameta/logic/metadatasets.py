@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -81,18 +82,44 @@ def stage_records(
     staged = db.scalars(
         insert(MetaDataSet).returning(MetaDataSet, sort_by_parameter_order=True), rows
     ).all()
-    value_rows = [
-        {
-            "metadataset_id": mset.id,
-            "metadatum_id": definition.id,
-            "value": result.values[definition.name],
-        }
+    values = [
+        (mset.id, definition.id, result.values[definition.name])
         for mset, result in zip(staged, results, strict=True)
         for definition in definitions
     ]
-    if value_rows:
-        db.execute(insert(MetaDatumRecord), value_rows)
+    insert_values(db, values)
     return list(staged)
+
+
+COPY_THRESHOLD = 1000
+
+
+def insert_values(db: Session, values: Sequence[tuple[int, int, str | None]]) -> None:
+    """Insert (metadataset id, metadatum id, value) rows; many at once go by COPY."""
+    if len(values) < COPY_THRESHOLD:
+        if values:
+            db.execute(
+                insert(MetaDatumRecord),
+                [{"metadataset_id": s, "metadatum_id": m, "value": v} for s, m, v in values],
+            )
+        return
+    buffer = io.StringIO()
+    for mset_id, metadatum_id, value in values:
+        buffer.write(f"{mset_id}\t{metadatum_id}\t{_copy_text(value)}\n")
+    buffer.seek(0)
+    cursor = db.connection().connection.dbapi_connection.cursor()
+    cursor.copy_expert(
+        "COPY metadatumrecords (metadataset_id, metadatum_id, value) FROM STDIN", buffer
+    )
+
+
+def _copy_text(value: str | None) -> str:
+    """A value in COPY's text format: \\N for null, backslash escapes for the rest."""
+    if value is None:
+        return "\\N"
+    return (
+        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    )
 
 
 def stage_metadataset(db: Session, actor: User, record: Mapping[str, Any]) -> MetaDataSet:
