@@ -8,7 +8,6 @@ from multipart import ParserError
 from pyramid.request import Request
 from pyramid.view import view_config
 
-from datameta.api.serialize import identifier
 from datameta.api.streaming import multipart_file
 from datameta.errors import ErrorItem, ValidationFailed
 from datameta.logic.samplesheets import SheetReport, import_sample_sheet
@@ -21,7 +20,7 @@ def report_json(report: SheetReport) -> dict[str, Any]:
     return {
         "dryRun": report.dry_run,
         "rowsRead": report.rows_read,
-        "staged": [identifier(mset) for mset in report.staged],
+        "staged": [{"uuid": str(ref.uuid), "site": ref.site_id} for ref in report.staged],
         "rejected": [
             {
                 "row": rejected.row,

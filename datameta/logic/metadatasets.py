@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, func, insert, not_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from datameta.errors import ErrorItem, Forbidden, NotModifiable, ValidationFailed
 from datameta.linting import LintError, lint_record
@@ -69,32 +70,88 @@ def stage_records(
             problems.append(ErrorItem(message=error.message, field=name))
     if problems:
         raise ValidationFailed(problems)
+    staged = insert_checked(db, actor, definitions, [result.values for result in results])
+    return [_persistent(db, actor, ref) for ref in staged]
+
+
+@dataclass(frozen=True)
+class StagedRef:
+    """A metadataset just staged: everything its identifier needs, without an ORM object."""
+
+    id: int
+    uuid: uuid.UUID
+    site_id: str
+    created: datetime
+
+
+def _persistent(db: Session, actor: User, ref: StagedRef) -> MetaDataSet:
+    """The ORM object of a set just inserted, known completely, so loading it needs no query.
+
+    A query would, under SERIALIZABLE, make concurrent stagings look like conflicts.
+    """
+    metadataset = MetaDataSet(
+        id=ref.id,
+        uuid=ref.uuid,
+        site_id=ref.site_id,
+        user_id=actor.id,
+        group_id=actor.group_id,
+        submission_id=None,
+        created=ref.created,
+    )
+    make_transient_to_detached(metadataset)
+    db.add(metadataset)
+    return metadataset
+
+
+def insert_checked(
+    db: Session,
+    actor: User,
+    definitions: Sequence[MetaDatum],
+    records: Sequence[Mapping[str, str | None]],
+) -> list[StagedRef]:
+    """Stage records already checked by ``lint_record`` (values as stored), set-wise.
+
+    Plain rows, not ORM objects: a sample sheet stages tens of thousands at once.
+    """
     if not records:
         return []
-
-    site_ids = allocate_site_ids(db, "metadatasets", len(records))
-    rows = [
-        {"site_id": site_id, "user_id": actor.id, "group_id": actor.group_id}
-        for site_id in site_ids
+    now = datetime.now(UTC)
+    refs = [
+        StagedRef(0, uuid.uuid4(), site_id, now)
+        for site_id in allocate_site_ids(db, "metadatasets", len(records))
     ]
-    # The inserted rows come back as objects: reading them again would, under
-    # SERIALIZABLE, make concurrent stagings look like conflicts.
-    staged = db.scalars(
-        insert(MetaDataSet).returning(MetaDataSet, sort_by_parameter_order=True), rows
-    ).all()
+    table = MetaDataSet.__table__
+    rows = [
+        {
+            "uuid": ref.uuid,
+            "site_id": ref.site_id,
+            "user_id": actor.id,
+            "group_id": actor.group_id,
+            "created": now,
+        }
+        for ref in refs
+    ]
+    ids = db.execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+    ).scalars()
+    refs = [replace(ref, id=new_id) for ref, new_id in zip(refs, ids, strict=True)]
+    # Empty values need no row: a missing record reads as null.
     values = [
-        (mset.id, definition.id, result.values[definition.name])
-        for mset, result in zip(staged, results, strict=True)
+        (ref.id, definition.id, value)
+        for ref, record in zip(refs, records, strict=True)
         for definition in definitions
+        if (value := record[definition.name]) is not None
     ]
     insert_values(db, values)
-    return list(staged)
+    return refs
 
 
 COPY_THRESHOLD = 1000
+# COPY's text format: a backslash starts an escape, tabs and line ends separate.
+COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def insert_values(db: Session, values: Sequence[tuple[int, int, str | None]]) -> None:
+def insert_values(db: Session, values: Sequence[tuple[int, int, str]]) -> None:
     """Insert (metadataset id, metadatum id, value) rows; many at once go by COPY."""
     if len(values) < COPY_THRESHOLD:
         if values:
@@ -103,22 +160,10 @@ def insert_values(db: Session, values: Sequence[tuple[int, int, str | None]]) ->
                 [{"metadataset_id": s, "metadatum_id": m, "value": v} for s, m, v in values],
             )
         return
-    buffer = io.StringIO()
-    for mset_id, metadatum_id, value in values:
-        buffer.write(f"{mset_id}\t{metadatum_id}\t{_copy_text(value)}\n")
-    buffer.seek(0)
+    buffer = io.StringIO("".join(f"{s}\t{m}\t{v.translate(COPY_ESCAPES)}\n" for s, m, v in values))
     cursor = db.connection().connection.dbapi_connection.cursor()
     cursor.copy_expert(
         "COPY metadatumrecords (metadataset_id, metadatum_id, value) FROM STDIN", buffer
-    )
-
-
-def _copy_text(value: str | None) -> str:
-    """A value in COPY's text format: \\N for null, backslash escapes for the rest."""
-    if value is None:
-        return "\\N"
-    return (
-        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
     )
 
 

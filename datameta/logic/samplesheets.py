@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 from datameta.errors import ErrorItem, ValidationFailed
 from datameta.linting import lint_record
 from datameta.logic.metadata import column_rule, submitter_definitions
-from datameta.logic.metadatasets import stage_records
-from datameta.models import MetaDataSet, User
+from datameta.logic.metadatasets import StagedRef, insert_checked
+from datameta.models import User
 from datameta.samplesheet import CellProblem, SheetColumn, SheetRefused, SheetRow, read_sample_sheet
 
 
@@ -24,7 +24,7 @@ class RejectedRow:
 class SheetReport:
     dry_run: bool
     rows_read: int
-    staged: list[MetaDataSet] = field(default_factory=list)
+    staged: list[StagedRef] = field(default_factory=list)
     rejected: list[RejectedRow] = field(default_factory=list)
 
 
@@ -52,17 +52,18 @@ def import_sample_sheet(db: Session, actor: User, data: bytes, *, dry_run: bool)
     accepted: list[dict[str, str | None]] = []
     seen: dict[tuple, int] = {}
     for row in rows:
+        checked = lint_record(rules, row.values)
         problems = list(row.problems)
         problems += [
             CellProblem(error.field, row.values.get(error.field), error.message)
-            for error in lint_record(rules, row.values).errors
+            for error in checked.errors
         ]
         if duplicate := _duplicate_problem(row, seen):
             problems.append(duplicate)
         if problems:
             report.rejected.append(RejectedRow(row.number, problems))
         else:
-            accepted.append(row.values)
-    if not dry_run and accepted:
-        report.staged = stage_records(db, actor, accepted)
+            accepted.append(checked.values)
+    if not dry_run:
+        report.staged = insert_checked(db, actor, definitions, accepted)
     return report

@@ -11,7 +11,6 @@ from sqlalchemy import (
     Index,
     String,
     Text,
-    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -109,15 +108,27 @@ class MetaDatumRecord(Base):
 
     __tablename__ = "metadatumrecords"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    metadataset_id: Mapped[int] = mapped_column(ForeignKey("metadatasets.id", ondelete="CASCADE"))
-    metadatum_id: Mapped[int] = mapped_column(ForeignKey("metadata.id"), index=True)
+    # The pair is the key: no surrogate id, so bulk loads maintain one index less.
+    metadataset_id: Mapped[int] = mapped_column(
+        ForeignKey("metadatasets.id", ondelete="CASCADE"), primary_key=True
+    )
+    metadatum_id: Mapped[int] = mapped_column(
+        ForeignKey("metadata.id"), primary_key=True, index=True
+    )
     value: Mapped[str | None] = mapped_column(Text)
     # Set when the set is submitted: the file this value names. A file belongs to one record.
-    file_id: Mapped[int | None] = mapped_column(ForeignKey("files.id"), unique=True)
+    file_id: Mapped[int | None] = mapped_column(ForeignKey("files.id"))
 
     metadataset: Mapped[MetaDataSet] = relationship(back_populates="records")
     metadatum: Mapped[MetaDatum] = relationship()
     file: Mapped[File | None] = relationship()
 
-    __table_args__ = (UniqueConstraint("metadataset_id", "metadatum_id"),)
+    __table_args__ = (
+        # Only the few records that name a file are indexed, not the many NULLs.
+        Index(
+            "uq_metadatumrecords_file_id",
+            "file_id",
+            unique=True,
+            postgresql_where="file_id IS NOT NULL",
+        ),
+    )
