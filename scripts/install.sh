@@ -41,6 +41,7 @@ if [ ! -f "$vendor/.installed" ] || [ "$here/package-lock.json" -nt "$vendor/.in
   cp "$here/node_modules/bootstrap/dist/css/bootstrap.min.css" \
      "$here/node_modules/bootstrap/dist/js/bootstrap.bundle.min.js" \
      "$here/node_modules/swagger-ui-dist/swagger-ui-bundle.js" \
-     "$here/node_modules/swagger-ui-dist/swagger-ui.css" "$vendor/"
+     "$here/node_modules/swagger-ui-dist/swagger-ui.css" \
+     "$here/node_modules/spark-md5/spark-md5.min.js" "$vendor/"
   touch "$vendor/.installed"
 fi
