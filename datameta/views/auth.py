@@ -273,6 +273,11 @@ def _expired_reset_link(request: Request, token: str) -> Response:
     permission=NO_PERMISSION_REQUIRED,
 )
 def setpass_form(request: Request) -> dict | Response:
+    return _setpass_values(request)
+
+
+def _setpass_values(request: Request) -> dict | Response:
+    """The form's values for a valid link; else the page that says what is wrong with it."""
     token = request.matchdict["token"]
     try:
         target = auth.reset_token_user(request.dbsession, token)
@@ -290,14 +295,10 @@ def setpass_form(request: Request) -> dict | Response:
     permission=NO_PERMISSION_REQUIRED,
 )
 def setpass(request: Request) -> dict | Response:
-    token = request.matchdict["token"]
-    try:
-        target = auth.reset_token_user(request.dbsession, token)
-    except NotFound:
-        return render_error(request, 404, "This link is not valid", LINK_INVALID)
-    except Gone:
-        return _expired_reset_link(request, token)
-    values = {"token": token, "target": target, "policy_hint": policy_hint(request)}
+    values = _setpass_values(request)
+    if isinstance(values, Response):
+        return values
+    token = values["token"]
     password = request.POST.get("password", "")
     if password != request.POST.get("password_repeat", ""):
         return invalid(request, values, {"password_repeat": ["The passwords do not match."]})
