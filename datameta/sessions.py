@@ -55,6 +55,9 @@ class MemcachedStore:
             no_delay=True,
             # Raise instead of silently dropping a session when a server is down.
             ignore_exc=False,
+            # Wait for "STORED": with fire-and-forget writes, the next request (often on
+            # another pooled connection) may read the session before the write landed.
+            default_noreply=False,
             retry_attempts=1,
             dead_timeout=1,
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select, tuple_, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from datameta.errors import ErrorItem, Forbidden, ValidationFailed
@@ -101,26 +101,26 @@ def linked_file_ids(db: Session, files: Sequence[File]) -> set[int]:
 def _taken_on_site(
     db: Session, unique_definitions: list[MetaDatum], sets_values
 ) -> dict[str, set[str]]:
-    """Values of site-unique columns that submitted metadatasets already hold."""
+    """Values of site-unique columns that submitted metadatasets already hold (one query)."""
     wanted = {
-        (definition.id, values[definition.name])
+        definition.id: sorted({v for values in sets_values if (v := values.get(definition.name))})
         for definition in unique_definitions
-        for values in sets_values
-        if values.get(definition.name)
     }
-    if not wanted:
+    # One "column = d AND value IN (...)" per column: a list of (column, value) pairs
+    # grows the query's expression tree with every row and fails at tens of thousands.
+    conditions = [
+        and_(MetaDatumRecord.metadatum_id == metadatum_id, MetaDatumRecord.value.in_(values))
+        for metadatum_id, values in wanted.items()
+        if values
+    ]
+    if not conditions:
         return {}
     names = {definition.id: definition.name for definition in unique_definitions}
     taken: dict[str, set[str]] = {}
     rows = db.execute(
         select(MetaDatumRecord.metadatum_id, MetaDatumRecord.value)
         .join(MetaDataSet, MetaDataSet.id == MetaDatumRecord.metadataset_id)
-        .where(
-            and_(
-                MetaDataSet.submission_id.is_not(None),
-                tuple_(MetaDatumRecord.metadatum_id, MetaDatumRecord.value).in_(sorted(wanted)),
-            )
-        )
+        .where(MetaDataSet.submission_id.is_not(None), or_(*conditions))
     )
     for metadatum_id, value in rows:
         taken.setdefault(names[metadatum_id], set()).add(value)

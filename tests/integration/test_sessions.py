@@ -85,3 +85,16 @@ def test_the_csrf_token_is_kept_in_the_session(settings):
     token = session.get_csrf_token()
     assert session.get_csrf_token() == token
     assert session.new_csrf_token() != token
+
+
+def test_a_saved_session_is_there_for_the_very_next_request_on_another_connection(settings):
+    # Two stores: two connection pools, as two app threads or processes have.
+    writer = MemcachedStore(settings.memcached_servers)
+    reader = MemcachedStore(settings.memcached_servers)
+    missing = 0
+    for number in range(300):
+        session_id = f"race-{number}-{id(writer)}"
+        writer.save(session_id, {"user_id": number, "padding": "x" * 2000}, ttl=30)
+        if reader.load(session_id) is None:
+            missing += 1
+    assert missing == 0

@@ -161,3 +161,8 @@ def test_the_statement_count_does_not_grow_with_the_submission(dbsession, column
     )
     # The same fixed number for 2 and for 40 sets.
     assert count == STATEMENTS_PER_SUBMISSION
+
+
+def test_ten_thousand_site_unique_values_are_checked_in_one_go(dbsession, columns, submitter):
+    sets = stage_records(dbsession, submitter, [{"SampleId": f"S{i}"} for i in range(10_000)])
+    validate_submission(dbsession, submitter, [m.site_id for m in sets], [], None)
