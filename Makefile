@@ -28,6 +28,7 @@ lint: install
 bench: install
 	$(BIN)/python -m benchmarks.bench_api
 	$(BIN)/python -m benchmarks.bench_staging_http
+	$(BIN)/python -m benchmarks.bench_samplesheet
 
 readme: install
 	$(BIN)/python scripts/update_readme.py
