@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import psycopg2.extensions
@@ -45,23 +43,6 @@ def get_tm_session(
     session = session_factory()
     zope.sqlalchemy.register(session, transaction_manager=transaction_manager)
     return session
-
-
-@contextmanager
-def separate_transaction(session_factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session in its own transaction, committed even if the request's is aborted.
-
-    For writes that must survive a failed request, such as failed-login counters.
-    """
-    session = session_factory()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 COMMIT_DESPITE_ERROR = "datameta.commit_despite_error"

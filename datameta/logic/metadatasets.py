@@ -13,7 +13,7 @@ from sqlalchemy import and_, delete, exists, func, insert, not_, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from datameta.errors import ErrorItem, Forbidden, NotModifiable, ValidationFailed
-from datameta.linting import LintError, lint_record
+from datameta.linting import lint_record
 from datameta.logic.ids import find_by_id, get_by_id, not_found
 from datameta.logic.metadata import column_rule, list_definitions
 from datameta.models import (
@@ -44,12 +44,6 @@ class MetadatasetView:
     # Owners, submissions and services loaded in bulk; held here because the session
     # keeps unmodified objects only while something refers to them.
     related: list[Any] = field(default_factory=list)
-
-
-def lint_errors_as_items(
-    errors: Iterable[LintError], entity: dict | None = None
-) -> list[ErrorItem]:
-    return [ErrorItem(message=error.message, field=error.field, entity=entity) for error in errors]
 
 
 def stage_records(
@@ -314,7 +308,3 @@ def pending_metadatasets(db: Session, actor: User, user_id: str) -> list[MetaDat
             .order_by(MetaDataSet.id)
         )
     )
-
-
-def definitions_by_id(db: Session) -> dict[int, MetaDatum]:
-    return {definition.id: definition for definition in list_definitions(db)}
