@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from datameta.models import ApiKey, Group, UsedPassword, User
+from datameta.models import ApiKey, AppSetting, Group, RegistrationRequest, UsedPassword, User
 from datameta.security.passwords import hash_password
 from datameta.security.tokens import generate_token, hash_token
 
@@ -70,3 +72,33 @@ def make_api_key(
     )
     db.flush()
     return token
+
+
+def set_app_setting(db: Session, key: str, value: Any) -> None:
+    """Change an application setting inside the test's transaction."""
+    db.scalar(select(AppSetting).where(AppSetting.key == key)).value = value
+    db.flush()
+
+
+def add_request(
+    db: Session,
+    *,
+    group: Group | None = None,
+    new_group_name: str | None = None,
+    email: str = "applicant@example.org",
+) -> RegistrationRequest:
+    """A pending registration request for an existing group, or else a new one."""
+    registration = RegistrationRequest(
+        fullname="Applicant Name",
+        email=email,
+        group=group,
+        new_group_name=None if group else (new_group_name or "Brand New Lab"),
+    )
+    db.add(registration)
+    db.flush()
+    return registration
+
+
+def pending(db: Session, email: str) -> RegistrationRequest | None:
+    """The pending registration request with this email, if any."""
+    return db.scalar(select(RegistrationRequest).where(RegistrationRequest.email == email))

@@ -19,6 +19,7 @@ from datameta.errors import ErrorItem, Forbidden, NotFound, Unauthenticated, Val
 from datameta.logic.appsettings import LockoutPolicy
 from datameta.logic.ids import find_by_id, get_by_id
 from datameta.logic.passwords import issue_token, set_password, valid_token
+from datameta.logic.users import find_user_by_email
 from datameta.models import LoginAttempt, PasswordToken, TokenPurpose, User
 from datameta.security import authz
 from datameta.security.passwords import PasswordPolicy, hash_password, verify_password
@@ -35,15 +36,6 @@ WRONG_OLD_PASSWORD = "The current password is not correct."  # noqa: S105 (a mes
 
 # Where a session records that both factors passed (or that there is only one).
 TFA_PASSED_SESSION_KEY = "tfa_passed"
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
-
-
-def find_user_by_email(db: Session, email: str) -> User | None:
-    """The user with this email (case-insensitive), or None."""
-    return db.scalar(select(User).where(func.lower(User.email) == normalize_email(email)))
 
 
 @cache

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from datameta.logic.users import normalize_email
 from datameta.models import ApiKey, Group, UsedPassword, User
 from datameta.security.passwords import hash_password
 from datameta.security.tokens import hash_token
@@ -35,7 +36,7 @@ def create_initial_admin(db: Session, initial: InitialUser) -> User | None:
         db.add(group)
     pwhash = hash_password(initial.password)
     user = User(
-        email=initial.email.strip().lower(),
+        email=normalize_email(initial.email),
         fullname=initial.fullname,
         pwhash=pwhash,
         group=group,

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from datameta.errors import ErrorItem, Forbidden, NotModifiable, ValidationFailed
 from datameta.linting import lint_record
 from datameta.logic.ids import find_by_id, get_by_id, not_found
-from datameta.logic.metadata import column_rule, list_definitions
+from datameta.logic.metadata import column_rule, submitter_definitions
 from datameta.models import (
     File,
     MetaDataSet,
@@ -54,7 +54,7 @@ def stage_records(
     Every record is checked first; any problem raises ValidationFailed naming the
     record's position (``field`` is ``"<index>.<column>"`` when more than one).
     """
-    definitions = [d for d in list_definitions(db) if d.service_id is None]
+    definitions = submitter_definitions(db)
     rules = [column_rule(definition) for definition in definitions]
     results = [lint_record(rules, record) for record in records]
     problems = []

@@ -20,6 +20,7 @@ from datameta.logic.groups import valid_group_name
 from datameta.logic.ids import find_by_id, get_by_id
 from datameta.logic.mails import absolute_url, send_app_mail
 from datameta.logic.passwords import issue_token
+from datameta.logic.users import find_user_by_email, normalize_email
 from datameta.models import Group, RegistrationRequest, TokenPurpose, User
 from datameta.security import authz
 
@@ -37,11 +38,6 @@ class Answered:
     email: str
 
 
-def normalize_email(text: str | None) -> str:
-    """Addresses are compared and stored trimmed and in lower case."""
-    return (text or "").strip().lower()
-
-
 def is_valid_email(email: str) -> bool:
     """A plausibility check only: whether the address works, only a mail can tell."""
     return len(email) <= MAX_EMAIL_LENGTH and EMAIL_PATTERN.fullmatch(email) is not None
@@ -49,7 +45,7 @@ def is_valid_email(email: str) -> bool:
 
 def email_in_use(db: Session, email: str) -> bool:
     """Whether a user has this email address, in any letter case."""
-    return db.scalar(select(User.id).where(func.lower(User.email) == email.lower())) is not None
+    return find_user_by_email(db, email) is not None
 
 
 def registration_pending(db: Session, email: str) -> bool:

@@ -24,7 +24,7 @@ from datameta.linting.submission import (
     uniqueness_problems,
 )
 from datameta.logic.ids import find_by_id, get_by_id, not_found, parse_uuid
-from datameta.logic.metadata import column_rule, list_definitions
+from datameta.logic.metadata import column_rule, submitter_definitions
 from datameta.models import (
     File,
     Group,
@@ -164,7 +164,7 @@ def validate_submission(
 
     sets = list(dict.fromkeys(given_sets.values()))
     files = list(dict.fromkeys(given_files.values()))
-    definitions = [d for d in list_definitions(db) if d.service_id is None]
+    definitions = submitter_definitions(db)
     rules = [column_rule(definition) for definition in definitions]
     values = _values_by_set(db, sets)
     linked = linked_file_ids(db, files)

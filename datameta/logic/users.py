@@ -13,6 +13,17 @@ from datameta.logic.ids import find_by_id, not_found
 from datameta.models import Group, User
 from datameta.security import authz
 
+
+def normalize_email(text: str | None) -> str:
+    """Addresses are compared and stored trimmed and in lower case."""
+    return (text or "").strip().lower()
+
+
+def find_user_by_email(db: Session, email: str) -> User | None:
+    """The user with this email address, in any letter case, or None."""
+    return db.scalar(select(User).where(func.lower(User.email) == normalize_email(email)))
+
+
 MAX_NAME_LENGTH = 200
 
 # The fields of a user update, each with the predicate that allows changing it.

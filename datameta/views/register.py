@@ -10,6 +10,7 @@ from pyramid.view import view_config
 
 from datameta.errors import ValidationFailed
 from datameta.logic import registrations
+from datameta.logic.users import normalize_email
 from datameta.security.html import sanitize_html
 from datameta.views.auth import errors_of, invalid
 
@@ -60,4 +61,4 @@ def register(request: Request) -> dict[str, Any]:
         )
     except ValidationFailed as error:
         return invalid(request, {**form_context(request), **values}, errors_of(error))
-    return {"sent": True, "email": registrations.normalize_email(values["email"])}
+    return {"sent": True, "email": normalize_email(values["email"])}

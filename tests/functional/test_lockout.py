@@ -9,16 +9,11 @@ import pytest
 from sqlalchemy import func, select
 
 from datameta.logic.auth import LOGIN_FAILED
-from datameta.models import AppSetting, LoginAttempt, User
-from tests.factories import DEFAULT_PASSWORD, make_api_key, make_group, make_user
+from datameta.models import LoginAttempt, User
+from tests.factories import DEFAULT_PASSWORD, make_api_key, make_group, make_user, set_app_setting
 from tests.helpers import api_headers, assert_api_error, login
 
 WRONG = "Wrong-Password-1"
-
-
-def set_app_setting(db, key: str, value: int) -> None:
-    db.scalar(select(AppSetting).where(AppSetting.key == key)).value = value
-    db.flush()
 
 
 @pytest.fixture

@@ -11,14 +11,20 @@ import sqlalchemy as sa
 
 from datameta.logic.passwords import find_token
 from datameta.models import (
-    AppSetting,
     Group,
     PasswordToken,
     RegistrationRequest,
     TokenPurpose,
     User,
 )
-from tests.factories import make_api_key, make_group, make_user
+from tests.factories import (
+    add_request,
+    make_api_key,
+    make_group,
+    make_user,
+    pending,
+    set_app_setting,
+)
 from tests.helpers import api_headers, assert_api_error
 
 
@@ -34,27 +40,6 @@ def body(**overrides):
     }
     values.update(overrides)
     return values
-
-
-def set_app_setting(db, key, value):
-    db.scalar(sa.select(AppSetting).where(AppSetting.key == key)).value = value
-    db.flush()
-
-
-def pending(db, email):
-    return db.scalar(sa.select(RegistrationRequest).where(RegistrationRequest.email == email))
-
-
-def add_request(db, *, group=None, new_group_name=None, email="applicant@example.org"):
-    registration = RegistrationRequest(
-        fullname="Applicant Name",
-        email=email,
-        group=group,
-        new_group_name=None if group else (new_group_name or "Brand New Lab"),
-    )
-    db.add(registration)
-    db.flush()
-    return registration
 
 
 @pytest.fixture

@@ -9,30 +9,16 @@ from urllib.parse import urlparse
 import pytest
 import sqlalchemy as sa
 
-from datameta.models import AppSetting, Group, RegistrationRequest, User
-from tests.factories import DEFAULT_PASSWORD, make_group, make_user
+from datameta.models import Group, User
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    add_request,
+    make_group,
+    make_user,
+    pending,
+    set_app_setting,
+)
 from tests.helpers import login
-
-
-def set_app_setting(db, key, value):
-    db.scalar(sa.select(AppSetting).where(AppSetting.key == key)).value = value
-    db.flush()
-
-
-def pending(db, email):
-    return db.scalar(sa.select(RegistrationRequest).where(RegistrationRequest.email == email))
-
-
-def add_request(db, *, group=None, new_group_name=None, email="applicant@example.org"):
-    registration = RegistrationRequest(
-        fullname="Applicant Name",
-        email=email,
-        group=group,
-        new_group_name=None if group else (new_group_name or "Brand New Lab"),
-    )
-    db.add(registration)
-    db.flush()
-    return registration
 
 
 def error_next_to(page, field_id):

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from datameta.errors import Forbidden, NotFound, ValidationFailed
 from datameta.logic import registrations
+from datameta.logic.users import normalize_email
 from datameta.models import Group, RegistrationRequest
 from tests.factories import make_group, make_user
 
@@ -35,7 +36,7 @@ def fields_of(failure: pytest.ExceptionInfo) -> set[str | None]:
     ["ada@example.org", "a.b+c@sub.example.co.uk", "ADA@EXAMPLE.ORG"],
 )
 def test_plausible_email_addresses_pass(email):
-    assert registrations.is_valid_email(registrations.normalize_email(email))
+    assert registrations.is_valid_email(normalize_email(email))
 
 
 @pytest.mark.parametrize(
