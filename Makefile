@@ -22,8 +22,7 @@ test: install
 	@scripts/test.sh $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	@scripts/lint.sh
 
 bench: install
 	$(BIN)/python -m benchmarks.bench_api

@@ -6,8 +6,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 BIN=$here/.venv/bin
 
-"$BIN/ruff" check .
-"$BIN/ruff" format --check .
+scripts/lint.sh
 
 DIR=$(mktemp -d /tmp/datameta-test.XXXXXX)
 cleanup() { scripts/stack.sh down "$DIR" || true; rm -rf "$DIR"; }

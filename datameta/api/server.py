@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from importlib.metadata import version
 
 from pyramid.request import Request
 from pyramid.response import Response
@@ -14,11 +13,9 @@ from sqlalchemy import text
 
 from datameta.api.errors import error_response
 from datameta.errors import ErrorItem
+from datameta.logic.versions import API_VERSION, datameta_version
 
 log = logging.getLogger(__name__)
-
-# The version of the wire API: DataMeta 1.x's 1.5.0, extended compatibly.
-API_VERSION = "1.6.0"
 
 
 @view_config(
@@ -29,7 +26,7 @@ API_VERSION = "1.6.0"
     permission=NO_PERMISSION_REQUIRED,
 )
 def server_info(request: Request) -> dict[str, str]:
-    return {"apiVersion": API_VERSION, "datametaVersion": version("datameta")}
+    return {"apiVersion": API_VERSION, "datametaVersion": datameta_version()}
 
 
 def _check_database(request: Request) -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from importlib.metadata import version
 from typing import Any
 
 from pyramid.config import Configurator
 from pyramid.events import BeforeRender, subscriber
 
-from datameta.api.server import API_VERSION
 from datameta.logic.appsettings import load_app_settings
+from datameta.logic.versions import API_VERSION, datameta_version
 from datameta.security.html import sanitize_html
 
 
@@ -28,7 +27,7 @@ def add_page_globals(event: BeforeRender) -> None:
     event.setdefault("page_title", settings.get("renderer_page_title", "DataMeta"))
     event.setdefault("logo_html", sanitize_html(settings.get("renderer_logo_html", "DataMeta")))
     event.setdefault("legal_notice_html", sanitize_html(settings.get("renderer_legal_notice", "")))
-    event.setdefault("datameta_version", version("datameta"))
+    event.setdefault("datameta_version", datameta_version())
     event.setdefault("api_version", API_VERSION)
     event.setdefault("csrf_token", request.session.get_csrf_token())
     event.setdefault("errors", {})
