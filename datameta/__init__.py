@@ -8,7 +8,7 @@ from typing import Any
 from pyramid.config import Configurator
 from pyramid.router import Router
 
-from datameta.config import parse_settings
+from datameta.config import SETTINGS_KEY, parse_settings, request_settings
 
 
 def configure(
@@ -20,7 +20,9 @@ def configure(
     """
     settings = parse_settings(ini, environ)
     config = Configurator(settings=dict(ini))
-    config.registry["datameta.settings"] = settings
+    config.registry[SETTINGS_KEY] = settings
+    # The settings are reached as `request.settings` everywhere a request is at hand.
+    config.add_request_method(request_settings, "settings", reify=True)
     config.registry.update(services)
     # Who is calling (API key or session), secure by default, CSRF checks.
     config.include(".security.policy")

@@ -369,3 +369,18 @@ def settings_table_markdown() -> str:
         default = "(required)" if spec.default is None else f"`{spec.default}`"
         lines.append(f"| `{spec.key}` | `{spec.env}` | {default} | {spec.description} |")
     return "\n".join(lines)
+
+
+# Where the app keeps its parsed settings: set once by ``datameta.configure``.
+SETTINGS_KEY = "datameta.settings"
+
+
+def settings_of(registry: Mapping[str, Any]) -> Settings:
+    """The app's settings, for code that runs at configuration time (includes, tweens)."""
+    settings: Settings = registry[SETTINGS_KEY]
+    return settings
+
+
+def request_settings(request: Any) -> Settings:
+    """``request.settings``: the app's settings, for code that runs in a request."""
+    return settings_of(request.registry)

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from datameta.config import Settings
+from datameta.config import Settings, settings_of
 from datameta.models.siteids import SITE_ID_FORMATS_KEY, install_site_id_listener
 
 
@@ -73,7 +73,7 @@ def _request_dbsession(request: Request) -> Session:
 
 
 def includeme(config: Configurator) -> None:
-    settings: Settings = config.registry["datameta.settings"]
+    settings = settings_of(config.registry)
     # pyramid_tm owns the transaction: commit after the view, abort on an exception.
     config.add_settings(
         {

@@ -23,7 +23,7 @@ from pyramid.response import Response
 from webob.cookies import SignedSerializer
 from zope.interface import implementer
 
-from datameta.config import Settings
+from datameta.config import settings_of
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +233,7 @@ class _Text:
 
 
 def includeme(config: Configurator) -> None:
-    settings: Settings = config.registry["datameta.settings"]
+    settings = settings_of(config.registry)
     store = config.registry.get("session_store") or MemcachedStore(settings.memcached_servers)
     config.registry["session_store"] = store
     config.set_session_factory(

@@ -45,7 +45,7 @@ def set_password(request: Request) -> dict[str, str]:
     body = request.openapi_validated.body
     values = request.app_settings
     options = {
-        "tfa_enabled": request.registry["datameta.settings"].tfa_enabled,
+        "tfa_enabled": request.settings.tfa_enabled,
         "lifetime_minutes": values["security_password_token_expiry_minutes"],
     }
     credential, new_password = body["passwordChangeCredential"], body["newPassword"]

@@ -28,15 +28,11 @@ from datameta.logic.files import (
 from datameta.storage import delete_after_commit
 
 
-def _settings(request: Request) -> Any:
-    return request.registry["datameta.settings"]
-
-
 @view_config(route_name="api_files", request_method="POST", renderer="json", openapi=True)
 def announce(request: Request) -> dict[str, Any]:
     body = request.openapi_validated.body
     direct = request.openapi_validated.parameters.query.get("directUpload", False)
-    via_app = _settings(request).files_upload_via_app and not direct
+    via_app = request.settings.files_upload_via_app and not direct
     # The URL follows the Host the client used, as DataMeta 1.x clients expect.
     app_url = request.route_url("api_upload", id="{uuid}").replace("%7Buuid%7D", "{uuid}")
     announcement = announce_file(
@@ -45,7 +41,7 @@ def announce(request: Request) -> dict[str, Any]:
         name=body["name"],
         checksum=body["checksum"],
         storage=request.storage,
-        settings=_settings(request),
+        settings=request.settings,
         app_upload_url=app_url if via_app else None,
     )
     return file_upload_json(announcement)
@@ -108,7 +104,7 @@ def file_url(request: Request) -> Response:
         request.matchdict["id"],
         expires_minutes=query.get("expires", 1),
         storage=request.storage,
-        settings=_settings(request),
+        settings=request.settings,
     )
     body = {
         "fileId": identifier(url.file),

@@ -27,7 +27,7 @@ TFA_BYPASS_REFUSED = (
 
 def _key_owner(request: Request, body: dict[str, Any]) -> User:
     """Who the new key is for: the caller, or whoever the email and password name."""
-    settings = request.registry["datameta.settings"]
+    settings = request.settings
     user = request.user
     if user is not None:
         # A session exists only after both factors, but say so explicitly: no bypass.
@@ -65,7 +65,7 @@ def create_key(request: Request) -> dict[str, Any] | Response:
         # Answered, not raised: the failed attempt must commit with this request.
         commit_despite_error(request)
         return error_response(error.status, error.items)
-    rules = apikeys.expiry_rules(request.registry["datameta.settings"])
+    rules = apikeys.expiry_rules(request.settings)
     key, token = apikeys.create_api_key(
         request.dbsession, owner, body["label"], body.get("expires"), rules
     )

@@ -12,7 +12,7 @@ from typing import Protocol
 from pyramid.config import Configurator
 from pyramid.request import Request
 
-from datameta.config import Settings, SmtpSettings
+from datameta.config import SmtpSettings, settings_of
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def send_after_commit(request: Request, message: EmailMessage) -> None:
 
 
 def includeme(config: Configurator) -> None:
-    settings: Settings = config.registry["datameta.settings"]
+    settings = settings_of(config.registry)
     # Tests may have registered a mailer that records messages instead.
     mailer = config.registry.get("mailer")
     if mailer is None:

@@ -10,6 +10,8 @@ from pyramid.registry import Registry
 from pyramid.request import Request
 from pyramid.response import Response
 
+from datameta.config import settings_of
+
 
 def content_security_policy(s3_public_endpoint: str) -> str:
     """No inline script; the browser may talk to this site and, for uploads, to S3."""
@@ -33,7 +35,7 @@ def content_security_policy(s3_public_endpoint: str) -> str:
 def security_headers_tween_factory(
     handler: Callable[[Request], Response], registry: Registry
 ) -> Callable[[Request], Response]:
-    settings = registry["datameta.settings"]
+    settings = settings_of(registry)
     headers = {
         "Content-Security-Policy": content_security_policy(settings.s3.public_endpoint_url),
         "X-Content-Type-Options": "nosniff",

@@ -72,7 +72,7 @@ def authenticated_user(request: Request) -> User | None:
     if token is not None:
         request.environ["datameta.auth_method"] = "apikey"
         return user_for_api_key(request, token)
-    if request.cookies.get(request.registry["datameta.settings"].session_cookie_name) is None:
+    if request.cookies.get(request.settings.session_cookie_name) is None:
         return None
     request.environ["datameta.auth_method"] = "session"
     return user_for_session(request)
@@ -150,8 +150,7 @@ def csrf_check_applies(request: Request) -> bool:
     if request.path.startswith("/api/"):
         return (
             bearer_token(request) is None
-            and request.cookies.get(request.registry["datameta.settings"].session_cookie_name)
-            is not None
+            and request.cookies.get(request.settings.session_cookie_name) is not None
         )
     return True
 

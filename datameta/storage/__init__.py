@@ -17,7 +17,7 @@ from urllib.parse import quote
 from pyramid.config import Configurator
 from pyramid.request import Request
 
-from datameta.config import Settings
+from datameta.config import Settings, settings_of
 
 MiB = 1024 * 1024
 DEFAULT_CHUNK_SIZE = 8 * MiB
@@ -129,7 +129,7 @@ def _request_storage(request: Request) -> Storage:
 
 
 def includeme(config: Configurator) -> None:
-    settings: Settings = config.registry["datameta.settings"]
+    settings = settings_of(config.registry)
     # Tests may have registered a storage of their own.
     storage = config.registry.get("storage")
     if storage is None:

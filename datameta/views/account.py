@@ -23,7 +23,7 @@ DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
 
 def _rules(request: Request) -> apikeys.ExpiryRules:
-    return apikeys.expiry_rules(request.registry["datameta.settings"])
+    return apikeys.expiry_rules(request.settings)
 
 
 def page_values(request: Request, **extra: Any) -> dict[str, Any]:
@@ -77,7 +77,7 @@ def change_password(request: Request) -> dict[str, Any] | HTTPFound:
             old,
             new,
             password_policy(request.app_settings),
-            tfa_enabled=request.registry["datameta.settings"].tfa_enabled,
+            tfa_enabled=request.settings.tfa_enabled,
             lifetime_minutes=request.app_settings["security_password_token_expiry_minutes"],
             field="new_password",
         )

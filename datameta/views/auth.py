@@ -75,10 +75,6 @@ def policy_hint(request: Request) -> str:
     return hint + (f", with at least {', '.join(parts)}." if parts else ".")
 
 
-def _settings(request: Request) -> Any:
-    return request.registry["datameta.settings"]
-
-
 def _token_minutes(request: Request) -> int:
     return request.app_settings["security_password_token_expiry_minutes"]
 
@@ -125,7 +121,7 @@ def login(request: Request) -> dict | HTTPFound:
     except Unauthenticated as error:
         commit_despite_error(request)  # the failed attempt counts towards the lockout
         return invalid(request, values, errors_of(error, "password"))
-    if _settings(request).tfa_enabled:
+    if request.settings.tfa_enabled:
         if auth.needs_tfa_enrolment(user, True):
             return invalid(request, {**values, "tfa_enrolment_needed": True}, {})
         start_preauth(request, user)
@@ -183,7 +179,7 @@ def tfa(request: Request) -> dict | HTTPFound:
         return user
     encrypted = user.tfa_secret_encrypted
     # No secret (reset meanwhile) or one the current key cannot read: no code can match.
-    secret = decrypt_secret(encrypted, _settings(request).tfa_encrypt_key) if encrypted else None
+    secret = decrypt_secret(encrypted, request.settings.tfa_encrypt_key) if encrypted else None
     try:
         auth.verify_second_factor(
             request.dbsession,
@@ -308,7 +304,7 @@ def setpass(request: Request) -> dict | Response:
             token,
             password,
             password_policy(request.app_settings),
-            tfa_enabled=_settings(request).tfa_enabled,
+            tfa_enabled=request.settings.tfa_enabled,
             lifetime_minutes=_token_minutes(request),
             field="password",
         )
@@ -334,12 +330,12 @@ def _setup_secret(request: Request, token: str, *, fresh: bool = False) -> str:
 
 
 def _settfa_values(request: Request, token: str, user: User, secret: str) -> dict:
-    uri = provisioning_uri(secret, user.email, _settings(request).tfa_otp_issuer)
+    uri = provisioning_uri(secret, user.email, request.settings.tfa_otp_issuer)
     return {"token": token, "secret": secret, "qr_svg": qr_code_svg(uri)}
 
 
 def _settfa_user(request: Request, token: str) -> User | Response:
-    if not _settings(request).tfa_enabled:
+    if not request.settings.tfa_enabled:
         return render_error(request, 404, "Page not found", "There is no page at this address.")
     try:
         return auth.tfa_setup_user(request.dbsession, token)
@@ -392,7 +388,7 @@ def settfa(request: Request) -> dict | Response:
             token,
             secret,
             request.POST.get("code", ""),
-            _settings(request).tfa_encrypt_key,
+            request.settings.tfa_encrypt_key,
         )
     except ValidationFailed as error:
         return invalid(request, _settfa_values(request, token, user, secret), errors_of(error))

@@ -13,6 +13,7 @@ from pyramid.interfaces import ISessionFactory
 from sqlalchemy import func, select, update
 
 from datameta import configure
+from datameta.config import settings_of
 from datameta.logic.auth import LOGIN_FAILED
 from datameta.logic.passwords import issue_token
 from datameta.models import ApiKey, AppSetting, LoginAttempt, PasswordToken, TokenPurpose
@@ -53,7 +54,7 @@ def client(tfa_app, tm, dbsession) -> webtest.TestApp:
 
 @pytest.fixture
 def encrypt_key(tfa_app) -> str:
-    return tfa_app.registry["datameta.settings"].tfa_encrypt_key
+    return settings_of(tfa_app.registry).tfa_encrypt_key
 
 
 @pytest.fixture
