@@ -93,7 +93,7 @@ def _rows_by_header(
     _check_header(names, columns)
     by_name = {column.name: column for column in columns}
     positions = [(index, by_name[name]) for index, name in enumerate(names) if name]
-    rows = []
+    rows: list[SheetRow] = []
     for number, cells in raw_rows:
         if all(_is_empty(cell) for cell in cells):
             continue
@@ -268,7 +268,7 @@ def _delimiter(sample: str) -> str:
         return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
     except csv.Error:
         counts = {delimiter: header.count(delimiter) for delimiter in DELIMITERS}
-        return max(counts, key=counts.get) if any(counts.values()) else ","
+        return max(counts, key=lambda delimiter: counts[delimiter]) if any(counts.values()) else ","
 
 
 def _numbered(reader: Any, first: int) -> Iterator[tuple[int, list[Any]]]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -136,7 +136,7 @@ def _clean(text: str) -> str:
     return ILLEGAL_CHARACTERS_RE.sub("", text)[:MAX_CELL_TEXT]
 
 
-def _text_cell(sheet: WriteOnlyWorksheet, text: str) -> WriteOnlyCell:
+def _text_cell(sheet: WriteOnlyWorksheet, text: str) -> Cell:
     cell = WriteOnlyCell(sheet, value=_clean(text))
     # A value starting with "=" would become a formula; the template holds text only.
     cell.data_type = "s"
@@ -144,7 +144,7 @@ def _text_cell(sheet: WriteOnlyWorksheet, text: str) -> WriteOnlyCell:
     return cell
 
 
-def _header_cell(sheet: WriteOnlyWorksheet, column: TemplateColumn) -> WriteOnlyCell:
+def _header_cell(sheet: WriteOnlyWorksheet, column: TemplateColumn) -> Cell:
     cell = _text_cell(sheet, column.name)
     text = _clean(comment_text(column))
     comment = Comment(text, COMMENT_AUTHOR)
@@ -160,7 +160,8 @@ def _header_cell(sheet: WriteOnlyWorksheet, column: TemplateColumn) -> WriteOnly
 
 def _set_widths(sheet: WriteOnlyWorksheet, widths: Sequence[int], *, text: bool) -> None:
     for index, width in enumerate(widths, start=1):
-        dimension = sheet.column_dimensions[get_column_letter(index)]
+        # The stubs miss the dimensions WriteOnlyWorksheet sets up as Worksheet does.
+        dimension = sheet.column_dimensions[get_column_letter(index)]  # type: ignore[attr-defined]
         dimension.width = max(MIN_WIDTH, min(MAX_WIDTH, width + 2))
         if text:
             # The column's own style, which Excel gives every cell typed into it.

@@ -9,3 +9,4 @@ BIN=$here/.venv/bin
 "$BIN/ruff" check .
 "$BIN/ruff" format --check .
 "$BIN/lint-imports" --no-cache
+"$BIN/mypy"

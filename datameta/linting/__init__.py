@@ -165,7 +165,7 @@ def duplicated_values(
     records: Mapping[Any, Mapping[str, str | None]], columns: Iterable[str]
 ) -> list[tuple[Any, str]]:
     """(record key, column) for every non-empty value that occurs more than once in a column."""
-    found = []
+    found: list[tuple[Any, str]] = []
     for column in columns:
         seen: dict[str, list[Any]] = {}
         for key, values in records.items():

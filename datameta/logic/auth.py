@@ -56,11 +56,11 @@ def record_failed_attempt(db: Session, user: User, policy: LockoutPolicy) -> Non
     db.add(LoginAttempt(user_id=user.id, timestamp=now))
     db.flush()
     since = now - timedelta(minutes=policy.window_minutes)
-    failures = db.scalar(
+    failures = db.execute(
         select(func.count())
         .select_from(LoginAttempt)
         .where(LoginAttempt.user_id == user.id, LoginAttempt.timestamp > since)
-    )
+    ).scalar_one()
     if policy.max_failed_attempts > 0 and failures >= policy.max_failed_attempts:
         user.locked_until = now + timedelta(minutes=policy.duration_minutes)
         # The lock uses these attempts up: after the cooldown the user has the full

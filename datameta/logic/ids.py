@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from datameta.errors import ErrorItem, NotFound
@@ -21,7 +21,7 @@ def parse_uuid(text: str) -> uuid.UUID | None:
         return None
 
 
-def id_condition(model: type[HasUuid], given: str):
+def id_condition(model: type[HasUuid], given: str) -> ColumnElement[bool] | None:
     """The WHERE clause matching ``given`` as UUID or (for entities that have one) site id."""
     as_uuid = parse_uuid(given)
     if as_uuid is not None:

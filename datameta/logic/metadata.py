@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from datameta.errors import Conflict, ErrorItem, Forbidden, ValidationFailed
@@ -134,6 +134,8 @@ def delete_definition(db: Session, actor: User, definition_id: str) -> None:
             "and cannot be deleted."
         )
     db.execute(
-        MetaDatumRecord.__table__.delete().where(MetaDatumRecord.metadatum_id == definition.id)
+        delete(MetaDatumRecord)
+        .where(MetaDatumRecord.metadatum_id == definition.id)
+        .execution_options(synchronize_session=False)
     )
     db.delete(definition)

@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, exists, func, insert, not_, select
+from sqlalchemy import Table, and_, delete, exists, func, insert, not_, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from datameta.errors import ErrorItem, Forbidden, NotModifiable, ValidationFailed
@@ -114,7 +114,7 @@ def insert_checked(
         StagedRef(0, uuid.uuid4(), site_id, now)
         for site_id in allocate_site_ids(db, "metadatasets", len(records))
     ]
-    table = MetaDataSet.__table__
+    table = cast(Table, MetaDataSet.__table__)
     rows = [
         {
             "uuid": ref.uuid,
@@ -155,7 +155,7 @@ def insert_values(db: Session, values: Sequence[tuple[int, int, str]]) -> None:
             )
         return
     buffer = io.StringIO("".join(f"{s}\t{m}\t{v.translate(COPY_ESCAPES)}\n" for s, m, v in values))
-    cursor = db.connection().connection.dbapi_connection.cursor()
+    cursor = db.connection().connection.cursor()
     cursor.copy_expert(
         "COPY metadatumrecords (metadataset_id, metadatum_id, value) FROM STDIN", buffer
     )
@@ -217,7 +217,7 @@ def may_read(actor: User, metadataset: MetaDataSet) -> bool:
     """Staged sets: only their owner. Submitted ones: the submission's group and site readers."""
     if metadataset.submission_id is None:
         return metadataset.user_id == actor.id
-    return authz.can_read_submitted(actor, metadataset.submission.group_id)
+    return authz.can_read_submitted(actor, cast(Submission, metadataset.submission).group_id)
 
 
 def get_metadataset(db: Session, actor: User, metadataset_id: str) -> MetaDataSet:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from pyramid.request import Request
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from datameta.errors import ErrorItem, Forbidden, ValidationFailed
@@ -159,7 +159,7 @@ def requested_group_name(registration: RegistrationRequest) -> str:
 
 def admins_to_notify(db: Session, registration: RegistrationRequest) -> list[User]:
     """The enabled site admins, and the enabled admins of the group asked for."""
-    authoritative = User.site_admin.is_(True)
+    authoritative: ColumnElement[bool] = User.site_admin.is_(True)
     if registration.group_id is not None:
         authoritative = or_(
             authoritative,

@@ -132,7 +132,7 @@ def execute_service(
     if problems:
         raise ValidationFailed(problems)
 
-    file_by_name = {file.name: file.id for file in files}
+    file_by_name: dict[str | None, int] = {file.name: file.id for file in files}
     rows = [
         {
             "metadataset_id": metadataset.id,

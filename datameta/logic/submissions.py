@@ -8,8 +8,9 @@ SQL statements does not grow with the size of the submission.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
@@ -39,6 +40,9 @@ from datameta.security import authz
 MAX_LABEL_LENGTH = 200
 NOTHING_GIVEN = "Neither data nor metadata provided in submission."
 
+# What a submission is made of: metadatasets and files, looked up alike.
+Staged = TypeVar("Staged", MetaDataSet, File)
+
 
 @dataclass
 class ValidatedSubmission:
@@ -47,12 +51,12 @@ class ValidatedSubmission:
     label: str | None
 
 
-def _lookup(db: Session, model: type, given_ids: Sequence[str]) -> dict[str, object]:
+def _lookup(db: Session, model: type[Staged], given_ids: Sequence[str]) -> dict[str, Staged | None]:
     """Entities by the id strings given (UUIDs and site ids mixed), in one query."""
     keys = {given: str(parsed) if (parsed := parse_uuid(given)) else given for given in given_ids}
     uuids = [parse_uuid(key) for key in keys.values() if parse_uuid(key) is not None]
     site_ids = [key for key in keys.values() if parse_uuid(key) is None]
-    found = {}
+    found: dict[str, Staged] = {}
     for entity in db.scalars(
         select(model).where(model.uuid.in_(uuids) | model.site_id.in_(site_ids))
     ):
@@ -61,7 +65,9 @@ def _lookup(db: Session, model: type, given_ids: Sequence[str]) -> dict[str, obj
     return {given: found.get(key) for given, key in keys.items()}
 
 
-def _access_problems(actor: User, given: dict[str, object]) -> list[ErrorItem]:
+def _access_problems(
+    actor: User, given: Mapping[str, MetaDataSet | File | None]
+) -> list[ErrorItem]:
     problems = []
     for given_id, entity in given.items():
         echo = {"site": given_id, "uuid": given_id}
@@ -99,7 +105,9 @@ def linked_file_ids(db: Session, files: Sequence[File]) -> set[int]:
 
 
 def _taken_on_site(
-    db: Session, unique_definitions: list[MetaDatum], sets_values
+    db: Session,
+    unique_definitions: list[MetaDatum],
+    sets_values: Sequence[Mapping[str, str | None]],
 ) -> dict[str, set[str]]:
     """Values of site-unique columns that submitted metadatasets already hold (one query)."""
     wanted = {
@@ -123,11 +131,14 @@ def _taken_on_site(
         .where(MetaDataSet.submission_id.is_not(None), or_(*conditions))
     )
     for metadatum_id, value in rows:
-        taken.setdefault(names[metadatum_id], set()).add(value)
+        # "value IN (...)" never matches NULL.
+        taken.setdefault(names[metadatum_id], set()).add(cast(str, value))
     return taken
 
 
-def _as_items(problems: list[Problem], entities: dict[tuple[str, int], object]) -> list[ErrorItem]:
+def _as_items(
+    problems: list[Problem], entities: Mapping[tuple[str, Hashable], MetaDataSet | File]
+) -> list[ErrorItem]:
     return [
         ErrorItem(
             message=problem.message,
@@ -162,8 +173,9 @@ def validate_submission(
     if access:
         raise ValidationFailed(access)
 
-    sets = list(dict.fromkeys(given_sets.values()))
-    files = list(dict.fromkeys(given_files.values()))
+    # Every id was found (access problems include what was not).
+    sets = [mset for mset in dict.fromkeys(given_sets.values()) if mset is not None]
+    files = [file for file in dict.fromkeys(given_files.values()) if file is not None]
     definitions = submitter_definitions(db)
     rules = [column_rule(definition) for definition in definitions]
     values = _values_by_set(db, sets)
@@ -183,7 +195,9 @@ def validate_submission(
         + uniqueness_problems(rules, set_facts, taken)
     )
     if problems:
-        entities = {("metadataset", mset.id): mset for mset in sets}
+        entities: dict[tuple[str, Hashable], MetaDataSet | File] = {
+            ("metadataset", mset.id): mset for mset in sets
+        }
         entities.update({("file", file.id): file for file in files})
         raise ValidationFailed(_as_items(problems, entities))
     return ValidatedSubmission(sets, files, label)
@@ -248,7 +262,8 @@ def submission_contents(
     for mset in db.scalars(
         select(MetaDataSet).where(MetaDataSet.submission_id.in_(contents)).order_by(MetaDataSet.id)
     ):
-        contents[mset.submission_id].metadatasets.append(mset)
+        # Selected by submission, so never without one.
+        contents[cast(int, mset.submission_id)].metadatasets.append(mset)
     rows = db.execute(
         select(MetaDataSet.submission_id, File)
         .join(MetaDatumRecord, MetaDatumRecord.file_id == File.id)
@@ -257,7 +272,7 @@ def submission_contents(
         .order_by(File.id)
     )
     for submission_id, file in rows:
-        contents[submission_id].files.append(file)
+        contents[cast(int, submission_id)].files.append(file)
     return contents
 
 

@@ -58,7 +58,9 @@ def allocate_site_ids(session: Session, entity: str, count: int) -> list[str]:
 def _assign_site_ids(session: Session, _flush_context: object, _instances: object) -> None:
     pending: dict[str, list[HasSiteId]] = {}
     for obj in session.new:
-        if isinstance(obj, HasSiteId) and obj.site_id is None:
+        # site_id is typed as the database holds it (never NULL); before its first flush
+        # an object has none yet, which is what this looks for.
+        if isinstance(obj, HasSiteId) and getattr(obj, "site_id", None) is None:
             pending.setdefault(obj.site_id_entity, []).append(obj)
     for entity, objects in pending.items():
         site_ids = allocate_site_ids(session, entity, len(objects))

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import boto3
 from botocore.config import Config
@@ -24,6 +24,9 @@ from datameta.storage import (
     content_disposition,
     md5_from_etag,
 )
+
+if TYPE_CHECKING:  # the boto3 stubs are a development dependency only
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +219,7 @@ class S3Storage:
         """
         upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
         try:
-            parts: list[dict[str, Any]] = []
+            parts: list[CompletedPartTypeDef] = []
             size = 0
             chunk = first
             while chunk:
@@ -233,7 +236,9 @@ class S3Storage:
             raise
         return response["ETag"], size
 
-    def _upload_part(self, key: str, upload_id: str, number: int, chunk: bytes) -> dict[str, Any]:
+    def _upload_part(
+        self, key: str, upload_id: str, number: int, chunk: bytes
+    ) -> CompletedPartTypeDef:
         if number > MAX_PARTS:
             raise StorageError(f"upload of {key!r} needs more than {MAX_PARTS} parts")
         # Content-MD5 makes S3 refuse a part that was corrupted on the way.
