@@ -28,6 +28,7 @@ bench: install
 	$(BIN)/python -m benchmarks.bench_api
 	$(BIN)/python -m benchmarks.bench_staging_http
 	$(BIN)/python -m benchmarks.bench_samplesheet
+	$(BIN)/python -m benchmarks.bench_hostile_input
 
 readme: install
 	$(BIN)/python scripts/update_readme.py

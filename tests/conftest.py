@@ -14,6 +14,8 @@ import mailbox as mailbox_module
 import os
 import socket
 import threading
+import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -30,6 +32,7 @@ from waitress.server import create_server
 from datameta import make_app
 from datameta.config import Settings, parse_settings
 from datameta.db import get_tm_session, make_engine
+from datameta.mail import Mailer, make_message
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -39,6 +42,16 @@ TEST_INI = {
     "datameta.session.cookie_secure": "false",
     "retry.attempts": "3",
 }
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """Name the seed of the random test order (pytest-randomly), so a failure can be replayed."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if seed is not None and config.pluginmanager.has_plugin("randomly"):
+        terminalreporter.write_line(
+            f"Tests ran in random order; replay it with: make test PYTEST_ARGS='"
+            f"--randomly-seed={seed}'"
+        )
 
 
 def _require_stack() -> None:
@@ -175,9 +188,31 @@ def live_app(app, clean_database) -> webtest.TestApp:
 class Mailbox:
     """The mails the SMTP sink received during one test."""
 
-    def __init__(self, path: str) -> None:
+    MARKER_ADDRESS = "mailbox.marker@example.org"
+
+    def __init__(self, path: str, mailer: Mailer) -> None:
         self.maildir = mailbox_module.Maildir(path, create=True)
+        self.mailer = mailer
         self.seen = set(self.maildir.keys())
+
+    def settle(self, wait_seconds: float = 10.0) -> None:
+        """Return once every mail the app has sent so far is in the sink.
+
+        A marker mail goes out through the app's mailer after them, and mail is
+        delivered in order; once the marker is here, a mail that is still missing
+        was never sent. Tests that expect no mail call this before saying so.
+        """
+        subject = f"marker {uuid.uuid4()}"
+        self.mailer.send(make_message(to=[self.MARKER_ADDRESS], subject=subject, body="marker"))
+        deadline = time.monotonic() + wait_seconds
+        while time.monotonic() < deadline:
+            for key in set(self.maildir.keys()) - self.seen:
+                message = email.message_from_bytes(self.maildir.get_bytes(key))
+                if message["Subject"] == subject:
+                    self.seen.add(key)
+                    return
+            time.sleep(0.02)
+        raise AssertionError(f"the marker mail did not arrive within {wait_seconds} s")
 
     def messages(self) -> list:
         return [
@@ -199,9 +234,9 @@ class Mailbox:
 
 
 @pytest.fixture
-def mailbox() -> Mailbox:
+def mailbox(app) -> Mailbox:
     _require_stack()
-    return Mailbox(os.environ["DATAMETA_STACK_MAILDIR"])
+    return Mailbox(os.environ["DATAMETA_STACK_MAILDIR"], app.registry["mailer"])
 
 
 def free_port() -> int:

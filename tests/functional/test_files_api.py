@@ -160,10 +160,27 @@ def test_pending_files_and_deletion(testapp, owner):
 def test_a_failed_upload_can_be_retried_with_a_fresh_url(testapp, owner):
     _, key = owner
     announced = announce(testapp, key).json
-    fresh = testapp.post(
-        f"/api/v1/files/{announced['id']['site']}/upload-url", headers=api_headers(key)
-    ).json
+    site_id = announced["id"]["site"]
+    # The first attempt delivers half the bytes: S3 refuses them (their MD5 is not the
+    # announced one) and keeps nothing.
+    failed = requests.put(
+        announced["urlToUpload"],
+        data=CONTENT[: len(CONTENT) // 2],
+        headers=announced["requestHeaders"],
+        timeout=30,
+    )
+    assert failed.status_code == 400
+    not_there = testapp.put_json(
+        f"/api/v1/files/{site_id}", {"contentUploaded": True}, headers=api_headers(key), status=400
+    )
+    assert_api_error(not_there, 400, field="contentUploaded")
+
+    fresh = testapp.post(f"/api/v1/files/{site_id}/upload-url", headers=api_headers(key)).json
     response = requests.put(
         fresh["urlToUpload"], data=CONTENT, headers=fresh["requestHeaders"], timeout=30
     )
     assert response.status_code == 200
+    confirmed = testapp.put_json(
+        f"/api/v1/files/{site_id}", {"contentUploaded": True}, headers=api_headers(key)
+    ).json
+    assert (confirmed["contentUploaded"], confirmed["filesize"]) == (True, len(CONTENT))

@@ -136,7 +136,8 @@ def test_a_zero_limit_switches_the_lockout_off(testapp, dbsession):
     set_app_setting(dbsession, "security_max_failed_login_attempts", 0)
     user = make_user(dbsession)
     fail(testapp, user, 6)
-    login(testapp, user.email, DEFAULT_PASSWORD)
+    assert login(testapp, user.email, DEFAULT_PASSWORD).location.endswith("/home")
+    assert user.locked_until is None
 
 
 # Through the API

@@ -291,7 +291,7 @@ def test_re_enabling_a_user_lets_their_api_key_work_again(testapp, site):
     site.member.enabled = False
     member_headers = site.headers(site.member)
     put_user(testapp, site, site.group_admin, site.member, {"enabled": True})
-    testapp.get(user_url(site.member), headers=member_headers)
+    assert testapp.get(user_url(site.member), headers=member_headers).status_int == 200
 
 
 # Sessions end when the group changes or the account is disabled.

@@ -38,6 +38,13 @@ def received(subject: str, wait_seconds: float = 0) -> list[EmailMessage]:
         time.sleep(0.1)
 
 
+def sent_so_far(mailer: SmtpMailer) -> None:
+    """Return once the sink holds every mail sent before: a marker sent after them arrived."""
+    marker = unique_subject()
+    mailer.send(make_message(to=["marker@example.org"], subject=marker, body="marker"))
+    assert received(marker, wait_seconds=5), "the marker mail did not arrive"
+
+
 def unique_subject() -> str:
     # Other tests share the sink; a unique subject finds exactly this test's mail.
     return f"Grüße from the tests {uuid.uuid4()}"
@@ -114,6 +121,7 @@ def test_mail_is_sent_after_the_transaction_commits(mailer: SmtpMailer) -> None:
         fake_request(tm, mailer),
         make_message(to=["a@example.org"], subject=subject, body="committed"),
     )
+    sent_so_far(mailer)
     assert received(subject) == []
     tm.commit()
 
@@ -132,10 +140,12 @@ def test_mail_is_not_sent_when_the_transaction_aborts(mailer: SmtpMailer) -> Non
     )
     tm.abort()
 
+    sent_so_far(mailer)
     assert received(subject) == []
     # A later transaction does not send it either.
     tm.begin()
     tm.commit()
+    sent_so_far(mailer)
     assert received(subject) == []
 
 

@@ -90,6 +90,8 @@ def test_a_blank_user_agreement_needs_no_acceptance(dbsession):
 
     register(dbsession, org_select=group.site_id, user_agreement_text="  \n")
 
+    assert dbsession.scalar(sa.select(RegistrationRequest)).group_id == group.id
+
 
 def test_hidden_groups_ask_for_an_id(dbsession):
     with pytest.raises(ValidationFailed) as failure:

@@ -1,7 +1,5 @@
 """The value rules, one case each: the same code checks API records and sample-sheet rows."""
 
-import time
-
 import pytest
 
 from datameta.linting import (
@@ -96,11 +94,12 @@ def test_dates_are_shown_in_the_columns_format():
     assert render_value(NOTE, "as is") == "as is"
 
 
-def test_a_catastrophic_pattern_runs_in_linear_time():
+def test_a_catastrophic_pattern_is_answered():
+    # Backtracking engines take ages here; RE2's time is linear in the input.
+    # How long it takes is measured by benchmarks/bench_hostile_input.py.
     rule = ColumnRule("X", pattern="(a+)+$")
-    started = time.perf_counter()
-    lint_record([rule], {"X": "a" * 50_000 + "b"})
-    assert time.perf_counter() - started < 1  # backtracking engines take ages here
+    assert [error.field for error in lint_record([rule], {"X": "a" * 50_000 + "b"}).errors] == ["X"]
+    assert lint_record([rule], {"X": "a" * 50_000}).ok
 
 
 @pytest.mark.parametrize("pattern", ["(", "(a)\\1", "(?=a)a"])

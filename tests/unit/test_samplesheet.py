@@ -2,7 +2,7 @@
 
 import codecs
 import io
-import time
+import tracemalloc
 import zipfile
 from datetime import date, datetime
 from datetime import time as clock
@@ -204,18 +204,23 @@ def test_a_zip_bomb_is_refused_before_unpacking():
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("xl/worksheets/sheet1.xml", b"\x00" * (400 * 1024 * 1024))
-    started = time.perf_counter()
-    with pytest.raises(SheetRefused, match="unpacks to far more"):
-        read_sample_sheet(buffer.getvalue(), COLUMNS)
-    assert time.perf_counter() - started < 5
+    data = buffer.getvalue()
+    tracemalloc.start()
+    try:
+        with pytest.raises(SheetRefused, match="unpacks to far more"):
+            read_sample_sheet(data, COLUMNS)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Unpacking would take 400 MiB; refusing it takes next to nothing.
+    assert peak < 20 * 1024 * 1024
 
 
-def test_a_million_columns_are_refused_quickly():
+def test_a_million_columns_are_refused():
+    # How long this takes is measured by benchmarks/bench_hostile_input.py.
     data = ("SampleId" + ",x" * 1_000_000 + "\n").encode()
-    started = time.perf_counter()
     with pytest.raises(SheetRefused, match="more than 1000 columns"):
         read_sample_sheet(data, COLUMNS)
-    assert time.perf_counter() - started < 5
 
 
 def test_a_gigantic_text_cell_is_refused():
