@@ -10,3 +10,4 @@ BIN=$here/.venv/bin
 "$BIN/ruff" format --check .
 "$BIN/lint-imports" --no-cache
 "$BIN/mypy"
+node_modules/.bin/eslint --max-warnings 0 static/js eslint.config.js

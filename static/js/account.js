@@ -1,5 +1,4 @@
 // The account page: copy a new API key, confirm before deleting one.
-"use strict";
 
 document.querySelectorAll("[data-copy-target]").forEach((button) => {
   button.addEventListener("click", async () => {

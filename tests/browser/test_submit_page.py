@@ -83,14 +83,14 @@ def submitter(committed_db):
     return user
 
 
-def open_submit_page(page: Page, email: str) -> None:
+def open_submit_page(page: Page, email: str, *, timeout: float = 10_000) -> None:
     page.goto("/login")
     page.fill("#email", email)
     page.fill("#password", DEFAULT_PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url("**/home")
     page.goto("/submit")
-    page.wait_for_selector("#submit-app[data-ready=true]")
+    page.wait_for_selector("#submit-app[data-ready=true]", timeout=timeout)
 
 
 def drop_file(page: Page, zone: str, name: str, content: bytes) -> None:
@@ -242,7 +242,8 @@ def test_ten_thousand_pending_records_stay_responsive(page, screenshots, submitt
     page.on(
         "request", lambda request: api_calls.append(request.url) if API in request.url else None
     )
-    open_submit_page(page, submitter.email)
+    # Generous: how fast it is belongs in a benchmark, not in a test a busy machine fails.
+    open_submit_page(page, submitter.email, timeout=60_000)
     expect(page.locator("#records-summary")).to_have_text("10,000 records, 10,000 selected")
     # Only one page of rows is in the document, whatever the number of records.
     expect(page.locator("#records-table tbody tr")).to_have_count(100)
@@ -277,7 +278,10 @@ def test_ten_thousand_pending_records_stay_responsive(page, screenshots, submitt
     expect(page.locator("#records-summary")).to_have_text("10,000 records, 100 selected")
     page.on("dialog", lambda dialog: dialog.accept())
     page.click("#records-delete")
-    expect(page.locator("#records-summary")).to_have_text("9,900 records, 0 selected")
+    # Deleting reloads the 9,900 records that remain: generous, as for the first load.
+    expect(page.locator("#records-summary")).to_have_text(
+        "9,900 records, 0 selected", timeout=60_000
+    )
     screenshots.take("ten-thousand-after-delete")
 
 

@@ -1,6 +1,5 @@
 // Computes a file's MD5 off the main thread, in chunks, so that the page stays
 // responsive and memory stays bounded for files of any size.
-/* global SparkMD5 */
 "use strict";
 
 importScripts("../../vendor/spark-md5.min.js");

@@ -73,11 +73,15 @@ function putToStorage(entry, upload, onProgress) {
     xhr.upload.onprogress = (event) => onProgress(event.loaded);
     xhr.onload = () => {
       entry.xhr = null;
-      if (xhr.status >= 200 && xhr.status < 300) resolve();
-      else if (xhr.status === 400)
+      if (xhr.status >= 200 && xhr.status < 300) {
+        resolve();
+      } else if (xhr.status === 400) {
         reject(new Error("The storage refused the data: it does not match the checksum."));
-      else if (xhr.status === 403) reject(new Error("The storage refused the upload link (expired?)."));
-      else reject(new Error(`The storage answered ${xhr.status}.`));
+      } else if (xhr.status === 403) {
+        reject(new Error("The storage refused the upload link (expired?)."));
+      } else {
+        reject(new Error(`The storage answered ${xhr.status}.`));
+      }
     };
     xhr.onerror = () => {
       entry.xhr = null;
@@ -265,7 +269,7 @@ export class Uploads {
       entry.size = confirmed.filesize;
     } catch (error) {
       if (error instanceof ApiError && error.status === 409) {
-        throw new Error("The stored data does not match the file's checksum.");
+        throw new Error("The stored data does not match the file's checksum.", { cause: error });
       }
       throw error;
     }
