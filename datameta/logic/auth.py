@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from datameta.errors import ErrorItem, Forbidden, NotFound, Unauthenticated, ValidationFailed
 from datameta.logic.appsettings import LockoutPolicy
-from datameta.logic.ids import find_by_id, get_by_id
+from datameta.logic.ids import find_by_id
 from datameta.logic.passwords import issue_token, set_password, valid_token
-from datameta.logic.users import find_user_by_email
+from datameta.logic.users import find_user_by_email, get_user
 from datameta.models import LoginAttempt, PasswordToken, TokenPurpose, User
 from datameta.security import authz
 from datameta.security.passwords import PasswordPolicy, hash_password, verify_password
@@ -123,7 +123,7 @@ def verify_second_factor(
 
 def unlock_user(db: Session, actor: User, user_id: str) -> User:
     """End a user's failed-login lockout before its cooldown is over."""
-    user = get_by_id(db, User, user_id, what="User")
+    user = get_user(db, actor, user_id)
     if not authz.can_unlock(actor, user):
         raise Forbidden("You may not unlock this account.")
     record_success(db, user)
@@ -133,7 +133,7 @@ def unlock_user(db: Session, actor: User, user_id: str) -> User:
 
 def reset_second_factor(db: Session, actor: User, user_id: str) -> User:
     """Forget a user's TOTP secret; they enrol again through a password reset."""
-    user = get_by_id(db, User, user_id, what="User")
+    user = get_user(db, actor, user_id)
     if not authz.can_reset_second_factor(actor, user):
         raise Forbidden("Only site admins may reset a second factor.")
     user.tfa_secret_encrypted = None

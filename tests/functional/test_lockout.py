@@ -207,12 +207,22 @@ def test_an_admin_of_the_users_group_unlocks_by_site_id(testapp, dbsession, lock
 
 
 @pytest.mark.parametrize("role", ["member", "other_group_admin"])
-def test_others_may_not_unlock(testapp, dbsession, locked, role):
+def test_users_who_do_not_see_the_account_are_told_it_does_not_exist(
+    testapp, dbsession, locked, role
+):
     if role == "member":
         actor = make_user(dbsession, group=locked.group)
     else:
         actor = make_user(dbsession, group_admin=True)
-    response = unlock(testapp, make_api_key(dbsession, actor), str(locked.uuid), 403)
+    response = unlock(testapp, make_api_key(dbsession, actor), str(locked.uuid), 404)
+    assert_api_error(response, 404, "NotFound")
+    dbsession.flush()
+    assert locked.locked_until is not None
+
+
+def test_a_site_reader_sees_the_account_but_may_not_unlock_it(testapp, dbsession, locked):
+    reader = make_user(dbsession, site_read=True)
+    response = unlock(testapp, make_api_key(dbsession, reader), str(locked.uuid), 403)
     assert_api_error(response, 403, "AccessDenied")
     dbsession.flush()
     assert locked.locked_until is not None
