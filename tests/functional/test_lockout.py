@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from datameta.logic.auth import LOGIN_FAILED, WRONG_OLD_PASSWORD
+from datameta.logic.auth import LOGIN_FAILED, WRONG_CURRENT_CREDENTIAL
 from datameta.models import LoginAttempt, User
 from tests.factories import DEFAULT_PASSWORD, make_api_key, make_group, make_user, set_app_setting
 from tests.helpers import api_headers, assert_api_error, login
@@ -192,7 +192,7 @@ def test_wrong_current_passwords_at_a_password_change_count_and_lock(testapp, db
     assert attempts(dbsession, user) == limit - 1
     assert user.locked_until is None
     response = put_password(testapp, user, key, WRONG, 403)
-    assert_api_error(response, 403, "AccessDenied", message=WRONG_OLD_PASSWORD)
+    assert_api_error(response, 403, "AccessDenied", message=WRONG_CURRENT_CREDENTIAL)
     dbsession.flush()
     assert user.locked_until is not None
 
