@@ -55,6 +55,13 @@ class Forbidden(DomainError):
     exception_name = "AccessDenied"
 
 
+class WrongPassword(Forbidden):
+    """A wrong current password from a logged-in user: it counted towards the lockout.
+
+    The caller answers it and commits despite the error, so the count is kept.
+    """
+
+
 class NotModifiable(DomainError):
     status = 403
     exception_name = "ResourceNotModifiableError"

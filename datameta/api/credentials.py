@@ -10,10 +10,12 @@ from pyramid.response import Response
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 
+from datameta.api.errors import error_response
 from datameta.api.serialize import group_json, identifier
-from datameta.errors import Unauthenticated
+from datameta.db import commit_despite_error
+from datameta.errors import Unauthenticated, WrongPassword
 from datameta.logic import auth
-from datameta.logic.appsettings import password_policy
+from datameta.logic.appsettings import lockout_policy, password_policy
 
 # The id under which PUT /users/{id}/password takes a reset token instead of the old password.
 RESET_TOKEN_USER_ID = "0"  # noqa: S105 (a user id, not a password)
@@ -40,7 +42,7 @@ def whoami(request: Request) -> dict[str, Any]:
     openapi=True,
     permission=NO_PERMISSION_REQUIRED,
 )
-def set_password(request: Request) -> dict[str, str]:
+def set_password(request: Request) -> dict[str, str] | Response:
     """With id 0 the credential is a reset token; otherwise it is the current password."""
     body = request.openapi_validated.body
     values = request.app_settings
@@ -57,15 +59,21 @@ def set_password(request: Request) -> dict[str, str]:
     else:
         if request.user is None:
             raise Unauthenticated("Log in, or use a password reset token with user id 0.")
-        tfa_token = auth.change_password(
-            request.dbsession,
-            request.user,
-            user_id,
-            credential,
-            new_password,
-            password_policy(values),
-            **options,
-        )
+        try:
+            tfa_token = auth.change_password(
+                request.dbsession,
+                request.user,
+                user_id,
+                credential,
+                new_password,
+                password_policy(values),
+                lockout=lockout_policy(values),
+                **options,
+            )
+        except WrongPassword as error:
+            # Answered, not raised: the failed attempt must commit with this request.
+            commit_despite_error(request)
+            return error_response(error.status, error.items)
     return {"tfaToken": tfa_token}
 
 

@@ -14,8 +14,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from datameta.config import Settings
-from datameta.errors import ErrorItem, Forbidden, ValidationFailed
-from datameta.logic.ids import get_by_id
+from datameta.errors import ErrorItem, ValidationFailed
+from datameta.logic.ids import get_visible
 from datameta.models import ApiKey, User
 from datameta.security import authz
 from datameta.security.tokens import generate_token, hash_token
@@ -107,9 +107,8 @@ def create_api_key(
 
 def list_api_keys(db: Session, actor: User, user_id: str) -> list[ApiKey]:
     """The keys of a user, oldest first: only the user themselves may list them."""
-    owner = get_by_id(db, User, user_id, what="User")
-    if not authz.can_manage_api_keys(actor, owner):
-        raise Forbidden("You may list only your own API keys.")
+    # Others' keys are invisible to everyone, site admins included.
+    owner = get_visible(db, User, user_id, lambda owner: authz.can_manage_api_keys(actor, owner))
     return list(
         db.scalars(select(ApiKey).where(ApiKey.user_id == owner.id).order_by(ApiKey.created))
     )
@@ -117,7 +116,7 @@ def list_api_keys(db: Session, actor: User, user_id: str) -> list[ApiKey]:
 
 def delete_api_key(db: Session, actor: User, key_id: str) -> None:
     """Delete one of the actor's own keys."""
-    key = get_by_id(db, ApiKey, key_id, what="API key")
-    if not authz.can_manage_api_keys(actor, key.user):
-        raise Forbidden("You may delete only your own API keys.")
+    key = get_visible(
+        db, ApiKey, key_id, lambda key: authz.can_manage_api_keys(actor, key.user), what="API key"
+    )
     db.execute(delete(ApiKey).where(ApiKey.id == key.id))

@@ -15,11 +15,18 @@ from functools import cache
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from datameta.errors import ErrorItem, Forbidden, NotFound, Unauthenticated, ValidationFailed
+from datameta.errors import (
+    ErrorItem,
+    Forbidden,
+    NotFound,
+    Unauthenticated,
+    ValidationFailed,
+    WrongPassword,
+)
 from datameta.logic.appsettings import LockoutPolicy
-from datameta.logic.ids import find_by_id, get_by_id
+from datameta.logic.ids import find_by_id
 from datameta.logic.passwords import issue_token, set_password, valid_token
-from datameta.logic.users import find_user_by_email
+from datameta.logic.users import find_user_by_email, get_user
 from datameta.models import LoginAttempt, PasswordToken, TokenPurpose, User
 from datameta.security import authz
 from datameta.security.passwords import PasswordPolicy, hash_password, verify_password
@@ -32,7 +39,11 @@ LOGIN_FAILED = (
     "Wrong email or password, or the account is locked for a while after too many failed attempts."
 )
 WRONG_CODE = "The code is not correct. Enter the current code from your authenticator app."
-WRONG_OLD_PASSWORD = "The current password is not correct."  # noqa: S105 (a message)
+# A wrong current password and a locked account answer alike, as at the login.
+WRONG_CURRENT_CREDENTIAL = (
+    "The current password is not correct, or the account is locked for a while after too many "
+    "failed attempts."
+)
 
 # Where a session records that both factors passed (or that there is only one).
 TFA_PASSED_SESSION_KEY = "tfa_passed"
@@ -123,7 +134,7 @@ def verify_second_factor(
 
 def unlock_user(db: Session, actor: User, user_id: str) -> User:
     """End a user's failed-login lockout before its cooldown is over."""
-    user = get_by_id(db, User, user_id, what="User")
+    user = get_user(db, actor, user_id)
     if not authz.can_unlock(actor, user):
         raise Forbidden("You may not unlock this account.")
     record_success(db, user)
@@ -133,7 +144,7 @@ def unlock_user(db: Session, actor: User, user_id: str) -> User:
 
 def reset_second_factor(db: Session, actor: User, user_id: str) -> User:
     """Forget a user's TOTP secret; they enrol again through a password reset."""
-    user = get_by_id(db, User, user_id, what="User")
+    user = get_user(db, actor, user_id)
     if not authz.can_reset_second_factor(actor, user):
         raise Forbidden("Only site admins may reset a second factor.")
     user.tfa_secret_encrypted = None
@@ -201,16 +212,26 @@ def change_password(
     new_password: str,
     policy: PasswordPolicy,
     *,
+    lockout: LockoutPolicy,
     tfa_enabled: bool,
     lifetime_minutes: int,
     field: str = "newPassword",
 ) -> str:
-    """A user changes their own password; answer the TFA setup token or ""."""
+    """A user changes their own password; answer the TFA setup token or "".
+
+    A wrong current password counts as a failed login, so that a stolen API key
+    or an unattended session cannot be used to guess the password; the caller
+    must commit despite the WrongPassword error to keep the count.
+    """
     user = find_by_id(db, User, user_id)
+    # DataMeta 1.x answers 403 for another and for an unknown user alike.
     if user is None or not authz.can_change_password(actor, user):
         raise Forbidden("You may change only your own password.")
+    if is_locked(user):
+        raise WrongPassword(WRONG_CURRENT_CREDENTIAL)
     if not verify_password(old_password, user.pwhash):
-        raise Forbidden(WRONG_OLD_PASSWORD)
+        record_failed_attempt(db, user, lockout)
+        raise WrongPassword(WRONG_CURRENT_CREDENTIAL)
     set_password(db, user, new_password, policy, field=field)
     return _tfa_setup_token(db, user, tfa_enabled, lifetime_minutes)
 

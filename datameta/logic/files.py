@@ -27,7 +27,8 @@ from datameta.errors import (
     NotModifiable,
     ValidationFailed,
 )
-from datameta.logic.ids import find_by_id, get_by_id, not_found
+from datameta.logic.ids import find_by_id, get_visible
+from datameta.logic.users import staged_data_owner
 from datameta.models import File, MetaDataSet, MetaDatumRecord, Submission, User
 from datameta.security import authz
 from datameta.security.tokens import generate_token, hash_token, token_matches
@@ -134,18 +135,17 @@ def submission_of(db: Session, file: File) -> Submission | None:
     )
 
 
-def get_file(db: Session, actor: User, file_id: str) -> File:
-    """A file the caller may read: their own staged one, or a submitted one of their group."""
-    file = find_by_id(db, File, file_id)
-    if file is None:
-        raise not_found("File", file_id)
+def may_read(db: Session, actor: User, file: File) -> bool:
+    """Staged files: only their owner. Submitted ones: the submission's group and site readers."""
     submission = submission_of(db, file)
     if submission is None:
-        if file.user_id != actor.id:
-            raise not_found("File", file_id)
-    elif not authz.can_read_submitted(actor, submission.group_id):
-        raise not_found("File", file_id)
-    return file
+        return authz.can_view_staged(actor, file.user)
+    return authz.can_read_submitted(actor, submission.group_id)
+
+
+def get_file(db: Session, actor: User, file_id: str) -> File:
+    """A file the caller may read; NotFound, as for an unknown id, otherwise."""
+    return get_visible(db, File, file_id, lambda file: may_read(db, actor, file))
 
 
 def _not_modifiable(file: File) -> NotModifiable:
@@ -250,9 +250,7 @@ def delete_files(db: Session, actor: User, file_ids: Sequence[str]) -> list[str]
 
 def pending_files(db: Session, actor: User, user_id: str) -> list[File]:
     """The staged files of a user (not yet in a submission); visible to that user only."""
-    owner = get_by_id(db, User, user_id, what="User")
-    if owner.id != actor.id:
-        raise Forbidden("Staged data is visible to its owner only.")
+    owner = staged_data_owner(db, actor, user_id)
     linked = select(MetaDatumRecord.file_id).where(MetaDatumRecord.file_id.is_not(None))
     return list(
         db.scalars(

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from datameta.errors import ErrorItem, Forbidden, ValidationFailed
-from datameta.logic.ids import get_by_id
+from datameta.logic.ids import get_visible
 from datameta.models import Group, User
 from datameta.security import authz
 
@@ -15,12 +15,8 @@ DUPLICATE_NAME = "A group with that name already exists."
 
 
 def get_group(db: Session, actor: User, group_id: str) -> Group:
-    """The group named by UUID or site id; Forbidden unless the actor may see it."""
-    group = get_by_id(db, Group, group_id)
-    # DataMeta 1.x answers 403 here, and its clients expect that.
-    if not authz.can_view_group(actor, group.id):
-        raise Forbidden("You may not see this group.")
-    return group
+    """The group named by UUID or site id; NotFound, as if unknown, unless the actor may see it."""
+    return get_visible(db, Group, group_id, lambda group: authz.can_view_group(actor, group.id))
 
 
 def valid_group_name(db: Session, name: str, *, renaming: Group | None = None) -> str:

@@ -1,8 +1,16 @@
-"""Finding entities by the ids clients send: a UUID or a site id."""
+"""Finding entities by the ids clients send: a UUID or a site id.
+
+The one rule of visibility lives here: an entity the caller may not see answers
+exactly like an id that names nothing (NotFound, same message, same body apart
+from the echoed id), so probing ids tells an outsider nothing. Only once the
+caller may see an entity does the logic answer Forbidden (or NotModifiable) for
+what they may not do with it.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import TypeVar
 
 from sqlalchemy import ColumnElement, select
@@ -52,8 +60,34 @@ def not_found(what: str, given: str) -> NotFound:
 
 
 def get_by_id(db: Session, model: type[Entity], given: str, *, what: str | None = None) -> Entity:
-    """The entity named by ``given``, or NotFound naming it."""
+    """The entity named by ``given``, or NotFound naming it.
+
+    Only for callers that may see every entity of the kind (checked before the
+    look-up, e.g. site admins); everyone else goes through ``get_visible``.
+    """
     found = find_by_id(db, model, given)
     if found is None:
         raise not_found(what or model.__name__, given)
     return found
+
+
+def visible_or_not_found(
+    found: Entity | None, given: str, may_see: Callable[[Entity], bool], what: str
+) -> Entity:
+    """``found`` if it exists and ``may_see`` it; else the NotFound of an unknown id."""
+    if found is None or not may_see(found):
+        raise not_found(what, given)
+    return found
+
+
+def get_visible(
+    db: Session,
+    model: type[Entity],
+    given: str,
+    may_see: Callable[[Entity], bool],
+    *,
+    what: str | None = None,
+) -> Entity:
+    """The entity named by ``given`` if the caller ``may_see`` it, else NotFound as if unknown."""
+    found = find_by_id(db, model, given)
+    return visible_or_not_found(found, given, may_see, what or model.__name__)

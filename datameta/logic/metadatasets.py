@@ -12,10 +12,11 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, delete, exists, func, insert, not_, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from datameta.errors import ErrorItem, Forbidden, NotModifiable, ValidationFailed
+from datameta.errors import ErrorItem, NotModifiable, ValidationFailed
 from datameta.linting import lint_record
-from datameta.logic.ids import find_by_id, get_by_id, not_found
+from datameta.logic.ids import find_by_id, get_visible
 from datameta.logic.metadata import column_rule, submitter_definitions
+from datameta.logic.users import staged_data_owner
 from datameta.models import (
     File,
     MetaDataSet,
@@ -216,24 +217,23 @@ def _preload_related(
 def may_read(actor: User, metadataset: MetaDataSet) -> bool:
     """Staged sets: only their owner. Submitted ones: the submission's group and site readers."""
     if metadataset.submission_id is None:
-        return metadataset.user_id == actor.id
+        return authz.can_view_staged(actor, metadataset.user)
     return authz.can_read_submitted(actor, cast(Submission, metadataset.submission).group_id)
 
 
 def get_metadataset(db: Session, actor: User, metadataset_id: str) -> MetaDataSet:
-    metadataset = find_by_id(db, MetaDataSet, metadataset_id)
-    if metadataset is None or not may_read(actor, metadataset):
-        raise not_found("Metadataset", metadataset_id)
-    return metadataset
+    """A metadataset the actor may read; NotFound, as for an unknown id, otherwise."""
+    return get_visible(
+        db, MetaDataSet, metadataset_id, lambda mset: may_read(actor, mset), what="Metadataset"
+    )
 
 
 def delete_metadatasets(db: Session, actor: User, metadataset_ids: Sequence[str]) -> None:
     """Delete staged sets of the caller, all or nothing: the first problem aborts."""
     found = []
     for given in dict.fromkeys(metadataset_ids):
-        metadataset = find_by_id(db, MetaDataSet, given)
-        if metadataset is None or not may_read(actor, metadataset):
-            raise not_found("Metadataset", given)
+        metadataset = get_metadataset(db, actor, given)
+        # Seen but submitted: not modifiable (403), as DataMeta 1.x answers.
         if metadataset.submission_id is not None:
             raise NotModifiable(
                 [
@@ -244,8 +244,6 @@ def delete_metadatasets(db: Session, actor: User, metadataset_ids: Sequence[str]
                     )
                 ]
             )
-        if metadataset.user_id != actor.id:
-            raise Forbidden("Only the owner may delete a staged metadataset.")
         found.append(metadataset.id)
     if found:
         db.execute(delete(MetaDataSet).where(MetaDataSet.id.in_(found)))
@@ -298,9 +296,7 @@ def query_submitted(
 
 def pending_metadatasets(db: Session, actor: User, user_id: str) -> list[MetaDataSet]:
     """The staged sets of a user; only users themselves see their staged data."""
-    owner = get_by_id(db, User, user_id, what="User")
-    if owner.id != actor.id:
-        raise Forbidden("Staged data is visible to its owner only.")
+    owner = staged_data_owner(db, actor, user_id)
     return list(
         db.scalars(
             select(MetaDataSet)

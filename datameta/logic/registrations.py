@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from datameta.errors import ErrorItem, Forbidden, ValidationFailed
 from datameta.logic.groups import valid_group_name
-from datameta.logic.ids import find_by_id, get_by_id
+from datameta.logic.ids import find_by_id, get_visible
 from datameta.logic.mails import absolute_url, send_app_mail
 from datameta.logic.passwords import issue_token
 from datameta.logic.users import find_user_by_email, normalize_email
@@ -209,11 +209,17 @@ def list_requests(db: Session, actor: User) -> list[RegistrationRequest]:
 
 
 def get_request(db: Session, actor: User, request_id: str) -> RegistrationRequest:
-    """A pending request the actor may answer; NotFound when gone, Forbidden when not theirs."""
-    registration = get_by_id(db, RegistrationRequest, request_id, what="Registration request")
-    if not authz.can_answer_registration(actor, registration.group_id):
-        raise Forbidden("You may answer registration requests for your own group only.")
-    return registration
+    """A pending request the actor may answer; NotFound when gone or not theirs to see.
+
+    Admins see only the requests they may answer (as in ``list_requests``).
+    """
+    return get_visible(
+        db,
+        RegistrationRequest,
+        request_id,
+        lambda registration: authz.can_answer_registration(actor, registration.group_id),
+        what="Registration request",
+    )
 
 
 def _target_group(
@@ -236,10 +242,11 @@ def _target_group(
         return None, [ErrorItem(problem, field="newGroupName")]
     if group_id:
         group = find_by_id(db, Group, group_id)
+        # Asked before "does it exist", so that a group admin learns nothing about other ids.
+        if not authz.can_answer_registration(actor, group.id if group is not None else None):
+            raise Forbidden("You may accept users into your own group only.")
         if group is None:
             return None, [ErrorItem("There is no group with this id.", field="groupId")]
-        if not authz.can_answer_registration(actor, group.id):
-            raise Forbidden("You may accept users into your own group only.")
         return group, []
     if new_group_name is None:
         return None, [ErrorItem("Please choose a group.", field="groupId")]

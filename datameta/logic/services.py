@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from datameta.errors import ErrorItem, Forbidden, ValidationFailed
 from datameta.linting import lint_record
 from datameta.linting.submission import FileFacts, SetFacts, association_problems
-from datameta.logic.ids import find_by_id, get_by_id, not_found
+from datameta.logic.ids import find_by_id, get_by_id, get_visible
 from datameta.logic.metadata import column_rule
+from datameta.logic.metadatasets import get_metadataset
 from datameta.logic.submissions import linked_file_ids
 from datameta.models import (
     File,
@@ -48,6 +49,19 @@ def _check_name(db: Session, name: str, current: Service | None = None) -> str:
             [ErrorItem(message="A service with that name already exists.", field="name")]
         )
     return name
+
+
+def is_assigned(actor: User, service: Service) -> bool:
+    return any(user.id == actor.id for user in service.users)
+
+
+def get_service(db: Session, actor: User, service_id: str) -> Service:
+    """A service the actor sees (site admins: all; others: their own), else NotFound."""
+
+    def visible(service: Service) -> bool:
+        return authz.can_view_service(actor, is_assigned(actor, service))
+
+    return get_visible(db, Service, service_id, visible)
 
 
 def list_services(db: Session, actor: User) -> list[Service]:
@@ -101,11 +115,15 @@ def execute_service(
     record: Mapping[str, Any],
     file_ids: Sequence[str],
 ) -> MetaDataSet:
-    """Store a service's values (and files) for one submitted metadataset, once."""
-    service = get_by_id(db, Service, service_id, what="Service")
-    metadataset = get_by_id(db, MetaDataSet, metadataset_id, what="Metadataset")
-    if actor not in service.users:
+    """Store a service's values (and files) for one submitted metadataset, once.
+
+    The service must be one the actor sees and runs, and the metadataset one they
+    may read; what they may not see answers like an unknown id.
+    """
+    service = get_service(db, actor, service_id)
+    if not authz.can_run_service(actor, is_assigned(actor, service)):
         raise Forbidden("Only users assigned to the service may report its results.")
+    metadataset = get_metadataset(db, actor, metadataset_id)
     if metadataset.submission_id is None:
         raise ValidationFailed("The metadataset has not been submitted yet.")
     done = select(ServiceExecution.id).where(
@@ -156,12 +174,11 @@ def execute_service(
 
 
 def _own_frozen_files(db: Session, actor: User, file_ids: Sequence[str]) -> list[File]:
-    files = []
-    for given in dict.fromkeys(file_ids):
-        file = find_by_id(db, File, given)
-        if file is None or file.user_id != actor.id:
-            raise not_found("File", given)
-        files.append(file)
+    # Others' files are answered like unknown ones, submitted or not.
+    files = [
+        get_visible(db, File, given, lambda file: file.user_id == actor.id)
+        for given in dict.fromkeys(file_ids)
+    ]
     linked = linked_file_ids(db, files)
     problems = [
         ErrorItem(

@@ -8,7 +8,7 @@ SQL statements does not grow with the size of the submission.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar, cast
 
@@ -24,11 +24,13 @@ from datameta.linting.submission import (
     stored_value_problems,
     uniqueness_problems,
 )
-from datameta.logic.ids import find_by_id, get_by_id, not_found, parse_uuid
+from datameta.logic import files as file_logic
+from datameta.logic import metadatasets
+from datameta.logic.groups import get_group
+from datameta.logic.ids import get_visible, parse_uuid
 from datameta.logic.metadata import column_rule, submitter_definitions
 from datameta.models import (
     File,
-    Group,
     MetaDataSet,
     MetaDatum,
     MetaDatumRecord,
@@ -66,14 +68,19 @@ def _lookup(db: Session, model: type[Staged], given_ids: Sequence[str]) -> dict[
 
 
 def _access_problems(
-    actor: User, given: Mapping[str, MetaDataSet | File | None]
+    actor: User,
+    given: Mapping[str, Staged | None],
+    may_see: Callable[[Staged], bool],
 ) -> list[ErrorItem]:
+    """Ids that name nothing the actor may see are "Not found", others' data "Access denied"."""
     problems = []
     for given_id, entity in given.items():
         echo = {"site": given_id, "uuid": given_id}
-        if entity is None:
+        if entity is not None and entity.user_id == actor.id:
+            continue
+        if entity is None or not may_see(entity):
             problems.append(ErrorItem(message="Not found", entity=echo))
-        elif entity.user_id != actor.id:
+        else:
             problems.append(ErrorItem(message="Access denied", entity=echo))
     return problems
 
@@ -169,7 +176,9 @@ def validate_submission(
 
     given_sets = _lookup(db, MetaDataSet, metadataset_ids)
     given_files = _lookup(db, File, file_ids)
-    access = _access_problems(actor, given_sets) + _access_problems(actor, given_files)
+    access = _access_problems(
+        actor, given_sets, lambda mset: metadatasets.may_read(actor, mset)
+    ) + _access_problems(actor, given_files, lambda file: file_logic.may_read(db, actor, file))
     if access:
         raise ValidationFailed(access)
 
@@ -278,15 +287,21 @@ def submission_contents(
 
 def get_submission(db: Session, actor: User, submission_id: str) -> Submission:
     """A submission the caller may read (their group's, or any for site readers)."""
-    submission = find_by_id(db, Submission, submission_id)
-    if submission is None or not authz.can_read_submitted(actor, submission.group_id):
-        raise not_found("Submission", submission_id)
-    return submission
+    return get_visible(
+        db,
+        Submission,
+        submission_id,
+        lambda submission: authz.can_read_submitted(actor, submission.group_id),
+    )
 
 
 def group_submissions(db: Session, actor: User, group_id: str) -> list[Submission]:
-    """The submissions of a group: for its members and site readers (403 for others)."""
-    group = get_by_id(db, Group, group_id, what="Group")
+    """The submissions of a group: for its members and site readers.
+
+    A group the actor may not see does not exist for them; a site admin who sees
+    every group but reads no other group's data is refused (403).
+    """
+    group = get_group(db, actor, group_id)
     if not authz.can_list_group_submissions(actor, group.id):
         raise Forbidden("You may not see this group's submissions.")
     return list(

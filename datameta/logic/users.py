@@ -9,7 +9,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from datameta.errors import ErrorItem, Forbidden, ValidationFailed
-from datameta.logic.ids import find_by_id, not_found
+from datameta.logic.ids import find_by_id, get_visible
 from datameta.models import Group, User
 from datameta.security import authz
 
@@ -45,11 +45,12 @@ FLAG_ATTRIBUTES = {
 
 def get_user(db: Session, actor: User, user_id: str) -> User:
     """The user named by UUID or site id; NotFound also when the actor may not see them."""
-    user = find_by_id(db, User, user_id)
-    # Users one may not see are answered exactly like users that do not exist.
-    if user is None or not authz.can_view_user(actor, user):
-        raise not_found("User", user_id)
-    return user
+    return get_visible(db, User, user_id, lambda user: authz.can_view_user(actor, user))
+
+
+def staged_data_owner(db: Session, actor: User, user_id: str) -> User:
+    """The user whose staged data is asked for: only they see it; for others it does not exist."""
+    return get_visible(db, User, user_id, lambda owner: authz.can_view_staged(actor, owner))
 
 
 def user_details_visible(actor: User, user: User) -> bool:

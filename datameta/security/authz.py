@@ -4,6 +4,11 @@ Every decision about roles is made here and nowhere else, so that the API and
 the pages agree and one table test proves the whole matrix. The predicates take
 anything with the attributes of ``Actor``; they import neither Pyramid nor the
 database.
+
+Two kinds of question: ``can_view_*`` (and ``can_read_*``) decide whether an
+object exists for the actor at all; one they may not see answers exactly like
+an unknown id (404, see ``datameta.logic.ids.get_visible``). The others decide
+what an actor who sees the object may do with it; a refusal there is 403.
 """
 
 from __future__ import annotations
@@ -104,6 +109,11 @@ def can_manage_api_keys(actor: Actor, owner: Actor) -> bool:
     return actor.enabled and actor.id == owner.id
 
 
+def can_view_staged(actor: Actor, owner: Actor) -> bool:
+    """Staged (not yet submitted) metadatasets and files: their owner only, whatever the roles."""
+    return actor.enabled and actor.id == owner.id
+
+
 # Groups
 
 
@@ -143,6 +153,19 @@ def can_use_admin_page(actor: Actor) -> bool:
 def can_manage_site(actor: Actor) -> bool:
     """Metadata definitions, application settings and services."""
     return is_site_admin(actor)
+
+
+# Services
+
+
+def can_view_service(actor: Actor, assigned: bool) -> bool:
+    """Site admins see every service; other users the services they are assigned to."""
+    return is_site_admin(actor) or (actor.enabled and assigned)
+
+
+def can_run_service(actor: Actor, assigned: bool) -> bool:
+    """Report a service's results: its assigned users only, site admins included."""
+    return actor.enabled and assigned
 
 
 # Data

@@ -13,9 +13,10 @@ from pyramid.httpexceptions import HTTPFound
 from pyramid.request import Request
 from pyramid.view import view_config
 
-from datameta.errors import Forbidden, ValidationFailed
+from datameta.db import commit_despite_error
+from datameta.errors import Forbidden, ValidationFailed, WrongPassword
 from datameta.logic import apikeys, auth
-from datameta.logic.appsettings import password_policy
+from datameta.logic.appsettings import lockout_policy, password_policy
 from datameta.views.auth import errors_of, invalid, log_in, policy_hint
 
 # The format of <input type="datetime-local">, in UTC.
@@ -77,10 +78,14 @@ def change_password(request: Request) -> dict[str, Any] | HTTPFound:
             old,
             new,
             password_policy(request.app_settings),
+            lockout=lockout_policy(request.app_settings),
             tfa_enabled=request.settings.tfa_enabled,
             lifetime_minutes=request.app_settings["security_password_token_expiry_minutes"],
             field="new_password",
         )
+    except WrongPassword as error:
+        commit_despite_error(request)  # the failed attempt counts towards the lockout
+        return invalid(request, page_values(request), errors_of(error, "old_password"))
     except Forbidden as error:
         return invalid(request, page_values(request), errors_of(error, "old_password"))
     except ValidationFailed as error:

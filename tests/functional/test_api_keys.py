@@ -252,9 +252,9 @@ def test_nobody_lists_the_keys_of_someone_else(testapp, dbsession):
     response = testapp.get(
         f"/api/v1/users/{owner.uuid}/keys",
         headers=api_headers(make_api_key(dbsession, admin)),
-        status=403,
+        status=404,
     )
-    assert_api_error(response, 403, "AccessDenied")
+    assert_api_error(response, 404, "NotFound")
 
 
 def test_listing_the_keys_of_an_unknown_user_is_404(testapp, dbsession):
@@ -292,9 +292,9 @@ def test_nobody_deletes_the_key_of_someone_else(testapp, dbsession):
     response = testapp.delete(
         f"/api/v1/keys/{key_id(dbsession, owner, 'mine')}",
         headers=api_headers(make_api_key(dbsession, admin)),
-        status=403,
+        status=404,
     )
-    assert_api_error(response, 403, "AccessDenied")
+    assert_api_error(response, 404, "NotFound")
     assert works(testapp, owners_token)
 
 

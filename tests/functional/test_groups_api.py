@@ -98,10 +98,10 @@ def test_members_see_their_group_by_uuid_or_site_id(testapp, dbsession, lab, by)
 
 
 @pytest.mark.parametrize("roles", [{}, {"group_admin": True}], ids=["regular", "group admin"])
-def test_other_groups_are_forbidden_to_members(testapp, dbsession, lab, other, roles):
+def test_other_groups_do_not_exist_for_members(testapp, dbsession, lab, other, roles):
     headers = as_user(dbsession, lab, **roles)
-    response = testapp.get(f"/api/v1/groups/{other.site_id}", headers=headers, status=403)
-    assert_api_error(response, 403, "AccessDenied")
+    response = testapp.get(f"/api/v1/groups/{other.site_id}", headers=headers, status=404)
+    assert_api_error(response, 404, "NotFound")
 
 
 @pytest.mark.parametrize("roles", [{"site_read": True}, {"site_admin": True}])

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from datameta.logic.auth import LOGIN_FAILED
+from datameta.logic.auth import LOGIN_FAILED, WRONG_CURRENT_CREDENTIAL
 from datameta.models import LoginAttempt, User
 from tests.factories import DEFAULT_PASSWORD, make_api_key, make_group, make_user, set_app_setting
 from tests.helpers import api_headers, assert_api_error, login
@@ -170,6 +170,83 @@ def test_failed_attempts_are_committed_although_the_api_answers_401(live_app, co
     assert attempts(committed_db, user) == 2
 
 
+# Wrong current passwords at a password change count like failed logins: an API key
+# or a session left open must not allow unlimited guessing of the password.
+
+NEW_PASSWORD = "Brand-New-Secret-7"
+
+
+def put_password(client, user, key: str, old: str, status: int):
+    return client.put_json(
+        f"/api/v1/users/{user.site_id}/password",
+        {"passwordChangeCredential": old, "newPassword": NEW_PASSWORD},
+        headers=api_headers(key),
+        status=status,
+    )
+
+
+def test_wrong_current_passwords_at_a_password_change_count_and_lock(testapp, dbsession, limit):
+    user = make_user(dbsession)
+    key = make_api_key(dbsession, user)
+    for _ in range(limit - 1):
+        put_password(testapp, user, key, WRONG, 403)
+    assert attempts(dbsession, user) == limit - 1
+    assert user.locked_until is None
+    response = put_password(testapp, user, key, WRONG, 403)
+    assert_api_error(response, 403, "AccessDenied", message=WRONG_CURRENT_CREDENTIAL)
+    dbsession.flush()
+    assert user.locked_until is not None
+
+
+def test_a_locked_account_refuses_the_right_current_password_with_the_same_answer(
+    testapp, dbsession, limit
+):
+    user = make_user(dbsession)
+    key = make_api_key(dbsession, user)
+    for _ in range(limit):
+        wrong = put_password(testapp, user, key, WRONG, 403)
+    right = put_password(testapp, user, key, DEFAULT_PASSWORD, 403)
+    assert right.json == wrong.json
+    login(testapp, user.email, DEFAULT_PASSWORD, status=400)
+
+
+def test_failed_logins_and_failed_password_changes_add_up(testapp, dbsession, limit):
+    user = make_user(dbsession)
+    fail(testapp, user, limit - 1)
+    put_password(testapp, user, make_api_key(dbsession, user), WRONG, 403)
+    dbsession.flush()
+    assert user.locked_until is not None
+
+
+def test_trying_to_change_another_users_password_counts_against_nobody(testapp, dbsession):
+    user = make_user(dbsession)
+    other = make_user(dbsession)
+    put_password(testapp, other, make_api_key(dbsession, user), WRONG, 403)
+    assert attempts(dbsession, user) == attempts(dbsession, other) == 0
+
+
+def test_a_wrong_current_password_is_committed_although_the_api_answers_403(live_app, committed_db):
+    user = make_user(committed_db)
+    key = make_api_key(committed_db, user)
+    committed_db.commit()
+    for _ in range(2):
+        put_password(live_app, user, key, WRONG, 403)
+    committed_db.rollback()
+    assert attempts(committed_db, user) == 2
+
+
+def test_a_wrong_current_password_on_the_account_page_is_committed_too(live_app, committed_db):
+    user = make_user(committed_db)
+    committed_db.commit()
+    login(live_app, user.email, DEFAULT_PASSWORD)
+    form = live_app.get("/account").forms["change-password"]
+    form["old_password"] = WRONG
+    form["new_password"] = form["new_password_repeat"] = NEW_PASSWORD
+    form.submit(status=400)
+    committed_db.rollback()
+    assert attempts(committed_db, user) == 1
+
+
 # Admins end a lockout early
 
 
@@ -208,12 +285,22 @@ def test_an_admin_of_the_users_group_unlocks_by_site_id(testapp, dbsession, lock
 
 
 @pytest.mark.parametrize("role", ["member", "other_group_admin"])
-def test_others_may_not_unlock(testapp, dbsession, locked, role):
+def test_users_who_do_not_see_the_account_are_told_it_does_not_exist(
+    testapp, dbsession, locked, role
+):
     if role == "member":
         actor = make_user(dbsession, group=locked.group)
     else:
         actor = make_user(dbsession, group_admin=True)
-    response = unlock(testapp, make_api_key(dbsession, actor), str(locked.uuid), 403)
+    response = unlock(testapp, make_api_key(dbsession, actor), str(locked.uuid), 404)
+    assert_api_error(response, 404, "NotFound")
+    dbsession.flush()
+    assert locked.locked_until is not None
+
+
+def test_a_site_reader_sees_the_account_but_may_not_unlock_it(testapp, dbsession, locked):
+    reader = make_user(dbsession, site_read=True)
+    response = unlock(testapp, make_api_key(dbsession, reader), str(locked.uuid), 403)
     assert_api_error(response, 403, "AccessDenied")
     dbsession.flush()
     assert locked.locked_until is not None

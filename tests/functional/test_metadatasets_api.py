@@ -87,11 +87,12 @@ def test_the_pending_list_shows_the_callers_staged_sets(testapp, submitter):
 def test_nobody_lists_someone_elses_pending_sets(testapp, dbsession, submitter):
     user, _ = submitter
     other = make_api_key(dbsession, make_user(dbsession, site_admin=True))
-    testapp.get(
+    response = testapp.get(
         f"/api/v1/users/{user.site_id}/pending_metadatasets",
         headers=api_headers(other),
-        status=403,
+        status=404,
     )
+    assert_api_error(response, 404, "NotFound")
 
 
 def test_deleting_one_and_many(testapp, submitter):

@@ -450,16 +450,16 @@ def test_a_group_admin_accepts_into_their_own_group(testapp, dbsession):
     assert answer["groupAdmin"] is True
 
 
-def test_a_group_admin_may_not_answer_for_another_group(testapp, dbsession):
+def test_another_groups_requests_do_not_exist_for_a_group_admin(testapp, dbsession):
     admin = make_user(dbsession, group_admin=True)
     registration = add_request(dbsession, group=make_group(dbsession))
     key = make_api_key(dbsession, admin)
 
-    assert_api_error(accept(testapp, key, registration.uuid, status=403), 403)
+    assert_api_error(accept(testapp, key, registration.uuid, status=404), 404, "NotFound")
     response = testapp.post(
-        f"/api/v1/registrations/{registration.uuid}/reject", headers=api_headers(key), status=403
+        f"/api/v1/registrations/{registration.uuid}/reject", headers=api_headers(key), status=404
     )
-    assert_api_error(response, 403)
+    assert_api_error(response, 404, "NotFound")
     assert pending(dbsession, "applicant@example.org") is not None
 
 
@@ -479,6 +479,18 @@ def test_a_group_admin_may_not_move_an_applicant_to_another_group(testapp, dbses
     assert_api_error(response, 403)
 
 
+def test_a_group_admin_cannot_tell_another_group_from_an_unknown_one(testapp, dbsession):
+    group = make_group(dbsession)
+    key = make_api_key(dbsession, make_user(dbsession, group=group, group_admin=True))
+    registration = add_request(dbsession, group=group)
+    other = make_group(dbsession).site_id
+
+    existing = accept(testapp, key, registration.uuid, status=403, groupId=other)
+    unknown = accept(testapp, key, registration.uuid, status=403, groupId="DMG-99999999")
+
+    assert existing.json == unknown.json
+
+
 def test_a_group_admin_may_not_create_a_group(testapp, dbsession):
     group = make_group(dbsession)
     admin = make_user(dbsession, group=group, group_admin=True)
@@ -496,14 +508,13 @@ def test_a_group_admin_may_not_create_a_group(testapp, dbsession):
     assert dbsession.scalar(sa.select(Group).where(Group.name == "Own Empire")) is None
 
 
-def test_a_regular_user_may_not_accept(testapp, dbsession):
+def test_requests_do_not_exist_for_a_regular_user(testapp, dbsession):
     group = make_group(dbsession)
     user = make_user(dbsession, group=group)
     registration = add_request(dbsession, group=group)
 
-    assert_api_error(
-        accept(testapp, make_api_key(dbsession, user), registration.uuid, status=403), 403
-    )
+    response = accept(testapp, make_api_key(dbsession, user), registration.uuid, status=404)
+    assert_api_error(response, 404, "NotFound")
 
 
 @pytest.mark.parametrize("unknown", ["00000000-0000-4000-8000-000000000000", "nonsense"])

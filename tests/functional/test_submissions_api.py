@@ -81,18 +81,45 @@ def test_every_problem_is_reported_with_entity_and_field(testapp, submitter):
 
 
 def test_foreign_and_unknown_ids_are_reported_first(testapp, dbsession, submitter):
-    _, key = submitter
+    user, key = submitter
+    colleague_key = make_api_key(dbsession, make_user(dbsession, group=user.group))
+    seen = stage(testapp, colleague_key, {"SampleId": "S6"}).json
+    testapp.post_json("/api/v1/submissions", body([seen], []), headers=api_headers(colleague_key))
     stranger_key = make_api_key(dbsession, make_user(dbsession))
-    foreign = stage(testapp, stranger_key, {"SampleId": "S7"}).json
+    hidden = stage(testapp, stranger_key, {"SampleId": "S7"}).json
+    given = [seen["id"]["uuid"], hidden["id"]["uuid"], "nope"]
     response = testapp.post_json(
         "/api/v1/presubvalidation",
-        {"metadatasetIds": [foreign["id"]["uuid"], "nope"], "fileIds": [], "label": None},
+        {"metadatasetIds": given, "fileIds": [], "label": None},
+        headers=api_headers(key),
+        status=400,
+    )
+    items = assert_api_error(response, 400)
+    # A colleague's submitted set is seen but not the caller's; a stranger's staged
+    # one is not seen at all and reads exactly like an unknown id.
+    assert [item["message"] for item in items] == ["Access denied", "Not found", "Not found"]
+    assert [item["entity"] for item in items] == [{"uuid": i, "site": i} for i in given]
+
+
+def test_foreign_file_ids_are_reported_like_foreign_sets(testapp, dbsession, submitter):
+    user, key = submitter
+    colleague_key = make_api_key(dbsession, make_user(dbsession, group=user.group))
+    seen_set, seen_file = staged_pair(testapp, colleague_key, "S8")
+    testapp.post_json(
+        "/api/v1/submissions", body([seen_set], [seen_file]), headers=api_headers(colleague_key)
+    )
+    stranger_key = make_api_key(dbsession, make_user(dbsession))
+    hidden = upload_file(testapp, stranger_key, "S9.fq", b"S9" * 100)
+    given = [seen_file["id"]["uuid"], hidden["id"]["uuid"]]
+    response = testapp.post_json(
+        "/api/v1/presubvalidation",
+        {"metadatasetIds": [], "fileIds": given, "label": None},
         headers=api_headers(key),
         status=400,
     )
     items = assert_api_error(response, 400)
     assert [item["message"] for item in items] == ["Access denied", "Not found"]
-    assert items[1]["entity"] == {"uuid": "nope", "site": "nope"}
+    assert [item["entity"] for item in items] == [{"uuid": i, "site": i} for i in given]
 
 
 def test_an_empty_submission_is_refused(testapp, submitter):

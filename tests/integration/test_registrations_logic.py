@@ -186,7 +186,7 @@ def test_group_admins_list_and_answer_only_their_groups_requests(dbsession):
 
     assert registrations.list_requests(dbsession, admin) == [mine]
     assert registrations.assignable_groups(dbsession, admin) == [group]
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         registrations.reject(dbsession, admin, str(theirs.uuid))
     assert registrations.reject(dbsession, admin, str(mine.uuid)).email == "mine@example.org"
 

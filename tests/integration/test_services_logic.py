@@ -22,7 +22,8 @@ from tests.integration.test_metadata_logic import SAMPLE_ID
 @pytest.fixture
 def setting(dbsession):
     admin = make_user(dbsession, site_admin=True)
-    runner = make_user(dbsession)
+    # Pipelines read every group's submitted data.
+    runner = make_user(dbsession, site_read=True)
     service = create_service(dbsession, admin, "Quality control")
     update_service(dbsession, admin, service.site_id, user_ids=[runner.site_id])
     save_definition(dbsession, admin, SAMPLE_ID)

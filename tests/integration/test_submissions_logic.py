@@ -89,12 +89,14 @@ def test_nothing_to_submit_is_refused(dbsession, columns, submitter):
 
 
 def test_unknown_and_foreign_ids_are_reported_before_anything_else(dbsession, columns, submitter):
+    # Another user's staged set is not visible to the submitter: it reads like an unknown id.
     foreign = stage(dbsession, make_user(dbsession), 1, prefix="S9")[0]
     with pytest.raises(ValidationFailed) as raised:
         validate_submission(dbsession, submitter, ["DMR-99999999", foreign.site_id], [], None)
     items = raised.value.items
-    assert [item.message for item in items] == ["Not found", "Access denied"]
+    assert [item.message for item in items] == ["Not found", "Not found"]
     assert items[0].entity == {"site": "DMR-99999999", "uuid": "DMR-99999999"}
+    assert items[1].entity == {"site": foreign.site_id, "uuid": foreign.site_id}
 
 
 def test_all_problems_are_reported_together_and_nothing_changes(dbsession, columns, submitter):

@@ -72,6 +72,11 @@ OTHER = "other group"
 NEW_GROUP = "new group"
 GROUPS: dict[str, int | None] = {OWN: OWN_GROUP, OTHER: OTHER_GROUP, NEW_GROUP: None}
 
+# A service, by whether the actor is one of its assigned users.
+ASSIGNED = "service assigned to actor"
+NOT_ASSIGNED = "service not assigned to actor"
+SERVICES = {ASSIGNED: True, NOT_ASSIGNED: False}
+
 # The predicate is about the actor alone.
 ANYTHING = "-"
 
@@ -127,6 +132,10 @@ MATRIX = [
     (authz.can_manage_api_keys,         SELF,             Y,      Y,      Y,     Y,     N),
     (authz.can_manage_api_keys,         GROUP_MEMBER,     N,      N,      N,     N,     N),
     (authz.can_manage_api_keys,         OTHER_MEMBER,     N,      N,      N,     N,     N),
+    # Staged data: its owner only, whatever the roles.
+    (authz.can_view_staged,             SELF,             Y,      Y,      Y,     Y,     N),
+    (authz.can_view_staged,             GROUP_MEMBER,     N,      N,      N,     N,     N),
+    (authz.can_view_staged,             OTHER_MEMBER,     N,      N,      N,     N,     N),
     # Groups
     (authz.can_view_group,              OWN,              Y,      Y,      Y,     Y,     N),
     (authz.can_view_group,              OTHER,            N,      N,      Y,     Y,     N),
@@ -141,6 +150,10 @@ MATRIX = [
     (authz.can_use_admin_page,          ANYTHING,         N,      Y,      N,     Y,     N),
     # Site configuration: metadata definitions, app settings, services
     (authz.can_manage_site,             ANYTHING,         N,      N,      N,     Y,     N),
+    (authz.can_view_service,            ASSIGNED,         Y,      Y,      Y,     Y,     N),
+    (authz.can_view_service,            NOT_ASSIGNED,     N,      N,      N,     Y,     N),
+    (authz.can_run_service,             ASSIGNED,         Y,      Y,      Y,     Y,     N),
+    (authz.can_run_service,             NOT_ASSIGNED,     N,      N,      N,     N,     N),
     (authz.is_site_admin,               ANYTHING,         N,      N,      N,     Y,     N),
     # Submitted data: site admins see other groups' data only if also site readers.
     (authz.can_read_submitted,          OWN,              Y,      Y,      Y,     Y,     N),
@@ -170,6 +183,8 @@ def decide(predicate: Callable[..., bool], actor: Person, about: str) -> bool:
         return predicate(actor)
     if about in USERS:
         return predicate(actor, USERS[about](actor))
+    if about in SERVICES:
+        return predicate(actor, SERVICES[about])
     return predicate(actor, GROUPS[about])
 
 
