@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 
@@ -89,6 +90,19 @@ def _parse_url(text: str) -> str:
 
 def _parse_optional_url(text: str) -> str:
     return _parse_url(text) if text else ""
+
+
+def _parse_site_url(text: str) -> str:
+    """The site's own address: scheme, host and perhaps a path prefix, nothing else."""
+    if not text:
+        return ""
+    url = _parse_url(text)
+    parts = urlsplit(url)
+    if not parts.netloc or parts.query or parts.fragment or "?" in url or "#" in url:
+        raise ValueError(
+            f"expected the site's address such as https://datameta.example.org, got {text!r}"
+        )
+    return url
 
 
 @dataclass(frozen=True)
@@ -204,9 +218,17 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("datameta.tfa.otp_issuer", str, "DataMeta", "issuer shown in authenticator apps"),
     SettingSpec(
         "datameta.public_url",
-        _parse_optional_url,
+        _parse_site_url,
         "",
-        "the site's address for links in mails (default: taken from each request)",
+        "the site's address for links in mails, such as https://datameta.example.org "
+        "(required unless `datameta.links_from_request` is true)",
+    ),
+    SettingSpec(
+        "datameta.links_from_request",
+        _parse_bool,
+        "false",
+        "without a public URL, build links in mails from the address each request names "
+        "(development only: whoever sends a request chooses that address)",
     ),
     SettingSpec(
         "datameta.files.upload_window_hours",
@@ -278,6 +300,7 @@ class Settings:
     files_upload_window_hours: int
     files_download_max_expiry_minutes: int
     public_url: str
+    links_from_request: bool
 
 
 def resolve_raw(ini: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -294,6 +317,25 @@ def resolve_raw(ini: Mapping[str, Any], environ: Mapping[str, str] | None = None
     return raw
 
 
+def _dependency_problems(values: Mapping[str, Any]) -> list[str]:
+    """Settings that are required because of the value of another one."""
+    problems = []
+    if values["datameta.tfa.enabled"] and not values["datameta.tfa.encrypt_key"]:
+        problems.append(
+            "datameta.tfa.encrypt_key (env DATAMETA_TFA_ENCRYPT_KEY) is required "
+            "when datameta.tfa.enabled is true"
+        )
+    if not values["datameta.public_url"] and not values["datameta.links_from_request"]:
+        # A link built from the Host header of the request that caused the mail would
+        # let anybody send a genuine reset token on a link to their own server.
+        problems.append(
+            "datameta.public_url (env DATAMETA_PUBLIC_URL) is required: links in mails "
+            "lead there (such as https://datameta.example.org), never to an address a "
+            "request names; only development sets datameta.links_from_request = true instead"
+        )
+    return problems
+
+
 def parse_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
     """Parse and validate all settings; raise ConfigurationError naming every bad one."""
     raw = resolve_raw(ini, environ)
@@ -307,11 +349,7 @@ def parse_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = N
             values[spec.key] = spec.parse(raw[spec.key])
         except ValueError as error:
             problems.append(f"{spec.key} (env {spec.env}) is invalid: {error}")
-    if not problems and values["datameta.tfa.enabled"] and not values["datameta.tfa.encrypt_key"]:
-        problems.append(
-            "datameta.tfa.encrypt_key (env DATAMETA_TFA_ENCRYPT_KEY) is required "
-            "when datameta.tfa.enabled is true"
-        )
+    problems += _dependency_problems(values) if not problems else []
     if problems:
         raise ConfigurationError("Invalid configuration:\n  " + "\n  ".join(problems))
 
@@ -359,6 +397,7 @@ def parse_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = N
         files_upload_window_hours=values["datameta.files.upload_window_hours"],
         files_download_max_expiry_minutes=values["datameta.files.download_max_expiry_minutes"],
         public_url=values["datameta.public_url"],
+        links_from_request=values["datameta.links_from_request"],
     )
 
 

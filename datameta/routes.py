@@ -23,6 +23,7 @@ def includeme(config: Configurator) -> None:
     config.add_route("register", "/register")
     config.add_route("forgot", "/forgot")
     config.add_route("setpass", "/setpass/{token}")
+    config.add_route("setpass_renew", "/setpass/{token}/renew")
     config.add_route("settfa", "/settfa/{token}")
     config.add_route("home", "/home")
     config.add_route("account", "/account")

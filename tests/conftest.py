@@ -40,6 +40,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEST_INI = {
     "datameta.session.secret": "test-secret-that-is-long-enough-0123456789",
     "datameta.session.cookie_secure": "false",
+    # Links in mails lead to whichever address a test serves the app at.
+    "datameta.links_from_request": "true",
     "retry.attempts": "3",
 }
 
@@ -246,10 +248,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(wsgi_app) -> Iterator[str]:
-    """``wsgi_app`` at http://127.0.0.1:<port>, served by waitress in a background thread."""
+def serving(wsgi_app, **options: str) -> Iterator[str]:
+    """``wsgi_app`` at http://127.0.0.1:<port>, served by waitress in a background thread.
+
+    ``options`` are further waitress settings (such as which proxies to trust).
+    """
     port = free_port()
-    server = create_server(wsgi_app, host="127.0.0.1", port=port, threads=4)
+    server = create_server(wsgi_app, host="127.0.0.1", port=port, threads=4, **options)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

@@ -62,7 +62,9 @@ def get_registration_settings(request: Request) -> dict[str, Any]:
 def post_registration(request: Request) -> HTTPNoContent:
     body = request.openapi_validated.body
     registrations.ask_for_account(
-        request,
+        request.dbsession,
+        request.app_settings,
+        request.outbox,
         name=body.get("name"),
         email=body.get("email"),
         org_select=body.get("org_select"),
@@ -85,7 +87,9 @@ def list_registrations(request: Request) -> list[dict[str, Any]]:
 def accept_registration(request: Request) -> dict[str, Any]:
     body = request.openapi_validated.body
     user = registrations.accept_and_welcome(
-        request,
+        request.dbsession,
+        request.user,
+        request.outbox,
         request.matchdict["id"],
         name=body.get("name"),
         group_id=body.get("groupId"),
@@ -98,5 +102,7 @@ def accept_registration(request: Request) -> dict[str, Any]:
 
 @view_config(route_name="api_registration_reject", request_method="POST", openapi=True)
 def reject_registration(request: Request) -> HTTPNoContent:
-    registrations.reject_and_tell(request, request.matchdict["id"])
+    registrations.reject_and_tell(
+        request.dbsession, request.user, request.outbox, request.matchdict["id"]
+    )
     return HTTPNoContent()

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from datameta.errors import ErrorItem, Forbidden, ValidationFailed
 from datameta.logic.ids import get_by_id
+from datameta.logic.mails import PLACEHOLDERS, template_problem
 from datameta.models import AppSetting, SettingType, User
 from datameta.security import authz
 from datameta.security.passwords import PasswordPolicy
@@ -106,5 +107,9 @@ def update_app_setting(db: Session, actor: User, setting_id: str, text: str) -> 
         raise ValidationFailed(
             [ErrorItem(message=f"{setting.key} must not be negative.", field="value")]
         )
+    if setting.key in PLACEHOLDERS:
+        problem = template_problem(value, PLACEHOLDERS[setting.key])
+        if problem is not None:
+            raise ValidationFailed([ErrorItem(message=f"{setting.key} {problem}.", field="value")])
     setting.value = value
     return setting

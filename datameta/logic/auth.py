@@ -25,7 +25,7 @@ from datameta.errors import (
 )
 from datameta.logic.appsettings import LockoutPolicy
 from datameta.logic.ids import find_by_id
-from datameta.logic.passwords import issue_token, set_password, valid_token
+from datameta.logic.passwords import find_token, issue_token, set_password, valid_token
 from datameta.logic.users import find_user_by_email, get_user
 from datameta.models import LoginAttempt, PasswordToken, TokenPurpose, User
 from datameta.security import authz
@@ -171,6 +171,18 @@ def reset_token_user(db: Session, token: str) -> User:
     if not stored.user.enabled:
         raise NotFound("The link is not valid. Ask for a new one.")
     return stored.user
+
+
+def renew_reset_token(db: Session, token: str, lifetime_minutes: int) -> tuple[User, str]:
+    """A fresh reset token in place of ``token`` (which stops working), with its user.
+
+    NotFound when ``token`` is unknown or its user disabled.
+    """
+    stored = find_token(db, token, TokenPurpose.PASSWORD_RESET)
+    if stored is None or not stored.user.enabled:
+        raise NotFound("The link is not valid. Ask for a new one.")
+    user = stored.user
+    return user, issue_token(db, user, TokenPurpose.PASSWORD_RESET, lifetime_minutes)
 
 
 def _tfa_setup_token(db: Session, user: User, tfa_enabled: bool, lifetime_minutes: int) -> str:

@@ -9,16 +9,25 @@ applicant. Mails leave only once the transaction commits.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from pyramid.request import Request
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from datameta.errors import ErrorItem, Forbidden, ValidationFailed
 from datameta.logic.groups import valid_group_name
 from datameta.logic.ids import find_by_id, get_visible
-from datameta.logic.mails import absolute_url, send_app_mail
+from datameta.logic.mails import (
+    REG_NOTIFY,
+    REJECT,
+    WELCOME_TOKEN,
+    Outbox,
+    mail_password_link,
+    send_app_mail,
+    token_lifetime_minutes,
+)
 from datameta.logic.passwords import issue_token
 from datameta.logic.users import find_user_by_email, normalize_email
 from datameta.models import Group, RegistrationRequest, TokenPurpose, User
@@ -169,23 +178,22 @@ def admins_to_notify(db: Session, registration: RegistrationRequest) -> list[Use
     return list(db.scalars(query))
 
 
-def notify_admins(request: Request, registration: RegistrationRequest) -> None:
+def notify_admins(db: Session, outbox: Outbox, registration: RegistrationRequest) -> None:
     """Mail the admins who may answer ``registration`` a link to it (after commit)."""
-    admins = admins_to_notify(request.dbsession, registration)
+    admins = admins_to_notify(db, registration)
     if not admins:
         return
     send_app_mail(
-        request,
+        outbox,
+        REG_NOTIFY,
         # The admins must not see each other's addresses: they go in Bcc.
         to=[],
         bcc=sorted({admin.email for admin in admins}),
-        subject_key="subject_reg_notify",
-        template_key="template_reg_notify",
         values={
             "req_fullname": registration.fullname,
             "req_email": registration.email,
             "req_group": requested_group_name(registration),
-            "req_url": absolute_url(request, "admin", _query={"showreq": str(registration.uuid)}),
+            "req_url": outbox.links.url("admin", query={"showreq": str(registration.uuid)}),
         },
     )
 
@@ -309,32 +317,16 @@ def reject(db: Session, actor: User, request_id: str) -> Answered:
     return answered
 
 
-def mail_welcome(request: Request, user: User) -> None:
+def mail_welcome(db: Session, outbox: Outbox, user: User) -> None:
     """Mail a new user the link to set their first password (after commit)."""
-    expiry_minutes = request.app_settings["security_password_token_expiry_minutes"]
-    token = issue_token(request.dbsession, user, TokenPurpose.PASSWORD_RESET, expiry_minutes)
-    send_app_mail(
-        request,
-        to=[user.email],
-        subject_key="subject_welcome_token",
-        template_key="template_welcome_token",
-        values={
-            "fullname": user.fullname,
-            "token_url": absolute_url(request, "setpass", token=token),
-            "expiry_minutes": expiry_minutes,
-        },
-    )
+    minutes = token_lifetime_minutes(outbox)
+    token = issue_token(db, user, TokenPurpose.PASSWORD_RESET, minutes)
+    mail_password_link(outbox, WELCOME_TOKEN, user, token)
 
 
-def mail_rejection(request: Request, answered: Answered) -> None:
+def mail_rejection(outbox: Outbox, answered: Answered) -> None:
     """Tell an applicant that their request was rejected (after commit)."""
-    send_app_mail(
-        request,
-        to=[answered.email],
-        subject_key="subject_reject",
-        template_key="template_reject",
-        values={"fullname": answered.fullname},
-    )
+    send_app_mail(outbox, REJECT, to=[answered.email], values={"fullname": answered.fullname})
 
 
 def assignable_groups(db: Session, actor: User) -> list[Group]:
@@ -357,7 +349,9 @@ def registration_settings(db: Session, app_settings: dict) -> tuple[str, list[Gr
 
 
 def ask_for_account(
-    request: Request,
+    db: Session,
+    app_settings: Mapping[str, Any],
+    outbox: Outbox,
     *,
     name: str | None,
     email: str | None,
@@ -367,24 +361,25 @@ def ask_for_account(
     check_user_agreement: bool,
 ) -> RegistrationRequest:
     """Record a registration request under the site's rules and notify its admins."""
-    texts = request.app_settings
     registration = register(
-        request.dbsession,
+        db,
         name=name,
         email=email,
         org_select=org_select,
         org_create=org_create,
         org_new_name=org_new_name,
         check_user_agreement=check_user_agreement,
-        user_agreement_text=texts.get("user_agreement", ""),
-        show_groups=texts.get("registration_show_groups", True),
+        user_agreement_text=app_settings.get("user_agreement", ""),
+        show_groups=app_settings.get("registration_show_groups", True),
     )
-    notify_admins(request, registration)
+    notify_admins(db, outbox, registration)
     return registration
 
 
 def accept_and_welcome(
-    request: Request,
+    db: Session,
+    actor: User,
+    outbox: Outbox,
     request_id: str,
     *,
     name: str | None,
@@ -392,22 +387,22 @@ def accept_and_welcome(
     new_group_name: str | None,
     group_admin: bool,
 ) -> User:
-    """Accept a request as the logged-in admin and mail the new user a set-password link."""
+    """Accept a request as ``actor`` and mail the new user a set-password link."""
     user = accept(
-        request.dbsession,
-        request.user,
+        db,
+        actor,
         request_id,
         name=name,
         group_id=group_id,
         new_group_name=new_group_name,
         group_admin=group_admin,
     )
-    mail_welcome(request, user)
+    mail_welcome(db, outbox, user)
     return user
 
 
-def reject_and_tell(request: Request, request_id: str) -> Answered:
-    """Reject a request as the logged-in admin and mail the applicant."""
-    answered = reject(request.dbsession, request.user, request_id)
-    mail_rejection(request, answered)
+def reject_and_tell(db: Session, actor: User, outbox: Outbox, request_id: str) -> Answered:
+    """Reject a request as ``actor`` and mail the applicant."""
+    answered = reject(db, actor, request_id)
+    mail_rejection(outbox, answered)
     return answered

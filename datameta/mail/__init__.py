@@ -10,7 +10,7 @@ from email.utils import formatdate, getaddresses
 from typing import Protocol
 
 from pyramid.config import Configurator
-from pyramid.request import Request
+from transaction import TransactionManager
 
 from datameta.config import SmtpSettings, settings_of
 
@@ -100,24 +100,30 @@ def make_message(
     return message
 
 
-def send_after_commit(request: Request, message: EmailMessage) -> None:
-    """Send ``message`` once the request's transaction has committed, never before.
+class AfterCommitMailer:
+    """A mailer that sends each message once the transaction has committed, never before.
 
     A mail about something that was rolled back (an account that was never
     created, say) would be wrong; so nothing is sent when the transaction aborts.
     """
-    mailer: Mailer = request.registry["mailer"]
 
-    def send_if_committed(committed: bool) -> None:
-        if not committed:
-            return
-        try:
-            mailer.send(message)
-        except Exception:
-            # The transaction is committed: failing now cannot undo anything.
-            log.exception("mail %r to %s was not sent", message["Subject"], message["To"])
+    def __init__(self, mailer: Mailer, transaction_manager: TransactionManager) -> None:
+        self.mailer = mailer
+        self.transaction_manager = transaction_manager
 
-    request.tm.get().addAfterCommitHook(send_if_committed)
+    def send(self, message: EmailMessage) -> None:
+        mailer = self.mailer
+
+        def send_if_committed(committed: bool) -> None:
+            if not committed:
+                return
+            try:
+                mailer.send(message)
+            except Exception:
+                # The transaction is committed: failing now cannot undo anything.
+                log.exception("mail %r to %s was not sent", message["Subject"], message["To"])
+
+        self.transaction_manager.get().addAfterCommitHook(send_if_committed)
 
 
 def includeme(config: Configurator) -> None:

@@ -8,12 +8,24 @@ from pyramid.config import Configurator
 from pyramid.events import BeforeRender, subscriber
 
 from datameta.logic.appsettings import load_app_settings
+from datameta.logic.mails import Outbox
 from datameta.logic.versions import API_VERSION, datameta_version
+from datameta.mail import AfterCommitMailer
+from datameta.mail.links import link_builder
 from datameta.security.html import sanitize_html
 
 
 def app_settings(request: Any) -> dict[str, Any]:
     return load_app_settings(request.dbsession)
+
+
+def outbox(request: Any) -> Outbox:
+    """What the logic needs to mail: the site's texts, links, and sending after commit."""
+    return Outbox(
+        texts=request.app_settings,
+        links=link_builder(request.settings, request),
+        mailer=AfterCommitMailer(request.registry["mailer"], request.tm),
+    )
 
 
 @subscriber(BeforeRender)
@@ -37,5 +49,7 @@ def includeme(config: Configurator) -> None:
     config.include("pyramid_jinja2")
     config.add_jinja2_renderer(".html")
     config.add_jinja2_search_path("datameta:templates", name=".html")
+    # Both the pages and the API use these.
     config.add_request_method(app_settings, "app_settings", reify=True)
+    config.add_request_method(outbox, "outbox", reify=True)
     config.scan(".")

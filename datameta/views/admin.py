@@ -145,7 +145,9 @@ def accept_registration(request: Request) -> Response:
     wants_new = values["group_choice"] == "new"
     try:
         user = registrations.accept_and_welcome(
-            request,
+            request.dbsession,
+            request.user,
+            request.outbox,
             request_id,
             name=values["name"],
             group_id=None if wants_new else values["group_id"],
@@ -169,7 +171,9 @@ def accept_registration(request: Request) -> Response:
 def reject_registration(request: Request) -> Response:
     require_admin(request)
     try:
-        answered = registrations.reject_and_tell(request, request.POST.get("request_id", ""))
+        answered = registrations.reject_and_tell(
+            request.dbsession, request.user, request.outbox, request.POST.get("request_id", "")
+        )
     except NotFound:
         request.session.flash(ANSWERED, "error")
     else:

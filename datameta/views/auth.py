@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pyramid.httpexceptions import HTTPFound
+from pyramid.renderers import render_to_response
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.security import NO_PERMISSION_REQUIRED
@@ -15,9 +16,8 @@ from datameta.db import commit_despite_error
 from datameta.errors import DomainError, Gone, NotFound, Unauthenticated, ValidationFailed
 from datameta.logic import auth
 from datameta.logic.appsettings import lockout_policy, password_policy
-from datameta.logic.mails import absolute_url, send_app_mail
-from datameta.logic.passwords import find_token, issue_token
-from datameta.models import TokenPurpose, User
+from datameta.logic.mails import FORGOT_TOKEN, mail_password_link
+from datameta.models import User
 from datameta.security.policy import end_session, preauth_user, start_preauth, start_session
 from datameta.security.tokens import hash_token
 from datameta.security.totp import decrypt_secret, new_secret, provisioning_uri, qr_code_svg
@@ -203,21 +203,6 @@ def tfa(request: Request) -> dict | HTTPFound:
 # Forgotten passwords
 
 
-def mail_reset_link(request: Request, user: User, token: str) -> None:
-    """Mail ``user`` the link that sets a new password (sent once the request commits)."""
-    send_app_mail(
-        request,
-        to=[user.email],
-        subject_key="subject_forgot_token",
-        template_key="template_forgot_token",
-        values={
-            "fullname": user.fullname,
-            "token_url": absolute_url(request, "setpass", token=token),
-            "expiry_minutes": _token_minutes(request),
-        },
-    )
-
-
 @view_config(
     route_name="forgot",
     request_method="GET",
@@ -240,26 +225,41 @@ def forgot(request: Request) -> dict:
         return invalid(request, {"email": email, "sent": False}, {"email": ["Enter your email."]})
     found = auth.request_password_reset(request.dbsession, email, _token_minutes(request))
     if found is not None:
-        mail_reset_link(request, *found)
+        mail_password_link(request.outbox, FORGOT_TOKEN, *found)
     # The same answer whether or not the email belongs to an account.
     return {"email": email, "sent": True}
 
 
 def _expired_reset_link(request: Request, token: str) -> Response:
-    """An expired link: mail a fresh one (the old one stops working) and say so."""
-    stored = find_token(request.dbsession, token, TokenPurpose.PASSWORD_RESET)
-    if stored is not None and stored.user.enabled:
-        fresh = issue_token(
-            request.dbsession, stored.user, TokenPurpose.PASSWORD_RESET, _token_minutes(request)
-        )
-        mail_reset_link(request, stored.user, fresh)
-        commit_despite_error(request)  # the fresh link must survive the 410 answer
-    return render_error(
-        request,
-        410,
-        "This link has expired",
-        "We have just mailed you a new link. Please open that one.",
-    )
+    """An expired link: a button that asks for a fresh one.
+
+    Opening a link changes nothing: mail systems open links to scan them.
+    """
+    response = request.response
+    response.status_int = 410
+    values = {"token": token, "sent": False}
+    return render_to_response("auth/expired.html", values, request=request, response=response)
+
+
+@view_config(
+    route_name="setpass_renew",
+    request_method="POST",
+    renderer="auth/expired.html",
+    permission=NO_PERMISSION_REQUIRED,
+)
+def renew_reset_link(request: Request) -> dict | Response:
+    """Mail a fresh link in place of an expired one (the old one stops working)."""
+    token = request.matchdict["token"]
+    try:
+        auth.reset_token_user(request.dbsession, token)
+    except NotFound:
+        return render_error(request, 404, "This link is not valid", LINK_INVALID)
+    except Gone:
+        user, fresh = auth.renew_reset_token(request.dbsession, token, _token_minutes(request))
+        mail_password_link(request.outbox, FORGOT_TOKEN, user, fresh)
+        return {"token": token, "sent": True}
+    # Still valid: nothing to renew.
+    return HTTPFound(location=request.route_path("setpass", token=token))
 
 
 @view_config(

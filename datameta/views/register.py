@@ -51,7 +51,9 @@ def register(request: Request) -> dict[str, Any]:
     values["agreed"] = "check_user_agreement" in form
     try:
         registrations.ask_for_account(
-            request,
+            request.dbsession,
+            request.app_settings,
+            request.outbox,
             name=values["name"],
             email=values["email"],
             org_select=values["org_select"],

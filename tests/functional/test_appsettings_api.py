@@ -124,3 +124,44 @@ def test_an_unknown_setting_is_not_found(testapp, admin, unknown):
     # Settings are named by their UUID only, not by key.
     response = put_setting(testapp, admin, unknown, "1", status=404)
     assert_api_error(response, 404, "NotFound")
+
+
+# Mail texts: only the placeholders their mail fills
+
+
+@pytest.mark.parametrize(
+    ("key", "text"),
+    [
+        ("template_forgot_token", "Dear {fullname}, see {x.attr}"),
+        ("template_forgot_token", "Dear {fullname}, a stray {"),
+        ("template_welcome_token", "Dear {0}"),
+        ("template_reg_notify", "From {unknown}"),
+        ("template_reject", "Dear {fullname!r}"),
+        ("subject_forgot_token", "Reset for {fullname:>100000000}"),
+        ("subject_reject", "Sorry, {req_email}"),  # a placeholder of another mail
+    ],
+)
+def test_a_mail_text_with_a_placeholder_its_mail_does_not_fill_is_refused(
+    testapp, dbsession, admin, key, text
+):
+    target = setting(dbsession, key)
+    before = target.value
+    response = put_setting(testapp, admin, target.uuid, text, status=400)
+    [item] = assert_api_error(response, 400, "ValidationError", field="value")
+    assert key in item["message"]
+    assert target.value == before
+
+
+def test_a_mail_text_with_its_own_placeholders_and_doubled_braces_is_saved(
+    testapp, dbsession, admin
+):
+    target = setting(dbsession, "template_forgot_token")
+    text = "Hello {fullname}: {token_url} (valid {expiry_minutes} minutes) {{not a placeholder}}"
+    put_setting(testapp, admin, target.uuid, text)
+    assert target.value == text
+
+
+def test_placeholder_braces_in_texts_other_than_mails_are_free(testapp, dbsession, admin):
+    target = setting(dbsession, "renderer_page_title")
+    put_setting(testapp, admin, target.uuid, "Portal {beta}")
+    assert target.value == "Portal {beta}"

@@ -113,24 +113,107 @@ def test_a_disabled_account_gets_no_link(live_app, committed_db, mailbox):
     assert mailbox.to("disabled@example.org") == []
 
 
-def test_opening_an_expired_link_mails_a_fresh_one(live_app, committed_db, mailbox):
+def expire_tokens(db) -> None:
+    db.execute(update(PasswordToken).values(expires=datetime.now(UTC) - timedelta(minutes=1)))
+
+
+def stored_tokens(db) -> list[tuple]:
+    rows = db.execute(select(PasswordToken.token_hash, PasswordToken.expires).order_by("id"))
+    return [tuple(row) for row in rows]
+
+
+def test_opening_an_expired_link_changes_nothing_and_mails_nothing(live_app, committed_db, mailbox):
+    # Mail systems open links to scan them: opening one must not act.
     user = make_user(committed_db, email="late@example.org")
     committed_db.flush()
     old_token = reset_token(committed_db, user)
-    committed_db.execute(
-        update(PasswordToken).values(expires=datetime.now(UTC) - timedelta(minutes=1))
-    )
+    expire_tokens(committed_db)
     committed_db.commit()
+    before = stored_tokens(committed_db)
 
     page = live_app.get(f"/setpass/{old_token}", status=410)
-    assert "We have just mailed you a new link" in page.text
+
+    assert "This link has expired" in page.text
+    form = page.forms["renew-link"]
+    assert form.method.lower() == "post"
+    assert form.action == f"/setpass/{old_token}/renew"
+    assert "csrf_token" in form.fields
+    committed_db.rollback()
+    assert stored_tokens(committed_db) == before
+    time.sleep(0.3)
+    assert mailbox.to("late@example.org") == []
+
+
+def test_the_button_on_an_expired_link_mails_one_fresh_link(live_app, committed_db, mailbox):
+    user = make_user(committed_db, email="late@example.org")
+    committed_db.flush()
+    old_token = reset_token(committed_db, user)
+    expire_tokens(committed_db)
+    committed_db.commit()
+
+    page = live_app.get(f"/setpass/{old_token}", status=410).forms["renew-link"].submit(status=200)
+
+    assert "We have mailed you a new link" in page.text
     [mail] = wait_for_mails(mailbox, "late@example.org")
+    time.sleep(0.3)
+    assert len(mailbox.to("late@example.org")) == 1
     fresh_token = link_token(mailbox, mail)
     assert fresh_token != old_token
-
     live_app.get(f"/setpass/{old_token}", status=404)
     set_new_password(live_app, fresh_token, status=302)
     login(live_app, "late@example.org", NEW_PASSWORD)
+
+
+def test_setting_a_password_with_an_expired_link_offers_the_button_and_mails_nothing(
+    live_app, committed_db, mailbox
+):
+    user = make_user(committed_db, email="late@example.org")
+    committed_db.flush()
+    old_token = reset_token(committed_db, user)
+    committed_db.commit()
+    form_page = live_app.get(f"/setpass/{old_token}")
+    expire_tokens(committed_db)
+    committed_db.commit()
+
+    form = form_page.forms[0]
+    form["password"] = form["password_repeat"] = NEW_PASSWORD
+    page = form.submit(status=410)
+
+    assert "renew-link" in page.forms
+    time.sleep(0.3)
+    assert mailbox.to("late@example.org") == []
+
+
+def test_renewing_needs_the_csrf_token(live_app, committed_db, mailbox):
+    user = make_user(committed_db, email="late@example.org")
+    committed_db.flush()
+    old_token = reset_token(committed_db, user)
+    expire_tokens(committed_db)
+    committed_db.commit()
+    live_app.get(f"/setpass/{old_token}", status=410)
+
+    live_app.post(f"/setpass/{old_token}/renew", status=400)
+
+    time.sleep(0.3)
+    assert mailbox.to("late@example.org") == []
+
+
+def test_renewing_a_link_that_still_works_leads_to_its_form(testapp, dbsession):
+    token = reset_token(dbsession, make_user(dbsession))
+    response = post_form(testapp, f"/setpass/{token}/renew", {}, status=302)
+    assert response.location.endswith(f"/setpass/{token}")
+
+
+def test_renewing_an_unknown_link_is_an_error_page(testapp):
+    response = post_form(testapp, "/setpass/" + "x" * 64 + "/renew", {}, status=404)
+    assert "This link is not valid" in response.text
+
+
+def test_a_link_cannot_be_renewed_by_opening_the_renewal_address(testapp, dbsession):
+    user = make_user(dbsession)
+    token = reset_token(dbsession, user)
+    expire_tokens(dbsession)
+    testapp.get(f"/setpass/{token}/renew", status=404)
 
 
 def test_asking_needs_an_email(testapp):

@@ -13,14 +13,13 @@ import socket
 import time
 import uuid
 from email.message import EmailMessage
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import transaction
 
 from datameta.config import Settings
-from datameta.mail import SmtpMailer, make_message, send_after_commit
+from datameta.mail import AfterCommitMailer, SmtpMailer, make_message
 
 
 def _parse(file: Any) -> EmailMessage:
@@ -58,10 +57,6 @@ def mailer(settings: Settings) -> SmtpMailer:
 class FailingMailer:
     def send(self, message: EmailMessage) -> None:
         raise smtplib.SMTPServerDisconnected("connection lost")
-
-
-def fake_request(tm: transaction.TransactionManager, mailer: Any) -> Any:
-    return SimpleNamespace(tm=tm, registry={"mailer": mailer})
 
 
 def test_smtp_mailer_delivers_subject_recipients_and_body(
@@ -117,8 +112,7 @@ def test_mail_is_sent_after_the_transaction_commits(mailer: SmtpMailer) -> None:
     tm = transaction.TransactionManager()
     tm.begin()
 
-    send_after_commit(
-        fake_request(tm, mailer),
+    AfterCommitMailer(mailer, tm).send(
         make_message(to=["a@example.org"], subject=subject, body="committed"),
     )
     sent_so_far(mailer)
@@ -134,8 +128,7 @@ def test_mail_is_not_sent_when_the_transaction_aborts(mailer: SmtpMailer) -> Non
     tm = transaction.TransactionManager()
     tm.begin()
 
-    send_after_commit(
-        fake_request(tm, mailer),
+    AfterCommitMailer(mailer, tm).send(
         make_message(to=["a@example.org"], subject=subject, body="aborted"),
     )
     tm.abort()
@@ -156,7 +149,7 @@ def test_mail_failure_after_commit_is_logged_not_raised(
     tm.begin()
     message = make_message(to=["a@example.org"], subject="lost", body="lost")
 
-    send_after_commit(fake_request(tm, FailingMailer()), message)
+    AfterCommitMailer(FailingMailer(), tm).send(message)
     with caplog.at_level(logging.ERROR, logger="datameta.mail"):
         tm.commit()
 

@@ -20,7 +20,9 @@ MINIMAL = {
     "datameta.storage.s3.bucket": "b",
     "datameta.storage.s3.access_key": "a",
     "datameta.storage.s3.secret_key": "s",
+    "datameta.public_url": "https://datameta.example.org",
 }
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_environment_names_follow_the_keys():
@@ -86,6 +88,76 @@ def test_every_problem_is_reported_at_once():
         assert key in str(raised.value)
 
 
+def test_without_a_public_url_the_app_refuses_to_start():
+    ini = {key: value for key, value in MINIMAL.items() if key != "datameta.public_url"}
+    with pytest.raises(ConfigurationError) as raised:
+        parse_settings(ini, environ={})
+    message = str(raised.value)
+    assert "datameta.public_url (env DATAMETA_PUBLIC_URL) is required" in message
+    assert "links in mails" in message
+
+
+def test_links_may_follow_the_request_only_when_the_site_says_so():
+    ini = {key: value for key, value in MINIMAL.items() if key != "datameta.public_url"}
+    settings = parse_settings({**ini, "datameta.links_from_request": "true"}, environ={})
+    assert settings.public_url == ""
+    assert settings.links_from_request is True
+
+
+def test_the_public_url_loses_a_trailing_slash():
+    settings = parse_settings({**MINIMAL, "datameta.public_url": "https://x.example/dm/"}, {})
+    assert settings.public_url == "https://x.example/dm"
+
+
+@pytest.mark.parametrize(
+    "url", ["datameta.example.org", "https://", "https://x.example/?a=1", "https://x.example/#top"]
+)
+def test_a_public_url_must_be_a_plain_site_address(url):
+    with pytest.raises(ConfigurationError, match=r"datameta\.public_url"):
+        parse_settings({**MINIMAL, "datameta.public_url": url}, environ={})
+
+
+def production_ini_settings() -> dict:
+    from pyramid.paster import get_appsettings
+
+    return dict(get_appsettings(str(ROOT / "production.ini")))
+
+
+# What production passes in the environment, but for the public address.
+PRODUCTION_ENV = {
+    "DATAMETA_SQLALCHEMY_URL": "postgresql+psycopg2://u@h/db",
+    "DATAMETA_MEMCACHED_SERVERS": "memcached:11211",
+    "DATAMETA_SESSION_SECRET": "y" * 40,
+    "DATAMETA_STORAGE_S3_ENDPOINT_URL": "http://s3:8333",
+    "DATAMETA_STORAGE_S3_BUCKET": "datameta",
+    "DATAMETA_STORAGE_S3_ACCESS_KEY": "a",
+    "DATAMETA_STORAGE_S3_SECRET_KEY": "s",
+}
+
+
+def test_production_refuses_to_start_without_the_public_url():
+    with pytest.raises(ConfigurationError, match=r"DATAMETA_PUBLIC_URL\) is required"):
+        parse_settings(production_ini_settings(), environ=PRODUCTION_ENV)
+
+
+def test_production_takes_links_from_the_public_url():
+    environ = {**PRODUCTION_ENV, "DATAMETA_PUBLIC_URL": "https://datameta.example.org"}
+    settings = parse_settings(production_ini_settings(), environ=environ)
+    assert settings.public_url == "https://datameta.example.org"
+    assert settings.links_from_request is False
+
+
+def test_production_trusts_forwarded_headers_from_its_own_proxy_only():
+    import configparser
+
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(ROOT / "production.ini")
+    assert ini["server:main"]["trusted_proxy"] == "127.0.0.1"
+    assert ini["server:main"]["listen"].startswith("127.0.0.1:")
+    # In the container only the compose network's proxy can reach the port.
+    assert ini["server:container"]["trusted_proxy"] == "*"
+
+
 def test_two_factor_authentication_needs_its_key():
     with pytest.raises(ConfigurationError, match=r"datameta\.tfa\.encrypt_key"):
         parse_settings({**MINIMAL, "datameta.tfa.enabled": "true"}, environ={})
@@ -98,6 +170,6 @@ def test_the_readme_table_lists_every_setting():
 
 
 def test_the_readme_shows_the_current_settings_table():
-    readme = Path(__file__).resolve().parents[2] / "README.md"
+    readme = ROOT / "README.md"
     # `make readme` rewrites the table after a setting changed.
     assert settings_table_markdown() in readme.read_text()
