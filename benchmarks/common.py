@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH_INI = {
     "datameta.session.secret": "benchmark-secret-that-is-long-enough-0123456789",
     "pyramid_openapi3.enable_response_validation": "false",
+    "datameta.links_from_request": "true",
 }
 
 
