@@ -173,14 +173,18 @@ def reset_token_user(db: Session, token: str) -> User:
     return stored.user
 
 
-def renew_reset_token(db: Session, token: str, lifetime_minutes: int) -> tuple[User, str]:
-    """A fresh reset token in place of ``token`` (which stops working), with its user.
+def renew_expired_reset_token(
+    db: Session, token: str, lifetime_minutes: int
+) -> tuple[User, str] | None:
+    """A fresh reset token in place of an expired ``token`` (which stops working), with its user.
 
-    NotFound when ``token`` is unknown or its user disabled.
+    None while ``token`` still works; NotFound when it is unknown or its user disabled.
     """
     stored = find_token(db, token, TokenPurpose.PASSWORD_RESET)
     if stored is None or not stored.user.enabled:
         raise NotFound("The link is not valid. Ask for a new one.")
+    if stored.expires > datetime.now(UTC):
+        return None
     user = stored.user
     return user, issue_token(db, user, TokenPurpose.PASSWORD_RESET, lifetime_minutes)
 

@@ -251,12 +251,11 @@ def renew_reset_link(request: Request) -> dict | Response:
     """Mail a fresh link in place of an expired one (the old one stops working)."""
     token = request.matchdict["token"]
     try:
-        auth.reset_token_user(request.dbsession, token)
+        renewed = auth.renew_expired_reset_token(request.dbsession, token, _token_minutes(request))
     except NotFound:
         return render_error(request, 404, "This link is not valid", LINK_INVALID)
-    except Gone:
-        user, fresh = auth.renew_reset_token(request.dbsession, token, _token_minutes(request))
-        mail_password_link(request.outbox, FORGOT_TOKEN, user, fresh)
+    if renewed is not None:
+        mail_password_link(request.outbox, FORGOT_TOKEN, *renewed)
         return {"token": token, "sent": True}
     # Still valid: nothing to renew.
     return HTTPFound(location=request.route_path("setpass", token=token))

@@ -209,6 +209,15 @@ def test_renewing_an_unknown_link_is_an_error_page(testapp):
     assert "This link is not valid" in response.text
 
 
+def test_the_expired_link_of_a_disabled_account_is_not_renewed(testapp, dbsession):
+    user = make_user(dbsession, enabled=False)
+    token = reset_token(dbsession, user)
+    expire_tokens(dbsession)
+    response = post_form(testapp, f"/setpass/{token}/renew", {}, status=404)
+    assert "This link is not valid" in response.text
+    assert stored_tokens(dbsession)[0][0] == hash_token(token)
+
+
 def test_a_link_cannot_be_renewed_by_opening_the_renewal_address(testapp, dbsession):
     user = make_user(dbsession)
     token = reset_token(dbsession, user)
