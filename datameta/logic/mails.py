@@ -64,7 +64,7 @@ class Outbox:
     mailer: Mailer  # sends once the transaction commits
 
 
-def _shown(field: str, conversion: str | None, spec: str) -> str:
+def _shown(field: str, conversion: str | None, spec: str | None) -> str:
     return (
         "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
     )

@@ -39,6 +39,7 @@ def test_an_expired_link_is_renewed_with_the_button(page, screenshots, committed
     page.goto(f"/setpass/{token}")
     assert page.locator("h1").inner_text() == "This link has expired"
     screenshots.take("expired-link")
+    mailbox.settle()
     assert mailbox.to("late@example.org") == []
 
     page.click("#renew-link button[type=submit]")

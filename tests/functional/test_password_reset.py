@@ -140,7 +140,7 @@ def test_opening_an_expired_link_changes_nothing_and_mails_nothing(live_app, com
     assert "csrf_token" in form.fields
     committed_db.rollback()
     assert stored_tokens(committed_db) == before
-    time.sleep(0.3)
+    mailbox.settle()
     assert mailbox.to("late@example.org") == []
 
 
@@ -155,7 +155,7 @@ def test_the_button_on_an_expired_link_mails_one_fresh_link(live_app, committed_
 
     assert "We have mailed you a new link" in page.text
     [mail] = wait_for_mails(mailbox, "late@example.org")
-    time.sleep(0.3)
+    mailbox.settle()
     assert len(mailbox.to("late@example.org")) == 1
     fresh_token = link_token(mailbox, mail)
     assert fresh_token != old_token
@@ -180,7 +180,7 @@ def test_setting_a_password_with_an_expired_link_offers_the_button_and_mails_not
     page = form.submit(status=410)
 
     assert "renew-link" in page.forms
-    time.sleep(0.3)
+    mailbox.settle()
     assert mailbox.to("late@example.org") == []
 
 
@@ -194,7 +194,7 @@ def test_renewing_needs_the_csrf_token(live_app, committed_db, mailbox):
 
     live_app.post(f"/setpass/{old_token}/renew", status=400)
 
-    time.sleep(0.3)
+    mailbox.settle()
     assert mailbox.to("late@example.org") == []
 
 
