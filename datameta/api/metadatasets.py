@@ -24,10 +24,17 @@ from datameta.models import MetaDataSet
 from datameta.security import authz
 
 
-def metadatasets_json(request: Request, metadatasets: Sequence[MetaDataSet]) -> list[dict]:
-    """Serialize many sets with a fixed number of queries."""
+def metadatasets_json(
+    request: Request, metadatasets: Sequence[MetaDataSet], *, iso_dates: bool | None = None
+) -> list[dict]:
+    """Serialize many sets with a fixed number of queries.
+
+    Dates are in each column's format unless ``iso_dates`` (default: the ``isoDates``
+    query parameter).
+    """
     definitions = list_definitions(request.dbsession)
-    iso_dates = bool(request.openapi_validated.parameters.query.get("isoDates", False))
+    if iso_dates is None:
+        iso_dates = bool(request.openapi_validated.parameters.query.get("isoDates", False))
     show_service_values = authz.can_read_service_values(request.user)
     return [
         metadataset_json(
@@ -41,7 +48,9 @@ def metadatasets_json(request: Request, metadatasets: Sequence[MetaDataSet]) -> 
 def create_metadataset(request: Request) -> dict[str, Any]:
     record = request.openapi_validated.body["record"]
     metadataset = stage_metadataset(request.dbsession, request.user, record)
-    return metadatasets_json(request, [metadataset])[0]
+    # Staging answers the stored ISO values, as DataMeta 1.1.1 does: its clients turn a
+    # bare date into a date object they cannot print, but print an ISO date-time fine.
+    return metadatasets_json(request, [metadataset], iso_dates=True)[0]
 
 
 @view_config(route_name="api_metadatasets", request_method="GET", renderer="json", openapi=True)

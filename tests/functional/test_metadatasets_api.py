@@ -22,12 +22,20 @@ def test_a_staged_set_answers_exactly_datameta_1_keys(testapp, submitter):
     user, key = submitter
     staged = stage(testapp, key, {"SampleId": "S1", "Date": "2021-03-04"}).json
     assert set(staged) == RESPONSE_KEYS
-    assert staged["record"] == {"SampleId": "S1", "Date": "2021-03-04", "Reads": None}
+    assert staged["record"] == {"SampleId": "S1", "Date": "2021-03-04T00:00:00", "Reads": None}
     assert staged["fileIds"] == {"Reads": None}
     assert staged["submissionId"] is None
     assert staged["serviceExecutions"] is None
     assert staged["userId"] == {"uuid": str(user.uuid), "site": user.site_id}
     assert staged["id"]["site"].startswith("DMR-")
+
+
+def test_staging_answers_dates_as_stored_in_iso_as_datameta_1_does(testapp, submitter):
+    # DataMeta 1.x clients turn a bare date string into a date object they cannot print as
+    # JSON; the ISO value DataMeta 1.1.1 answers here becomes a datetime they print fine.
+    _, key = submitter
+    staged = stage(testapp, key, {"SampleId": "S1", "Date": "2021-03-04"}).json
+    assert staged["record"]["Date"] == "2021-03-04T00:00:00"
 
 
 def test_dates_are_shown_in_the_columns_format_or_as_iso_on_request(testapp, submitter):
