@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg2.extensions
@@ -70,6 +72,29 @@ def _request_dbsession(request: Request) -> Session:
     if session is None:
         session = get_tm_session(request.registry["dbsession_factory"], request.tm)
     return session
+
+
+@contextmanager
+def body_session(request: Request) -> Iterator[Session]:
+    """A session for reading while a streamed response body is produced.
+
+    Call it from the body's iterator, not from the view. pyramid_tm ends the request's
+    transaction when the view returns, before the server sends the body; the body then
+    reads in a read-only snapshot of its own (REPEATABLE READ: every batch sees the same
+    data). While the request's transaction is still open (a transaction manager outside
+    the app owns it, as in tests), the body reads in that transaction.
+    """
+    if request.environ.get("tm.active"):
+        yield request.dbsession
+        return
+    session = request.registry["dbsession_factory"]()
+    try:
+        session.connection(
+            execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        )
+        yield session
+    finally:
+        session.close()
 
 
 def includeme(config: Configurator) -> None:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from pyramid.httpexceptions import HTTPNoContent
 from pyramid.request import Request
+from pyramid.response import Response
 from pyramid.view import view_config
+from sqlalchemy import Select
 
 from datameta.api.serialize import metadataset_json
+from datameta.api.streaming import json_array
+from datameta.db import body_session
 from datameta.logic.metadata import list_definitions
 from datameta.logic.metadatasets import (
+    DEFAULT_PAGE_SIZE,
     SubmittedQuery,
     delete_metadatasets,
     get_metadataset,
@@ -19,6 +24,8 @@ from datameta.logic.metadatasets import (
     pending_metadatasets,
     query_submitted,
     stage_metadataset,
+    stream_views,
+    submitted_statement,
 )
 from datameta.models import MetaDataSet
 from datameta.security import authz
@@ -54,18 +61,45 @@ def create_metadataset(request: Request) -> dict[str, Any]:
 
 
 @view_config(route_name="api_metadatasets", request_method="GET", renderer="json", openapi=True)
-def list_submitted(request: Request) -> list[dict[str, Any]]:
+def list_submitted(request: Request) -> Response | list[dict[str, Any]]:
+    """One page with ``limit`` or ``offset``; else every set, as DataMeta 1.x answers."""
     params = request.openapi_validated.parameters.query
     query = SubmittedQuery(
         submitted_after=params.get("submittedAfter"),
         submitted_before=params.get("submittedBefore"),
         awaiting_service=params.get("awaitingService"),
-        limit=params.get("limit", 100),
+        limit=params.get("limit", DEFAULT_PAGE_SIZE),
         offset=params.get("offset", 0),
     )
-    page, total = query_submitted(request.dbsession, request.user, query)
-    request.response.headers["X-Total-Count"] = str(total)
-    return metadatasets_json(request, page)
+    if "limit" in request.GET or "offset" in request.GET:
+        page, total = query_submitted(request.dbsession, request.user, query)
+        request.response.headers["X-Total-Count"] = str(total)
+        return metadatasets_json(request, page)
+    statement = submitted_statement(request.dbsession, request.user, query)
+    return Response(app_iter=_streamed(request, statement), content_type="application/json")
+
+
+def _streamed(request: Request, statement: Select) -> Iterator[bytes]:
+    """The JSON of every set ``statement`` selects, read and sent batch by batch."""
+    # Decided now: the request's user and parameters are not to be read once it has ended.
+    show_service_values = authz.can_read_service_values(request.user)
+    iso_dates = bool(request.openapi_validated.parameters.query.get("isoDates", False))
+
+    def batches() -> Iterator[list[dict[str, Any]]]:
+        with body_session(request) as db:
+            definitions = list_definitions(db)
+            for views in stream_views(db, statement):
+                yield [
+                    metadataset_json(
+                        view,
+                        definitions,
+                        show_service_values=show_service_values,
+                        iso_dates=iso_dates,
+                    )
+                    for view in views
+                ]
+
+    return json_array(batches())
 
 
 @view_config(route_name="api_metadataset", request_method="GET", renderer="json", openapi=True)

@@ -1,10 +1,12 @@
-"""Reading one file part of a multipart/form-data body as a stream, with bounded memory."""
+"""Bodies as streams, with bounded memory: one file part of a multipart/form-data request,
+and JSON arrays written batch by batch."""
 
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from multipart import MultipartSegment, ParserError, PushMultipartParser, parse_options_header
 
@@ -68,3 +70,20 @@ def multipart_file(body: BinaryIO, content_type: str, field: str = "file") -> Bi
         return None
     chunks = (chunk for chunk in events if chunk)
     return io.BufferedReader(_GeneratorReader(chunks, b""), buffer_size=READ_SIZE)
+
+
+def json_array(batches: Iterator[list[Any]]) -> Iterator[bytes]:
+    """A JSON array of every item of ``batches``, one chunk per batch."""
+    try:
+        yield b"["
+        separator = ""
+        for batch in batches:
+            if batch:
+                yield (separator + ",".join(json.dumps(item) for item in batch)).encode()
+                separator = ","
+        yield b"]"
+    finally:
+        # A client that goes away closes this iterator; the batches (and their cursor) too.
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, exists, func, insert, not_, select
+from sqlalchemy import Select, Table, and_, delete, exists, func, insert, not_, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from datameta.errors import ErrorItem, NotModifiable, ValidationFailed
@@ -258,10 +258,11 @@ class SubmittedQuery:
     offset: int = 0
 
 
-def query_submitted(
-    db: Session, actor: User, query: SubmittedQuery
-) -> tuple[list[MetaDataSet], int]:
-    """A page of the submitted sets the caller may read (oldest first), and their total."""
+def submitted_statement(db: Session, actor: User, query: SubmittedQuery) -> Select:
+    """The submitted sets the caller may read that match ``query``, oldest first (no paging).
+
+    A plain statement: it may run in another session than the caller's (a streamed answer).
+    """
     statement = select(MetaDataSet).join(Submission, Submission.id == MetaDataSet.submission_id)
     if not authz.can_list_all_groups_data(actor):
         statement = statement.where(Submission.group_id == actor.group_id)
@@ -287,11 +288,32 @@ def query_submitted(
             )
         )
         statement = statement.where(not_(done))
-    total = db.scalar(select(func.count()).select_from(statement.subquery()))
-    page = db.scalars(
-        statement.order_by(Submission.date, MetaDataSet.id).limit(query.limit).offset(query.offset)
-    ).all()
+    return statement.order_by(Submission.date, MetaDataSet.id)
+
+
+def query_submitted(
+    db: Session, actor: User, query: SubmittedQuery
+) -> tuple[list[MetaDataSet], int]:
+    """A page of the submitted sets the caller may read (oldest first), and their total."""
+    statement = submitted_statement(db, actor, query)
+    total = db.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+    page = db.scalars(statement.limit(query.limit).offset(query.offset)).all()
     return list(page), total or 0
+
+
+# Sets read per round trip when a whole listing is streamed: memory holds one batch.
+STREAM_BATCH_SIZE = 1000
+
+
+def stream_views(db: Session, statement: Select) -> Iterator[list[MetadatasetView]]:
+    """The sets ``statement`` selects, in batches with everything their JSON needs.
+
+    A server-side cursor hands out the rows batch by batch; each batch costs the same
+    few queries (``load_views``), whatever its size.
+    """
+    rows = db.scalars(statement.execution_options(yield_per=STREAM_BATCH_SIZE))
+    for batch in rows.partitions():
+        yield load_views(db, batch)
 
 
 def pending_metadatasets(db: Session, actor: User, user_id: str) -> list[MetaDataSet]:

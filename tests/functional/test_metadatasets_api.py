@@ -3,6 +3,7 @@
 import pytest
 import sqlalchemy as sa
 
+import datameta.logic.metadatasets
 from tests.factories import make_api_key, make_user
 from tests.functional.api_data import define_sample_sheet, stage
 from tests.helpers import api_headers, assert_api_error
@@ -127,9 +128,10 @@ def test_deleting_one_and_many(testapp, submitter):
 
 def test_no_submitted_sets_is_an_empty_list_not_404(testapp, submitter):
     _, key = submitter
-    response = testapp.get("/api/v1/metadatasets", headers=api_headers(key))
-    assert response.json == []
-    assert response.headers["X-Total-Count"] == "0"
+    assert testapp.get("/api/v1/metadatasets", headers=api_headers(key)).json == []
+    paged = testapp.get("/api/v1/metadatasets?limit=10", headers=api_headers(key))
+    assert paged.json == []
+    assert paged.headers["X-Total-Count"] == "0"
 
 
 def test_without_credentials_it_is_401(testapp):
@@ -172,3 +174,64 @@ def test_listing_runs_the_same_statements_for_few_and_many_sets(testapp, dbengin
     )
     assert len(testapp.get("/api/v1/metadatasets", headers=api_headers(key)).json) == 32
     assert few == many
+
+
+def sample_ids(response):
+    return [metadataset["record"]["SampleId"] for metadataset in response.json]
+
+
+def test_without_limit_or_offset_every_submitted_set_is_listed(testapp, submitter):
+    # DataMeta 1.x answers all of them, and its clients know nothing of pages.
+    _, key = submitter
+    submit_many(testapp, key, 105, 1000)
+    response = testapp.get("/api/v1/metadatasets", headers=api_headers(key))
+    assert sample_ids(response) == [f"S{1000 + i}" for i in range(105)]
+    assert response.content_type == "application/json"
+    assert "X-Total-Count" not in response.headers
+
+
+def test_with_limit_or_offset_it_pages_and_counts(testapp, submitter):
+    _, key = submitter
+    submit_many(testapp, key, 105, 1000)
+    first = testapp.get("/api/v1/metadatasets?limit=10", headers=api_headers(key))
+    assert sample_ids(first) == [f"S{1000 + i}" for i in range(10)]
+    assert first.headers["X-Total-Count"] == "105"
+    rest = testapp.get("/api/v1/metadatasets?offset=100", headers=api_headers(key))
+    assert sample_ids(rest) == [f"S{1100 + i}" for i in range(5)]
+    assert rest.headers["X-Total-Count"] == "105"
+
+
+@pytest.fixture
+def committed_key(committed_db, live_app):
+    """A submitter's API key, with the sample sheet defined, all committed."""
+    admin_key = make_api_key(committed_db, make_user(committed_db, site_admin=True))
+    key = make_api_key(committed_db, make_user(committed_db))
+    committed_db.commit()
+    define_sample_sheet(live_app, admin_key)
+    return key
+
+
+def test_the_whole_listing_is_streamed_from_committed_data(live_app, committed_key):
+    # The body is sent after the request's transaction has ended: it reads on its own.
+    submit_many(live_app, committed_key, 25, 1)
+    response = live_app.get("/api/v1/metadatasets", headers=api_headers(committed_key))
+    assert sample_ids(response) == [f"S{1 + i}" for i in range(25)]
+    assert response.content_type == "application/json"
+
+
+def test_streaming_runs_a_fixed_number_of_statements_per_batch(
+    live_app, committed_key, dbengine, monkeypatch
+):
+    monkeypatch.setattr(datameta.logic.metadatasets, "STREAM_BATCH_SIZE", 10)
+    counts = []
+    for start in (100, 200, 300):
+        submit_many(live_app, committed_key, 10, start)
+        counts.append(
+            count_statements(
+                dbengine,
+                lambda: live_app.get("/api/v1/metadatasets", headers=api_headers(committed_key)),
+            )
+        )
+    per_batch = counts[1] - counts[0]
+    assert 0 < per_batch <= 5
+    assert counts[2] - counts[1] == per_batch
