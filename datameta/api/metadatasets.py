@@ -11,7 +11,7 @@ from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import Select
 
-from datameta.api.serialize import metadataset_json
+from datameta.api.serialize import metadataset_json, record_columns
 from datameta.api.streaming import json_array
 from datameta.db import body_session
 from datameta.logic.metadata import list_definitions
@@ -39,13 +39,13 @@ def metadatasets_json(
     Dates are in each column's format unless ``iso_dates`` (default: the ``isoDates``
     query parameter).
     """
-    definitions = list_definitions(request.dbsession)
+    columns = record_columns(list_definitions(request.dbsession))
     if iso_dates is None:
         iso_dates = bool(request.openapi_validated.parameters.query.get("isoDates", False))
     show_service_values = authz.can_read_service_values(request.user)
     return [
         metadataset_json(
-            view, definitions, show_service_values=show_service_values, iso_dates=iso_dates
+            view, columns, show_service_values=show_service_values, iso_dates=iso_dates
         )
         for view in load_views(request.dbsession, metadatasets)
     ]
@@ -87,12 +87,12 @@ def _streamed(request: Request, statement: Select) -> Iterator[bytes]:
 
     def batches() -> Iterator[list[dict[str, Any]]]:
         with body_session(request) as db:
-            definitions = list_definitions(db)
+            columns = record_columns(list_definitions(db))
             for views in stream_views(db, statement):
                 yield [
                     metadataset_json(
                         view,
-                        definitions,
+                        columns,
                         show_service_values=show_service_values,
                         iso_dates=iso_dates,
                     )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from datameta.linting import render_value
+from datameta.linting import ColumnRule, render_value
 from datameta.logic.metadata import column_rule
 from datameta.models.base import HasSiteId, HasUuid
 
@@ -54,8 +56,23 @@ def metadatum_json(definition: Any) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class RecordColumn:
+    """What a set's JSON needs of one definition, read once for many sets."""
+
+    id: int
+    name: str
+    is_file: bool
+    service_id: int | None
+    rule: ColumnRule
+
+
+def record_columns(definitions: Sequence[Any]) -> list[RecordColumn]:
+    return [RecordColumn(d.id, d.name, d.isfile, d.service_id, column_rule(d)) for d in definitions]
+
+
 def metadataset_json(
-    view: Any, definitions: list[Any], *, show_service_values: bool, iso_dates: bool
+    view: Any, columns: Sequence[RecordColumn], *, show_service_values: bool, iso_dates: bool
 ) -> dict[str, Any]:
     """A metadataset as DataMeta 1.x sends it.
 
@@ -66,34 +83,30 @@ def metadataset_json(
     mset = view.metadataset
     submitted = mset.submission_id is not None
     shown = [
-        definition
-        for definition in definitions
-        if definition.service_id is None or (submitted and show_service_values)
+        column
+        for column in columns
+        if column.service_id is None or (submitted and show_service_values)
     ]
     record = {}
-    for definition in shown:
-        stored = view.values.get(definition.id)
-        record[definition.name] = (
-            stored if iso_dates else render_value(column_rule(definition), stored)
-        )
+    for column in shown:
+        stored = view.values.get(column.id)
+        record[column.name] = stored if iso_dates else render_value(column.rule, stored)
     file_ids = {
-        definition.name: identifier(view.files.get(definition.id))
-        for definition in shown
-        if definition.isfile
+        column.name: identifier(view.files.get(column.id)) for column in shown if column.is_file
     }
     executions = None
     if show_service_values:
         executions = {
-            definition.name: execution_json(view.executions.get(definition.service_id))
-            for definition in definitions
-            if definition.service_id is not None
+            column.name: execution_json(view.executions.get(column.service_id))
+            for column in columns
+            if column.service_id is not None
         }
     return {
         "id": identifier(mset),
         "record": record,
         "fileIds": file_ids,
-        "userId": identifier(mset.user),
-        "submissionId": identifier(mset.submission),
+        "userId": identifier(view.owner),
+        "submissionId": identifier(view.submission),
         "serviceExecutions": executions,
     }
 

@@ -42,6 +42,8 @@ class MetadatasetView:
     values: dict[int, str | None] = field(default_factory=dict)  # by metadatum id
     files: dict[int, File] = field(default_factory=dict)  # by metadatum id
     executions: dict[int, ServiceExecution] = field(default_factory=dict)  # by service id
+    owner: User | None = None
+    submission: Submission | None = None
     # Owners, submissions and services loaded in bulk; held here because the session
     # keeps unmodified objects only while something refers to them.
     related: list[Any] = field(default_factory=list)
@@ -168,30 +170,41 @@ def stage_metadataset(db: Session, actor: User, record: Mapping[str, Any]) -> Me
 
 
 def load_views(db: Session, metadatasets: Sequence[MetaDataSet]) -> list[MetadatasetView]:
-    """Values, files and service executions of many sets in three queries, whatever their number."""
+    """Values, files and service executions of many sets in a few queries, whatever their number."""
     views = {mset.id: MetadatasetView(mset) for mset in metadatasets}
     if not views:
         return []
-    for mset_id, metadatum_id, value, file in db.execute(
+    file_links = []
+    for mset_id, metadatum_id, value, file_id in db.execute(
         select(
             MetaDatumRecord.metadataset_id,
             MetaDatumRecord.metadatum_id,
             MetaDatumRecord.value,
-            File,
-        )
-        .outerjoin(File, File.id == MetaDatumRecord.file_id)
-        .where(MetaDatumRecord.metadataset_id.in_(views))
+            MetaDatumRecord.file_id,
+        ).where(MetaDatumRecord.metadataset_id.in_(views))
     ):
         views[mset_id].values[metadatum_id] = value
-        if file is not None:
-            views[mset_id].files[metadatum_id] = file
+        if file_id is not None:
+            file_links.append((mset_id, metadatum_id, file_id))
+    # Files apart: an entity per value row would cost more than the values themselves.
+    if file_links:
+        files = {
+            file.id: file
+            for file in db.scalars(select(File).where(File.id.in_({f for *_, f in file_links})))
+        }
+        for mset_id, metadatum_id, file_id in file_links:
+            views[mset_id].files[metadatum_id] = files[file_id]
     for execution in db.scalars(
         select(ServiceExecution).where(ServiceExecution.metadataset_id.in_(views))
     ):
         views[execution.metadataset_id].executions[execution.service_id] = execution
     related = _preload_related(db, metadatasets, views.values())
+    # Handed over directly: a relationship resolved per set costs more than its JSON.
+    by_key = {(type(entity), entity.id): entity for entity in related}
     for view in views.values():
         view.related = related
+        view.owner = by_key[User, view.metadataset.user_id]
+        view.submission = by_key.get((Submission, view.metadataset.submission_id))
     return [views[mset.id] for mset in metadatasets]
 
 

@@ -1,0 +1,143 @@
+"""Memory and time of GET /metadatasets without paging: every submitted set, streamed.
+
+    .venv/bin/python -m benchmarks.bench_listing_stream      (or: make bench)
+
+The app runs in a process of its own, served by waitress as in production (response
+validation off), over a database seeded with 1,000 / 10,000 / 100,000 submitted sets
+of 20 values. A client reads the whole answer. Reported: wall time, the size of the
+answer, and how much the app process's peak memory (VmHWM, resident set) grew while
+it sent the answer, measured against its peak after a warm-up request.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+import sqlalchemy as sa
+
+from benchmarks.bench_api import api_key
+from benchmarks.common import BENCH_INI, ROOT, scratch_database
+from benchmarks.seed import add_group_and_user, add_metadatasets, define_columns
+
+SIZES = (1_000, 10_000, 100_000)
+MARKER = b'"serviceExecutions"'  # once per set in the answer
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """VmRSS (now) and VmHWM (peak) of a process, in KiB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            fields[name] = int(value.split()[0])
+    return fields
+
+
+def seed(count: int) -> tuple[str, dict[str, str], str]:
+    url, environ = scratch_database(f"datameta_bench_stream_{count}")
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        define_columns(connection, file_column=False)
+        group_id, user_id = add_group_and_user(connection)
+        add_metadatasets(connection, user_id, group_id, count, submitted=True)
+    with engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+            sa.text("VACUUM ANALYZE")
+        )
+    token = api_key(engine, user_id)
+    engine.dispose()
+    return url, environ, token
+
+
+def serve(port: int) -> None:
+    """The app under waitress in this process (the environment names the database)."""
+    from waitress import serve as waitress_serve
+
+    from datameta import make_app
+
+    waitress_serve(make_app(BENCH_INI), host="127.0.0.1", port=port, threads=4, _quiet=True)
+
+
+def start_app(environ: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603 (this module, fixed arguments)
+        [sys.executable, "-m", "benchmarks.bench_listing_stream", "--serve", str(port)],
+        cwd=ROOT,
+        env=environ,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            requests.get(f"{url}/api/v1/server", timeout=5)
+            return process, url
+        except requests.ConnectionError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise SystemExit("the app did not start") from None
+            time.sleep(0.2)
+
+
+def read_all(url: str, headers: dict[str, str]) -> tuple[float, int, int]:
+    """Seconds, bytes and sets of the whole unpaged answer, read as it arrives."""
+    started = time.perf_counter()
+    size = sets = 0
+    tail = b""
+    with requests.get(f"{url}/api/v1/metadatasets", headers=headers, stream=True, timeout=600) as r:
+        assert r.status_code == 200, r.text
+        assert "X-Total-Count" not in r.headers
+        for chunk in r.iter_content(chunk_size=1 << 20):
+            size += len(chunk)
+            window = tail + chunk
+            sets += window.count(MARKER)
+            tail = window[-(len(MARKER) - 1) :]  # too short to hold a whole marker
+        assert chunk.endswith(b"]")
+    return time.perf_counter() - started, size, sets
+
+
+def bench(count: int) -> str:
+    _, environ, token = seed(count)
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    process, url = start_app(environ)
+    try:
+        # Warm-up: imports, the OpenAPI document, pools, one full page of sets.
+        warm = requests.get(f"{url}/api/v1/metadatasets?limit=1000", headers=headers, timeout=60)
+        assert warm.status_code == 200, warm.text
+        before = memory_kib(process.pid)
+        seconds, size, sets = read_all(url, headers)
+        after = memory_kib(process.pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert sets == count, f"{sets} sets in the answer, {count} seeded"
+    growth = (after["VmHWM"] - before["VmHWM"]) / 1024
+    return (
+        f"| GET /metadatasets, no limit | {count:,} submitted sets of 20 values "
+        f"| {seconds:.1f} s | {size / 2**20:.0f} MiB | {before['VmHWM'] / 1024:.0f} MiB "
+        f"| {growth:+.1f} MiB |"
+    )
+
+
+def main() -> None:
+    print("| operation | data | time | answer | app peak before | app peak growth |")
+    print("|---|---|---|---|---|---|")
+    for count in SIZES:
+        print(bench(count), flush=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--serve"]:
+        serve(int(sys.argv[2]))
+    else:
+        main()
