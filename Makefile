@@ -29,6 +29,7 @@ bench: install
 	$(BIN)/python -m benchmarks.bench_staging_http
 	$(BIN)/python -m benchmarks.bench_samplesheet
 	$(BIN)/python -m benchmarks.bench_hostile_input
+	$(BIN)/python -m benchmarks.bench_listing_stream
 
 readme: install
 	$(BIN)/python scripts/update_readme.py
