@@ -153,8 +153,15 @@ def count_statements(engine, action):
 
 
 def submit_many(testapp, key, count, start):
-    records = [{"SampleId": f"S{start + i}"} for i in range(count)]
-    ids = [stage(testapp, key, record).json["id"]["site"] for record in records]
+    """Submit sets S<start>, S<start+1>, ...: staged by one sample sheet, submitted at once."""
+    sheet = "SampleId,Date,Reads\n" + "".join(f"S{start + i},,\n" for i in range(count))
+    report = testapp.post(
+        "/api/v1/samplesheets",
+        upload_files=[("file", "sheet.csv", sheet.encode())],
+        headers=api_headers(key),
+    ).json
+    ids = [identifier["site"] for identifier in report["staged"]]
+    assert len(ids) == count, report
     testapp.post_json(
         "/api/v1/submissions",
         {"metadatasetIds": ids, "fileIds": [], "label": None},
