@@ -15,10 +15,10 @@ import zipfile
 from collections.abc import Callable
 from typing import Any
 
-from datameta.linting import ColumnRule, lint_record
-from datameta.samplesheet import SheetColumn, SheetRefused, read_sample_sheet
+from datameta.linting import Column, lint_record
+from datameta.samplesheet import SheetRefused, read_sample_sheet
 
-COLUMNS = [SheetColumn("SampleId")]
+COLUMNS = [Column("SampleId")]
 
 
 def seconds(action: Callable[[], Any]) -> float:
@@ -36,7 +36,7 @@ def zip_bomb() -> bytes:
 
 
 def main() -> None:
-    rule = ColumnRule("X", pattern="(a+)+$")
+    rule = Column("X", pattern="(a+)+$")
     cases: list[tuple[str, Callable[[], Any]]] = [
         (
             "pattern (a+)+$ on 50,000 a and a b",

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from datameta.linting import Column
+
 MAX_BYTES = 50 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 300 * 1024 * 1024
 MAX_COMPRESSION_RATIO = 150
@@ -44,15 +46,6 @@ class SheetRefused(Exception):
 
 
 @dataclass(frozen=True)
-class SheetColumn:
-    """What reading needs to know of a column."""
-
-    name: str
-    mandatory: bool = False
-    datetime_format: str | None = None
-
-
-@dataclass(frozen=True)
 class CellProblem:
     column: str | None
     value: str | None
@@ -66,7 +59,7 @@ class SheetRow:
     problems: list[CellProblem] = field(default_factory=list)
 
 
-def read_sample_sheet(data: bytes, columns: Sequence[SheetColumn]) -> list[SheetRow]:
+def read_sample_sheet(data: bytes, columns: Sequence[Column]) -> list[SheetRow]:
     """The data rows of a sample sheet, or SheetRefused naming what is wrong with it."""
     if len(data) > MAX_BYTES:
         raise SheetRefused([f"The file is larger than {MAX_BYTES // 2**20} MiB."])
@@ -84,7 +77,7 @@ def read_sample_sheet(data: bytes, columns: Sequence[SheetColumn]) -> list[Sheet
 
 
 def _rows_by_header(
-    raw_rows: Iterator[tuple[int, list[Any]]], columns: Sequence[SheetColumn]
+    raw_rows: Iterator[tuple[int, list[Any]]], columns: Sequence[Column]
 ) -> list[SheetRow]:
     header = _first_non_empty(raw_rows)
     names = [_header_text(cell) for cell in header]
@@ -114,7 +107,7 @@ def _header_text(cell: Any) -> str:
     return "" if cell is None else str(cell)
 
 
-def _check_header(names: list[str], columns: Sequence[SheetColumn]) -> None:
+def _check_header(names: list[str], columns: Sequence[Column]) -> None:
     known = {column.name for column in columns}
     problems = []
     duplicates = sorted({name for name in names if name and names.count(name) > 1})
@@ -134,7 +127,7 @@ def _check_header(names: list[str], columns: Sequence[SheetColumn]) -> None:
 
 
 def _sheet_row(
-    number: int, cells: list[Any], positions: list[tuple[int, SheetColumn]], width: int
+    number: int, cells: list[Any], positions: list[tuple[int, Column]], width: int
 ) -> SheetRow:
     row = SheetRow(number, {})
     for index, column in positions:
@@ -162,7 +155,7 @@ def _is_empty(cell: Any) -> bool:
     return cell is None or (isinstance(cell, str) and cell == "")
 
 
-def _cell_text(cell: Any, column: SheetColumn) -> str | None:
+def _cell_text(cell: Any, column: Column) -> str | None:
     """What the cell shows, as text; dates in the column's own format when it has one."""
     if cell is None or cell == "":
         return None

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -21,6 +20,8 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+
+from datameta.linting import Column
 
 if TYPE_CHECKING:
     from openpyxl.worksheet._write_only import WriteOnlyWorksheet
@@ -52,22 +53,6 @@ MIN_WIDTH, MAX_WIDTH = 10, 60
 MAX_CELL_TEXT = 32767  # Excel refuses longer cell texts
 
 
-@dataclass(frozen=True)
-class TemplateColumn:
-    """One sample-sheet column as a template describes it."""
-
-    name: str
-    mandatory: bool = False
-    description: str | None = None
-    pattern: str | None = None
-    pattern_description: str | None = None
-    datetime_format: str | None = None
-    is_file: bool = False
-    submission_unique: bool = False
-    site_unique: bool = False
-    example: str = ""
-
-
 def _changes_with(datetime_format: str, other: datetime) -> bool:
     return SAMPLE_DATETIME.strftime(datetime_format) != other.strftime(datetime_format)
 
@@ -81,14 +66,14 @@ def datetime_kind(datetime_format: str) -> str:
     return "Time" if shows_time else "Date"
 
 
-def example_value(column: TemplateColumn) -> str:
+def example_value(column: Column) -> str:
     """The definition's example; for date columns without one, the sample date in its format."""
     if column.example or not column.datetime_format:
         return column.example
     return SAMPLE_DATETIME.strftime(column.datetime_format)
 
 
-def rule_text(column: TemplateColumn) -> str:
+def rule_text(column: Column) -> str:
     """What a value must look like, in words."""
     rules = []
     if column.pattern and column.pattern_description:
@@ -104,7 +89,7 @@ def rule_text(column: TemplateColumn) -> str:
     return "; ".join(rules) or "Any text"
 
 
-def uniqueness_text(column: TemplateColumn) -> str | None:
+def uniqueness_text(column: Column) -> str | None:
     """How unique a value must be, or None when it may repeat."""
     if column.site_unique:
         return "Unique across the site"
@@ -113,11 +98,11 @@ def uniqueness_text(column: TemplateColumn) -> str | None:
     return None
 
 
-def mandatory_text(column: TemplateColumn) -> str:
+def mandatory_text(column: Column) -> str:
     return "Mandatory" if column.mandatory else "Optional"
 
 
-def comment_text(column: TemplateColumn) -> str:
+def comment_text(column: Column) -> str:
     """The comment on a column's header: everything a submitter needs to fill it in."""
     lines = [column.description] if column.description else []
     lines += [mandatory_text(column), f"Format: {rule_text(column)}"]
@@ -144,7 +129,7 @@ def _text_cell(sheet: WriteOnlyWorksheet, text: str) -> Cell:
     return cell
 
 
-def _header_cell(sheet: WriteOnlyWorksheet, column: TemplateColumn) -> Cell:
+def _header_cell(sheet: WriteOnlyWorksheet, column: Column) -> Cell:
     cell = _text_cell(sheet, column.name)
     text = _clean(comment_text(column))
     comment = Comment(text, COMMENT_AUTHOR)
@@ -168,11 +153,11 @@ def _set_widths(sheet: WriteOnlyWorksheet, widths: Sequence[int], *, text: bool)
             dimension.number_format = TEXT_FORMAT
 
 
-def _data_width(column: TemplateColumn) -> int:
+def _data_width(column: Column) -> int:
     return max(len(column.name), len(example_value(column)))
 
 
-def _samples_sheet(workbook: Workbook, columns: Sequence[TemplateColumn]) -> None:
+def _samples_sheet(workbook: Workbook, columns: Sequence[Column]) -> None:
     sheet = workbook.create_sheet(SAMPLES_SHEET)
     sheet.freeze_panes = "A2"
     _set_widths(sheet, [_data_width(column) for column in columns], text=True)
@@ -180,7 +165,7 @@ def _samples_sheet(workbook: Workbook, columns: Sequence[TemplateColumn]) -> Non
         sheet.append([_header_cell(sheet, column) for column in columns])
 
 
-def _columns_sheet(workbook: Workbook, columns: Sequence[TemplateColumn]) -> None:
+def _columns_sheet(workbook: Workbook, columns: Sequence[Column]) -> None:
     sheet = workbook.create_sheet(COLUMNS_SHEET)
     sheet.freeze_panes = "A2"
     rows = [
@@ -217,7 +202,7 @@ def _columns_sheet(workbook: Workbook, columns: Sequence[TemplateColumn]) -> Non
     sheet.append([*note, _text_cell(sheet, EXAMPLE_ROW_NOTE)])
 
 
-def _example_sheet(workbook: Workbook, columns: Sequence[TemplateColumn]) -> None:
+def _example_sheet(workbook: Workbook, columns: Sequence[Column]) -> None:
     sheet = workbook.create_sheet(EXAMPLE_SHEET)
     sheet.freeze_panes = "A2"
     _set_widths(sheet, [_data_width(column) for column in columns], text=True)
@@ -231,7 +216,7 @@ def _example_sheet(workbook: Workbook, columns: Sequence[TemplateColumn]) -> Non
         sheet.append([_text_cell(sheet, example_value(column)) for column in columns])
 
 
-def xlsx_template(columns: Sequence[TemplateColumn]) -> bytes:
+def xlsx_template(columns: Sequence[Column]) -> bytes:
     """The xlsx template: sheets "Samples" (header only), "Columns" (the rules), "Example"."""
     # Write-only mode streams rows to the file instead of keeping a cell model in memory.
     workbook = Workbook(write_only=True)
@@ -253,7 +238,7 @@ def _one_line(text: str) -> str:
     return _LINE_BREAKS.sub(" ", text).strip()
 
 
-def _tsv_comment(column: TemplateColumn) -> str:
+def _tsv_comment(column: Column) -> str:
     parts = [f"{column.name}: {mandatory_text(column).lower()}"]
     if column.description:
         parts.append(column.description.rstrip(" ."))
@@ -265,7 +250,7 @@ def _tsv_comment(column: TemplateColumn) -> str:
     return "# " + _one_line(". ".join(parts))
 
 
-def tsv_template(columns: Sequence[TemplateColumn]) -> str:
+def tsv_template(columns: Sequence[Column]) -> str:
     """The tsv template: "# " lines describing each column and an example row, then the header."""
     lines = [TSV_INTRO]
     if not columns:

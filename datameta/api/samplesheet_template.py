@@ -6,7 +6,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from datameta.logic.samplesheet_templates import template_columns
+from datameta.logic.metadata import submitter_columns
 from datameta.samplesheet_template import tsv_template, xlsx_template
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -17,7 +17,7 @@ FILENAME = "datameta-samplesheet"
 @view_config(route_name="api_samplesheet_template", request_method="GET", openapi=True)
 def samplesheet_template(request: Request) -> Response:
     file_format = request.openapi_validated.parameters.query.get("format", "xlsx")
-    columns = template_columns(request.dbsession)
+    columns = submitter_columns(request.dbsession)
     if file_format == "tsv":
         response = Response(
             body=tsv_template(columns).encode("utf-8"), content_type=TSV_TYPE, charset="utf-8"

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from datameta.linting import ColumnRule, render_value
-from datameta.logic.metadata import column_rule
+from datameta.linting import Column, render_value
+from datameta.logic.metadata import column_of
 from datameta.models.base import HasSiteId, HasUuid
 
 
@@ -64,11 +64,11 @@ class RecordColumn:
     name: str
     is_file: bool
     service_id: int | None
-    rule: ColumnRule
+    rule: Column
 
 
 def record_columns(definitions: Sequence[Any]) -> list[RecordColumn]:
-    return [RecordColumn(d.id, d.name, d.isfile, d.service_id, column_rule(d)) for d in definitions]
+    return [RecordColumn(d.id, d.name, d.isfile, d.service_id, column_of(d)) for d in definitions]
 
 
 def metadataset_json(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -34,17 +34,25 @@ class InvalidPattern(ValueError):
 
 
 @dataclass(frozen=True)
-class ColumnRule:
-    """What one sample-sheet column demands of its values."""
+class Column:
+    """One sample-sheet column as its definition describes it.
+
+    The one description of a column that checking values, reading sheets and
+    writing templates share; ``logic.metadata.column_of`` makes it from the model.
+    """
 
     name: str
+    _: KW_ONLY
     mandatory: bool = False
     pattern: str | None = None
-    pattern_description: str | None = None
+    pattern_description: str | None = None  # said instead of the pattern when a value fails it
     datetime_format: str | None = None
     is_file: bool = False
+    # True for site-unique columns too: unique across the site is unique within a submission.
     submission_unique: bool = False
     site_unique: bool = False
+    description: str | None = None  # help for submitters
+    example: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,7 +103,7 @@ def datetime_format_problem(datetime_format: str) -> str | None:
     return None
 
 
-def pattern_message(rule: ColumnRule) -> str:
+def pattern_message(rule: Column) -> str:
     if rule.pattern_description:
         return rule.pattern_description
     return f"The value does not match the required format ({rule.pattern})."
@@ -117,7 +125,7 @@ def parse_datetime(text: str, datetime_format: str) -> datetime | None:
         return None
 
 
-def lint_value(rule: ColumnRule, value: str | None) -> tuple[str | None, str | None]:
+def lint_value(rule: Column, value: str | None) -> tuple[str | None, str | None]:
     """(value to store, problem) for one value of one column."""
     if value is None:
         return None, NULL_BUT_MANDATORY if rule.mandatory else None
@@ -133,7 +141,7 @@ def lint_value(rule: ColumnRule, value: str | None) -> tuple[str | None, str | N
     return value, None
 
 
-def lint_record(rules: Sequence[ColumnRule], record: Mapping[str, Any]) -> LintResult:
+def lint_record(rules: Sequence[Column], record: Mapping[str, Any]) -> LintResult:
     """Check a record against every column rule; collect all problems, one per field."""
     result = LintResult()
     known = {rule.name for rule in rules}
@@ -151,7 +159,7 @@ def lint_record(rules: Sequence[ColumnRule], record: Mapping[str, Any]) -> LintR
     return result
 
 
-def render_value(rule: ColumnRule, stored: str | None) -> str | None:
+def render_value(rule: Column, stored: str | None) -> str | None:
     """A stored value as users see it: dates in the column's own format."""
     if stored is None or not rule.datetime_format:
         return stored

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from datameta.linting import (
     NULL_BUT_MANDATORY,
-    ColumnRule,
+    Column,
     compile_pattern,
     duplicated_values,
     pattern_message,
@@ -95,7 +95,7 @@ def association_problems(
     return problems
 
 
-def stored_value_problems(rules: Sequence[ColumnRule], sets: Sequence[SetFacts]) -> list[Problem]:
+def stored_value_problems(rules: Sequence[Column], sets: Sequence[SetFacts]) -> list[Problem]:
     """Check stored values again: the definitions may have changed since staging."""
     problems = []
     for mset in sets:
@@ -107,7 +107,7 @@ def stored_value_problems(rules: Sequence[ColumnRule], sets: Sequence[SetFacts])
     return problems
 
 
-def _stored_value_problem(rule: ColumnRule, value: str | None) -> str | None:
+def _stored_value_problem(rule: Column, value: str | None) -> str | None:
     if not value:
         return NULL_BUT_MANDATORY if rule.mandatory else None
     if rule.datetime_format:
@@ -122,7 +122,7 @@ def _stored_value_problem(rule: ColumnRule, value: str | None) -> str | None:
 
 
 def uniqueness_problems(
-    rules: Sequence[ColumnRule],
+    rules: Sequence[Column],
     sets: Sequence[SetFacts],
     taken_on_site: Mapping[str, set[str]],
 ) -> list[Problem]:

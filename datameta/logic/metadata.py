@@ -8,7 +8,7 @@ from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from datameta.errors import Conflict, ErrorItem, Forbidden, ValidationFailed
-from datameta.linting import ColumnRule, InvalidPattern, compile_pattern, datetime_format_problem
+from datameta.linting import Column, InvalidPattern, compile_pattern, datetime_format_problem
 from datameta.logic.ids import get_by_id
 from datameta.models import MetaDatum, MetaDatumRecord, Service, User
 from datameta.security import authz
@@ -34,9 +34,10 @@ class DefinitionInput:
     service_id: str | None  # serviceId: UUID or site id; "" means none
 
 
-def column_rule(definition: MetaDatum) -> ColumnRule:
-    return ColumnRule(
-        name=definition.name,
+def column_of(definition: MetaDatum) -> Column:
+    """The column a definition describes, as value checks, sheet import and templates use it."""
+    return Column(
+        definition.name,
         mandatory=definition.mandatory,
         pattern=definition.regexp,
         pattern_description=definition.short_description,
@@ -44,6 +45,8 @@ def column_rule(definition: MetaDatum) -> ColumnRule:
         is_file=definition.isfile,
         submission_unique=definition.submission_unique or definition.site_unique,
         site_unique=definition.site_unique,
+        description=definition.long_description,
+        example=definition.example or "",
     )
 
 
@@ -55,6 +58,11 @@ def list_definitions(db: Session) -> list[MetaDatum]:
 def submitter_definitions(db: Session) -> list[MetaDatum]:
     """The columns submitters fill: all but those a service fills later."""
     return [definition for definition in list_definitions(db) if definition.service_id is None]
+
+
+def submitter_columns(db: Session) -> list[Column]:
+    """The columns submitters fill (service columns left out), in display order."""
+    return [column_of(definition) for definition in submitter_definitions(db)]
 
 
 def _blank_to_none(text: str | None) -> str | None:

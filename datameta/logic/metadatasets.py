@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from datameta.errors import ErrorItem, NotModifiable, ValidationFailed
 from datameta.linting import lint_record
 from datameta.logic.ids import find_by_id, get_visible
-from datameta.logic.metadata import column_rule, submitter_definitions
+from datameta.logic.metadata import column_of, submitter_definitions
 from datameta.logic.users import staged_data_owner
 from datameta.models import (
     File,
@@ -58,7 +58,7 @@ def stage_records(
     record's position (``field`` is ``"<index>.<column>"`` when more than one).
     """
     definitions = submitter_definitions(db)
-    rules = [column_rule(definition) for definition in definitions]
+    rules = [column_of(definition) for definition in definitions]
     results = [lint_record(rules, record) for record in records]
     problems = []
     for index, result in enumerate(results):

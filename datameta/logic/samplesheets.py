@@ -8,10 +8,10 @@ from sqlalchemy.orm import Session
 
 from datameta.errors import ErrorItem, ValidationFailed
 from datameta.linting import lint_record
-from datameta.logic.metadata import column_rule, submitter_definitions
+from datameta.logic.metadata import column_of, submitter_definitions
 from datameta.logic.metadatasets import StagedRef, insert_checked
 from datameta.models import User
-from datameta.samplesheet import CellProblem, SheetColumn, SheetRefused, SheetRow, read_sample_sheet
+from datameta.samplesheet import CellProblem, SheetRefused, SheetRow, read_sample_sheet
 
 
 @dataclass
@@ -40,19 +40,18 @@ def _duplicate_problem(row: SheetRow, seen: dict[tuple, int]) -> CellProblem | N
 def import_sample_sheet(db: Session, actor: User, data: bytes, *, dry_run: bool) -> SheetReport:
     """Read, check and (unless ``dry_run``) stage a sample sheet; raise when it is unreadable."""
     definitions = submitter_definitions(db)
-    columns = [SheetColumn(d.name, d.mandatory, d.datetimefmt) for d in definitions]
+    columns = [column_of(definition) for definition in definitions]
     try:
         rows = read_sample_sheet(data, columns)
     except SheetRefused as refused:
         raise ValidationFailed(
             [ErrorItem(message=problem, field="file") for problem in refused.problems]
         ) from None
-    rules = [column_rule(definition) for definition in definitions]
     report = SheetReport(dry_run=dry_run, rows_read=len(rows))
     accepted: list[dict[str, str | None]] = []
     seen: dict[tuple, int] = {}
     for row in rows:
-        checked = lint_record(rules, row.values)
+        checked = lint_record(columns, row.values)
         problems = list(row.problems)
         problems += [
             CellProblem(error.field, row.values.get(error.field), error.message)

@@ -13,7 +13,7 @@ from datameta.errors import ErrorItem, Forbidden, ValidationFailed
 from datameta.linting import lint_record
 from datameta.linting.submission import FileFacts, SetFacts, association_problems
 from datameta.logic.ids import find_by_id, get_by_id, get_visible
-from datameta.logic.metadata import column_rule
+from datameta.logic.metadata import column_of
 from datameta.logic.metadatasets import get_metadataset
 from datameta.logic.submissions import linked_file_ids
 from datameta.models import (
@@ -137,7 +137,7 @@ def execute_service(
     unknown = [name for name in record if name not in targets]
     if unknown:
         raise ValidationFailed([ErrorItem(message=NOT_A_TARGET, field=name) for name in unknown])
-    rules = [column_rule(definition) for definition in targets.values()]
+    rules = [column_of(definition) for definition in targets.values()]
     result = lint_record(rules, record)
     files = _own_frozen_files(db, actor, file_ids)
     facts = [SetFacts(metadataset.id, False, result.values)]

@@ -28,7 +28,7 @@ from datameta.logic import files as file_logic
 from datameta.logic import metadatasets
 from datameta.logic.groups import get_group
 from datameta.logic.ids import get_visible, parse_uuid
-from datameta.logic.metadata import column_rule, submitter_definitions
+from datameta.logic.metadata import column_of, submitter_definitions
 from datameta.models import (
     File,
     MetaDataSet,
@@ -186,7 +186,7 @@ def validate_submission(
     sets = [mset for mset in dict.fromkeys(given_sets.values()) if mset is not None]
     files = [file for file in dict.fromkeys(given_files.values()) if file is not None]
     definitions = submitter_definitions(db)
-    rules = [column_rule(definition) for definition in definitions]
+    rules = [column_of(definition) for definition in definitions]
     values = _values_by_set(db, sets)
     linked = linked_file_ids(db, files)
     set_facts = [

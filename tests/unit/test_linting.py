@@ -8,7 +8,7 @@ from datameta.linting import (
     NOT_EXPECTED,
     NOT_SPECIFIED,
     NULL_BUT_MANDATORY,
-    ColumnRule,
+    Column,
     InvalidPattern,
     LintError,
     compile_pattern,
@@ -18,11 +18,9 @@ from datameta.linting import (
     render_value,
 )
 
-SAMPLE = ColumnRule(
-    "SampleId", mandatory=True, pattern="S[0-9]+", pattern_description="S then digits"
-)
-DATE = ColumnRule("Date", datetime_format="%Y-%m-%d")
-NOTE = ColumnRule("Note")
+SAMPLE = Column("SampleId", mandatory=True, pattern="S[0-9]+", pattern_description="S then digits")
+DATE = Column("Date", datetime_format="%Y-%m-%d")
+NOTE = Column("Note")
 RULES = [SAMPLE, DATE, NOTE]
 
 
@@ -66,7 +64,7 @@ def test_the_regular_expression_must_match_the_whole_value():
 
 
 def test_without_a_description_the_message_names_the_pattern():
-    rule = ColumnRule("Code", pattern="[A-Z]{3}")
+    rule = Column("Code", pattern="[A-Z]{3}")
     [error] = errors_of({"Code": "abc"}, [rule])
     assert error.message == "The value does not match the required format ([A-Z]{3})."
 
@@ -97,7 +95,7 @@ def test_dates_are_shown_in_the_columns_format():
 def test_a_catastrophic_pattern_is_answered():
     # Backtracking engines take ages here; RE2's time is linear in the input.
     # How long it takes is measured by benchmarks/bench_hostile_input.py.
-    rule = ColumnRule("X", pattern="(a+)+$")
+    rule = Column("X", pattern="(a+)+$")
     assert [error.field for error in lint_record([rule], {"X": "a" * 50_000 + "b"}).errors] == ["X"]
     assert lint_record([rule], {"X": "a" * 50_000}).ok
 

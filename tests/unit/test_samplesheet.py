@@ -11,12 +11,13 @@ import pytest
 from openpyxl import Workbook
 
 from datameta import samplesheet
-from datameta.samplesheet import SheetColumn, SheetRefused, decode_text, read_sample_sheet
+from datameta.linting import Column
+from datameta.samplesheet import SheetRefused, decode_text, read_sample_sheet
 
 COLUMNS = [
-    SheetColumn("SampleId", mandatory=True),
-    SheetColumn("Collected", datetime_format="%d.%m.%Y"),
-    SheetColumn("Note"),
+    Column("SampleId", mandatory=True),
+    Column("Collected", datetime_format="%d.%m.%Y"),
+    Column("Note"),
 ]
 
 

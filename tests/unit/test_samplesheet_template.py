@@ -7,10 +7,10 @@ import io
 import openpyxl
 import pytest
 
+from datameta.linting import Column
 from datameta.samplesheet_template import (
     COLUMNS_HEADER,
     EXAMPLE_ROW_LABEL,
-    TemplateColumn,
     comment_text,
     datetime_kind,
     example_value,
@@ -20,7 +20,7 @@ from datameta.samplesheet_template import (
     xlsx_template,
 )
 
-SAMPLE_ID = TemplateColumn(
+SAMPLE_ID = Column(
     name="SampleId",
     mandatory=True,
     description="The sample's identifier",
@@ -30,9 +30,9 @@ SAMPLE_ID = TemplateColumn(
     site_unique=True,
     example="S1",
 )
-DATE = TemplateColumn(name="Collected on", datetime_format="%d.%m.%Y")
-READS = TemplateColumn(name="Reads", is_file=True, description="Raw reads", example="s1.fastq.gz")
-ZIP = TemplateColumn(name="zip code", pattern="[0-9]{5}", submission_unique=True, example="01234")
+DATE = Column(name="Collected on", datetime_format="%d.%m.%Y")
+READS = Column(name="Reads", is_file=True, description="Raw reads", example="s1.fastq.gz")
+ZIP = Column(name="zip code", pattern="[0-9]{5}", submission_unique=True, example="01234")
 COLUMNS = [SAMPLE_ID, DATE, READS, ZIP]
 
 
@@ -56,12 +56,12 @@ def test_a_date_column_without_example_shows_the_sample_date_in_its_format():
 
 
 def test_a_date_column_keeps_its_own_example():
-    column = TemplateColumn(name="Day", datetime_format="%Y-%m-%d", example="2020-05-06")
+    column = Column(name="Day", datetime_format="%Y-%m-%d", example="2020-05-06")
     assert example_value(column) == "2020-05-06"
 
 
 def test_other_columns_without_example_give_none():
-    assert example_value(TemplateColumn(name="Free")) == ""
+    assert example_value(Column(name="Free")) == ""
 
 
 @pytest.mark.parametrize(
@@ -73,7 +73,7 @@ def test_a_format_is_called_date_time_or_both_after_what_it_shows(datetime_forma
 
 
 def test_a_date_rule_shows_how_the_date_is_written_and_the_format():
-    column = TemplateColumn(name="Day", datetime_format="%Y-%m-%d")
+    column = Column(name="Day", datetime_format="%Y-%m-%d")
     assert rule_text(column) == "Date, written as 2024-01-31 (format %Y-%m-%d)"
 
 
@@ -90,7 +90,7 @@ def test_a_file_column_says_it_names_a_data_file():
 
 
 def test_a_column_without_rules_takes_any_text():
-    assert rule_text(TemplateColumn(name="Notes")) == "Any text"
+    assert rule_text(Column(name="Notes")) == "Any text"
 
 
 @pytest.mark.parametrize(
@@ -98,7 +98,7 @@ def test_a_column_without_rules_takes_any_text():
     [
         (SAMPLE_ID, "Unique across the site"),
         (ZIP, "Unique within a submission"),
-        (TemplateColumn(name="x", site_unique=True), "Unique across the site"),
+        (Column(name="x", site_unique=True), "Unique across the site"),
         (DATE, None),
     ],
 )
@@ -131,7 +131,7 @@ def test_the_sheets_are_samples_columns_and_example_in_this_order():
 
 def test_the_header_row_names_the_columns_exactly_and_in_the_given_order():
     names = ["Zeta", " spaced  name ", "Ünïcode µ", "=not a formula", "007"]
-    sheet = workbook([TemplateColumn(name=name) for name in names])["Samples"]
+    sheet = workbook([Column(name=name) for name in names])["Samples"]
     assert header(sheet) == names
     assert all(cell.data_type == "s" for cell in sheet[1])
 
@@ -168,7 +168,7 @@ def test_the_header_row_is_frozen():
 
 
 def test_columns_are_wide_enough_for_names_and_examples_within_bounds():
-    long_name = TemplateColumn(name="x" * 200)
+    long_name = Column(name="x" * 200)
     sheet = workbook([SAMPLE_ID, long_name, DATE])["Samples"]
     assert sheet.column_dimensions["A"].width >= 10
     assert sheet.column_dimensions["B"].width == 60
@@ -220,7 +220,7 @@ def test_the_example_row_is_text_so_leading_zeros_and_dates_stay_as_written():
 
 
 def test_control_characters_cannot_break_the_workbook():
-    column = TemplateColumn(name="Notes", description="line\x01one", example="a\x02b")
+    column = Column(name="Notes", description="line\x01one", example="a\x02b")
     sheet = workbook([column])["Example"]
     assert rows(sheet)[1] == ["ab"]
 
@@ -265,7 +265,7 @@ def test_the_tsv_gives_a_tab_separated_example_row():
 
 
 def test_line_breaks_in_descriptions_stay_inside_their_comment():
-    column = TemplateColumn(name="Notes", description="first\nsecond\tthird", example="a\nb")
+    column = Column(name="Notes", description="first\nsecond\tthird", example="a\nb")
     lines = tsv_template([column]).rstrip("\n").split("\n")
     assert lines[-1] == "Notes"
     assert "# Notes: optional. first second third. Format: Any text. Example: a b" in lines

@@ -1,6 +1,6 @@
 """How files and records must match, and which values must be unique, in one submission."""
 
-from datameta.linting import NULL_BUT_MANDATORY, ColumnRule
+from datameta.linting import NULL_BUT_MANDATORY, Column
 from datameta.linting.submission import (
     ALREADY_SUBMITTED,
     FILE_NOT_PROVIDED,
@@ -82,8 +82,8 @@ def test_metadata_without_files_may_be_submitted():
 
 def test_stored_values_are_checked_again_against_current_rules():
     rules = [
-        ColumnRule("SampleId", mandatory=True, pattern="S[0-9]+", pattern_description="S+digits"),
-        ColumnRule("Date", datetime_format="%Y-%m-%d"),
+        Column("SampleId", mandatory=True, pattern="S[0-9]+", pattern_description="S+digits"),
+        Column("Date", datetime_format="%Y-%m-%d"),
     ]
     sets = [SetFacts(1, False, {"SampleId": None, "Date": "yesterday"})]
     assert stored_value_problems(rules, sets) == [
@@ -93,7 +93,7 @@ def test_stored_values_are_checked_again_against_current_rules():
 
 
 def test_unique_values_may_not_repeat_within_the_submission():
-    rules = [ColumnRule("SampleId", submission_unique=True)]
+    rules = [Column("SampleId", submission_unique=True)]
     sets = [SetFacts(1, False, {"SampleId": "S1"}), SetFacts(2, False, {"SampleId": "S1"})]
     assert uniqueness_problems(rules, sets, {}) == [
         Problem("metadataset", 1, NOT_UNIQUE_IN_SUBMISSION, "SampleId"),
@@ -102,7 +102,7 @@ def test_unique_values_may_not_repeat_within_the_submission():
 
 
 def test_site_unique_values_may_not_repeat_submitted_ones():
-    rules = [ColumnRule("SampleId", submission_unique=True, site_unique=True)]
+    rules = [Column("SampleId", submission_unique=True, site_unique=True)]
     sets = [SetFacts(1, False, {"SampleId": "S1"}), SetFacts(2, False, {"SampleId": "S2"})]
     assert uniqueness_problems(rules, sets, {"SampleId": {"S2"}}) == [
         Problem("metadataset", 2, NOT_UNIQUE_ON_SITE, "SampleId")
@@ -110,6 +110,6 @@ def test_site_unique_values_may_not_repeat_submitted_ones():
 
 
 def test_empty_values_are_never_duplicates():
-    rules = [ColumnRule("SampleId", submission_unique=True, site_unique=True)]
+    rules = [Column("SampleId", submission_unique=True, site_unique=True)]
     sets = [SetFacts(1, False, {"SampleId": None}), SetFacts(2, False, {"SampleId": None})]
     assert uniqueness_problems(rules, sets, {}) == []
