@@ -28,11 +28,20 @@ def env_name(key: str) -> str:
     return "DATAMETA_" + key.upper().replace(".", "_")
 
 
-def _parse_bool(text: str) -> bool:
+TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
+FALSE_WORDS = frozenset({"false", "no", "off", "0", ""})
+
+
+def parse_bool(text: str) -> bool:
+    """The one reading of yes/no text: settings, app settings, query flags and form fields.
+
+    Here, at the bottom of the layers, so that every layer may use it. Any other
+    text is a ValueError: a mistyped flag must not silently mean "no".
+    """
     lowered = text.strip().lower()
-    if lowered in {"true", "yes", "on", "1"}:
+    if lowered in TRUE_WORDS:
         return True
-    if lowered in {"false", "no", "off", "0", ""}:
+    if lowered in FALSE_WORDS:
         return False
     raise ValueError(f"expected true or false, got {text!r}")
 
@@ -143,13 +152,13 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("datameta.session.cookie_name", str, "datameta", "name of the session cookie"),
     SettingSpec(
         "datameta.security.hsts",
-        _parse_bool,
+        parse_bool,
         "false",
         "send Strict-Transport-Security (serve over HTTPS only)",
     ),
     SettingSpec(
         "datameta.session.cookie_secure",
-        _parse_bool,
+        parse_bool,
         "false",
         "send the session cookie over HTTPS only",
     ),
@@ -208,7 +217,7 @@ SPECS: tuple[SettingSpec, ...] = (
         "30",
         "days a new API key is valid when the request names no expiry",
     ),
-    SettingSpec("datameta.tfa.enabled", _parse_bool, "false", "require TOTP second factor"),
+    SettingSpec("datameta.tfa.enabled", parse_bool, "false", "require TOTP second factor"),
     SettingSpec(
         "datameta.tfa.encrypt_key",
         _parse_fernet_key,
@@ -225,7 +234,7 @@ SPECS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec(
         "datameta.links_from_request",
-        _parse_bool,
+        parse_bool,
         "false",
         "without a public URL, build links in mails from the address each request names "
         "(development only: whoever sends a request chooses that address)",
@@ -244,7 +253,7 @@ SPECS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec(
         "datameta.files.upload_via_app",
-        _parse_bool,
+        parse_bool,
         "false",
         "answer upload URLs of the app itself (for DataMeta 1.x clients) instead of S3",
     ),

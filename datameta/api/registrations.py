@@ -11,17 +11,22 @@ from pyramid.view import view_config
 
 from datameta.api.serialize import aware_utc, group_json, identifier
 from datameta.api.users import user_response
+from datameta.config import parse_bool
 from datameta.logic import registrations
 from datameta.models import RegistrationRequest
 from datameta.security.html import sanitize_html
 
-# DataMeta 1.x's form sends org_create as a string ("on") or null; newer clients a boolean.
-FALSE_WORDS = {"", "false", "off", "0", "no"}
-
 
 def _flag(value: Any) -> bool:
+    """DataMeta 1.x's form sends org_create as a string ("on") or null; newer clients a boolean.
+
+    Text other than a yes/no word is a ticked checkbox's own value, so it means yes.
+    """
     if isinstance(value, str):
-        return value.strip().lower() not in FALSE_WORDS
+        try:
+            return parse_bool(value)
+        except ValueError:
+            return True
     return bool(value)
 
 

@@ -9,11 +9,10 @@ from pyramid.request import Request
 from pyramid.view import view_config
 
 from datameta.api.streaming import multipart_file
+from datameta.config import parse_bool
 from datameta.errors import ErrorItem, ValidationFailed
 from datameta.logic.samplesheets import SheetReport, import_sample_sheet
 from datameta.samplesheet import MAX_BYTES
-
-TRUE_WORDS = {"true", "1", "yes"}
 
 
 def report_json(report: SheetReport) -> dict[str, Any]:
@@ -61,7 +60,12 @@ def _sheet_bytes(request: Request) -> bytes:
 # hold it twice); the answer's shape is checked against the spec in the tests.
 @view_config(route_name="api_samplesheets", request_method="POST", renderer="json")
 def upload_sample_sheet(request: Request) -> dict[str, Any]:
-    dry_run = request.GET.get("dryRun", "false").lower() in TRUE_WORDS
+    try:
+        dry_run = parse_bool(request.GET.get("dryRun", "false"))
+    except ValueError:
+        raise ValidationFailed(
+            [ErrorItem(message="dryRun must be true or false.", field="dryRun")]
+        ) from None
     report = import_sample_sheet(
         request.dbsession, request.user, _sheet_bytes(request), dry_run=dry_run
     )

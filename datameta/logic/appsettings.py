@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from datameta.config import parse_bool
 from datameta.errors import ErrorItem, Forbidden, ValidationFailed
 from datameta.logic.ids import get_by_id
 from datameta.logic.mails import PLACEHOLDERS, template_problem
@@ -48,18 +49,11 @@ def lockout_policy(values: dict[str, Any]) -> LockoutPolicy:
     )
 
 
-def _parse_bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered not in {"true", "false"}:
-        raise ValueError("expected true or false")
-    return lowered == "true"
-
-
 PARSERS: dict[SettingType, Callable[[str], Any]] = {
     SettingType.INT: int,
     SettingType.FLOAT: float,
     SettingType.STRING: str,
-    SettingType.BOOL: _parse_bool,
+    SettingType.BOOL: parse_bool,
     SettingType.DATE: date.fromisoformat,
     SettingType.TIME: time.fromisoformat,
 }

@@ -61,6 +61,24 @@ def test_a_dry_run_reports_but_stages_nothing(testapp, key):
     assert report == {"dryRun": True, "rowsRead": 1, "staged": [], "rejected": []}
 
 
+@pytest.mark.parametrize("word", ["1", "yes", "on", "TRUE"])
+def test_dry_run_takes_any_yes_word(testapp, key, word):
+    report = upload(testapp, key, b"SampleId\nS1\n", query=f"?dryRun={word}").json
+    assert report["dryRun"] is True
+    assert report["staged"] == []
+
+
+def test_a_dry_run_flag_that_is_no_boolean_is_refused_and_nothing_staged(testapp, key, dbsession):
+    response = testapp.post(
+        URL + "?dryRun=maybe",
+        upload_files=[("file", "sheet.csv", b"SampleId\nS1\n")],
+        headers=api_headers(key),
+        status=400,
+    )
+    assert_api_error(response, 400, "ValidationError", field="dryRun")
+    assert dbsession.scalar(sa.select(sa.func.count()).select_from(MetaDatumRecord)) == 0
+
+
 def test_a_repeated_row_is_reported_not_dropped(testapp, key):
     report = upload(testapp, key, b"SampleId\nS1\nS1\n").json
     assert len(report["staged"]) == 1

@@ -8,6 +8,7 @@ from datameta.config import (
     SPECS,
     ConfigurationError,
     env_name,
+    parse_bool,
     parse_settings,
     settings_table_markdown,
 )
@@ -79,6 +80,23 @@ def test_a_missing_setting_is_named_with_its_variable():
 def test_an_invalid_setting_is_named(key, value):
     with pytest.raises(ConfigurationError, match=key.replace(".", r"\.")):
         parse_settings({**MINIMAL, key: value}, environ={})
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        *((word, True) for word in ("true", "yes", "on", "1", " TRUE ", "Yes")),
+        *((word, False) for word in ("false", "no", "off", "0", "", " False ")),
+    ],
+)
+def test_yes_and_no_words_read_as_booleans(text, value):
+    assert parse_bool(text) is value
+
+
+@pytest.mark.parametrize("text", ["maybe", "2", "tru", "y"])
+def test_any_other_word_is_not_a_boolean(text):
+    with pytest.raises(ValueError, match="true or false"):
+        parse_bool(text)
 
 
 def test_every_problem_is_reported_at_once():
