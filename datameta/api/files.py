@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from multipart import ParserError
 from pyramid.httpexceptions import HTTPNoContent
 from pyramid.request import Request
 from pyramid.response import Response
@@ -12,8 +11,7 @@ from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 
 from datameta.api.serialize import aware_utc, file_json, file_upload_json, identifier
-from datameta.api.streaming import multipart_file
-from datameta.errors import ErrorItem, ValidationFailed
+from datameta.api.streaming import uploaded_file
 from datameta.logic.files import (
     announce_file,
     delete_files,
@@ -132,17 +130,6 @@ def upload(request: Request) -> HTTPNoContent:
     file = expected_upload(
         request.dbsession, request.matchdict["id"], request.headers.get("Access-Token")
     )
-    stream = request.body_file
-    if request.method == "POST":
-        stream = multipart_file(stream, request.headers.get("Content-Type", ""))
-        if stream is None:
-            raise ValidationFailed(
-                [ErrorItem(message="The request has no 'file' part.", field="file")]
-            )
-    try:
-        store_upload(file, stream, storage=request.storage)
-    except ParserError as error:
-        raise ValidationFailed(
-            [ErrorItem(message=f"The multipart body is broken: {error}", field="file")]
-        ) from None
+    stream = uploaded_file(request) if request.method == "POST" else request.body_file
+    store_upload(file, stream, storage=request.storage)
     return HTTPNoContent()

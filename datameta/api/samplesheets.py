@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from multipart import ParserError
 from pyramid.request import Request
 from pyramid.view import view_config
 
-from datameta.api.streaming import multipart_file
+from datameta.api.streaming import uploaded_file
 from datameta.config import parse_bool
 from datameta.errors import ErrorItem, ValidationFailed
 from datameta.logic.samplesheets import SheetReport, import_sample_sheet
@@ -40,17 +39,7 @@ def _sheet_bytes(request: Request) -> bytes:
     )
     if (request.content_length or 0) > MAX_BYTES + 65536:
         raise too_large
-    try:
-        stream = multipart_file(request.body_file, request.headers.get("Content-Type", ""))
-        if stream is None:
-            raise ValidationFailed(
-                [ErrorItem(message="The request has no 'file' part.", field="file")]
-            )
-        data = stream.read(MAX_BYTES + 1)
-    except ParserError as error:
-        raise ValidationFailed(
-            [ErrorItem(message=f"The multipart body is broken: {error}", field="file")]
-        ) from None
+    data = uploaded_file(request).read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
         raise too_large
     return data

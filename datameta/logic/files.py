@@ -24,10 +24,9 @@ from datameta.errors import (
     ErrorItem,
     Forbidden,
     NotFound,
-    NotModifiable,
     ValidationFailed,
 )
-from datameta.logic.ids import find_by_id, get_visible
+from datameta.logic.ids import entity_ref, find_by_id, get_visible, not_modifiable
 from datameta.logic.users import staged_data_owner
 from datameta.models import File, MetaDataSet, MetaDatumRecord, Submission, User
 from datameta.security import authz
@@ -36,7 +35,6 @@ from datameta.storage import Storage
 
 MD5_HEX = re.compile(r"^[0-9a-fA-F]{32}$")
 MAX_NAME_LENGTH = 1000
-NOT_MODIFIABLE = "The resource cannot be modified"
 
 
 @dataclass(frozen=True)
@@ -148,24 +146,12 @@ def get_file(db: Session, actor: User, file_id: str) -> File:
     return get_visible(db, File, file_id, lambda file: may_read(db, actor, file))
 
 
-def _not_modifiable(file: File) -> NotModifiable:
-    return NotModifiable(
-        [
-            ErrorItem(
-                exception="ResourceNotModifiableError",
-                message=NOT_MODIFIABLE,
-                entity={"uuid": str(file.uuid), "site": file.site_id},
-            )
-        ]
-    )
-
-
 def _own_modifiable_file(db: Session, actor: User, file_id: str) -> File:
     file = get_file(db, actor, file_id)
     if file.user_id != actor.id:
         raise Forbidden("Only the owner may change a file.")
     if file.content_uploaded or submission_of(db, file) is not None:
-        raise _not_modifiable(file)
+        raise not_modifiable(file)
     return file
 
 
@@ -221,7 +207,7 @@ def update_file(
                         exception="ChecksumMismatch",
                         message="The uploaded data does not match the announced checksum.",
                         field="checksum",
-                        entity={"uuid": str(file.uuid), "site": file.site_id},
+                        entity=entity_ref(file),
                     )
                 ]
             )
@@ -238,7 +224,7 @@ def delete_files(db: Session, actor: User, file_ids: Sequence[str]) -> list[str]
     for given in dict.fromkeys(file_ids):
         file = get_file(db, actor, given)
         if submission_of(db, file) is not None:
-            raise _not_modifiable(file)
+            raise not_modifiable(file)
         if file.user_id != actor.id:
             raise Forbidden("Only the owner may delete a file.")
         doomed.append(file)

@@ -16,7 +16,7 @@ from typing import TypeVar
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from datameta.errors import ErrorItem, NotFound
+from datameta.errors import ErrorItem, NotFound, NotModifiable
 from datameta.models.base import HasSiteId, HasUuid
 
 Entity = TypeVar("Entity", bound=HasUuid)
@@ -54,6 +54,24 @@ def not_found(what: str, given: str) -> NotFound:
                 exception="NotFound",
                 message=f"{what} {given} does not exist.",
                 entity={"uuid": given, "site": given},
+            )
+        ]
+    )
+
+
+def entity_ref(entity: HasSiteId) -> dict[str, str]:
+    """An entity as errors name it: its UUID and site id."""
+    return {"uuid": str(entity.uuid), "site": entity.site_id}
+
+
+def not_modifiable(entity: HasSiteId) -> NotModifiable:
+    """The error for changing what is frozen (submitted, or its content verified)."""
+    return NotModifiable(
+        [
+            ErrorItem(
+                exception=NotModifiable.exception_name,
+                message="The resource cannot be modified",
+                entity=entity_ref(entity),
             )
         ]
     )

@@ -12,9 +12,9 @@ from typing import Any, cast
 from sqlalchemy import Select, Table, and_, delete, exists, func, insert, not_, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from datameta.errors import ErrorItem, NotModifiable, ValidationFailed
+from datameta.errors import ErrorItem, ValidationFailed
 from datameta.linting import lint_record
-from datameta.logic.ids import find_by_id, get_visible
+from datameta.logic.ids import find_by_id, get_visible, not_modifiable
 from datameta.logic.metadata import column_of, submitter_definitions
 from datameta.logic.users import staged_data_owner
 from datameta.models import (
@@ -248,15 +248,7 @@ def delete_metadatasets(db: Session, actor: User, metadataset_ids: Sequence[str]
         metadataset = get_metadataset(db, actor, given)
         # Seen but submitted: not modifiable (403), as DataMeta 1.x answers.
         if metadataset.submission_id is not None:
-            raise NotModifiable(
-                [
-                    ErrorItem(
-                        exception="ResourceNotModifiableError",
-                        message="The resource cannot be modified",
-                        entity={"uuid": str(metadataset.uuid), "site": metadataset.site_id},
-                    )
-                ]
-            )
+            raise not_modifiable(metadataset)
         found.append(metadataset.id)
     if found:
         db.execute(delete(MetaDataSet).where(MetaDataSet.id.in_(found)))

@@ -92,6 +92,29 @@ def test_a_wrong_token_is_404_and_a_missing_part_400(client, key):
     assert_api_error(response, 400, field="file")
 
 
+def test_a_body_that_breaks_off_is_refused_and_the_token_stays_valid(client, key):
+    announced = announce(client, key)
+    path = f"/api/v1/upload/{announced['id']['uuid']}"
+    head = b'--XYZ\r\nContent-Disposition: form-data; name="file"; filename="r.fq"\r\n\r\n'
+    # Sent as bytes: webtest would write a multipart body of its own, a whole one.
+    response = client.request(
+        path,
+        method="POST",
+        body=head + CONTENT[:1000],
+        headers=announced["requestHeaders"],
+        content_type="multipart/form-data; boundary=XYZ",
+        status=400,
+    )
+    [item] = assert_api_error(response, 400, "ValidationError", field="file")
+    assert "broken" in item["message"]
+    client.post(
+        path,
+        upload_files=[("file", "r.fq", CONTENT)],
+        headers=announced["requestHeaders"],
+        status=204,
+    )
+
+
 def test_a_wrong_checksum_is_found_at_confirmation(client, key):
     announced = announce(client, key, checksum="1" * 32)
     path = f"/api/v1/upload/{announced['id']['uuid']}"

@@ -132,6 +132,21 @@ def test_a_request_without_a_file_part_is_refused(testapp, key):
     assert_api_error(response, 400, field="file")
 
 
+def test_a_body_that_breaks_off_is_refused(testapp, key):
+    head = b'--XYZ\r\nContent-Disposition: form-data; name="file"; filename="s.csv"\r\n\r\n'
+    # Sent as bytes: webtest would write a multipart body of its own, a whole one.
+    response = testapp.request(
+        URL,
+        method="POST",
+        body=head + b"SampleId\nS1\n",
+        headers=api_headers(key),
+        content_type="multipart/form-data; boundary=XYZ",
+        status=400,
+    )
+    [item] = assert_api_error(response, 400, "ValidationError", field="file")
+    assert "broken" in item["message"]
+
+
 def test_a_garbage_file_is_refused_with_a_message(testapp, key):
     response = upload(testapp, key, bytes(range(256)) * 4, name="x.bin", status=400)
     assert_api_error(response, 400, field="file")

@@ -78,8 +78,11 @@ def test_a_frozen_file_is_no_longer_modifiable(dbsession, owner, storage, settin
     announcement = announce(dbsession, owner, storage, settings)
     requests.put(announcement.url, data=CONTENT, headers=announcement.headers)
     update_file(dbsession, owner, announcement.file.site_id, storage=storage, content_uploaded=True)
-    with pytest.raises(NotModifiable):
+    with pytest.raises(NotModifiable) as raised:
         update_file(dbsession, owner, announcement.file.site_id, storage=storage, name="other")
+    [item] = raised.value.items
+    assert item.exception == "ResourceNotModifiableError"
+    assert item.entity == {"uuid": str(announcement.file.uuid), "site": announcement.file.site_id}
 
 
 def test_names_and_checksums_are_checked(dbsession, owner, storage, settings):

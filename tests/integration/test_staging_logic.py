@@ -85,5 +85,8 @@ def test_submitted_sets_cannot_be_deleted(dbsession, columns, submitter):
     dbsession.flush()
     mset.submission_id = submission.id
     dbsession.flush()
-    with pytest.raises(NotModifiable):
+    with pytest.raises(NotModifiable) as raised:
         delete_metadatasets(dbsession, submitter, [mset.site_id])
+    [item] = raised.value.items
+    assert item.exception == "ResourceNotModifiableError"
+    assert item.entity == {"uuid": str(mset.uuid), "site": mset.site_id}
