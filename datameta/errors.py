@@ -80,8 +80,3 @@ class Conflict(DomainError):
 class Gone(DomainError):
     status = 410
     exception_name = "Gone"
-
-
-class ServiceUnavailable(DomainError):
-    status = 503
-    exception_name = "ServiceUnavailable"

@@ -87,7 +87,11 @@ def _new_session_id() -> str:
 
 @implementer(ISession)
 class ServerSideSession(dict):
-    """A dict whose content is saved to the store when the response goes out."""
+    """A dict saved to the store when the response goes out, changed or not.
+
+    Any request that loads the session saves it (or deletes it when empty), so
+    nothing tracks changes and ``changed`` has nothing to do.
+    """
 
     def __init__(
         self, request: Request, store: SessionStore, session_id: str | None, data: dict | None
@@ -98,48 +102,25 @@ class ServerSideSession(dict):
         self.new = session_id is None
         self.session_id = session_id or _new_session_id()
         self.created: float = self.get("_created", time.time())
-        self._changed = False
         self._invalidated_id: str | None = None
 
-    # Tracking changes: any mutation marks the session for saving.
     def changed(self) -> None:
-        self._changed = True
-
-    def _mutating(name: str) -> Callable:  # type: ignore[misc]
-        original = getattr(dict, name)
-
-        def wrapper(self: ServerSideSession, *args: Any, **kwargs: Any) -> Any:
-            self._changed = True
-            return original(self, *args, **kwargs)
-
-        wrapper.__name__ = name
-        return wrapper
-
-    __setitem__ = _mutating("__setitem__")
-    __delitem__ = _mutating("__delitem__")
-    clear = _mutating("clear")
-    pop = _mutating("pop")
-    popitem = _mutating("popitem")
-    setdefault = _mutating("setdefault")
-    update = _mutating("update")
-    del _mutating
+        """Part of ISession; nothing to do, as the session is saved anyway."""
 
     def invalidate(self) -> None:
         """Forget all data and switch to a fresh id (defeats session fixation)."""
         if not self.new:
             self._invalidated_id = self.session_id
-        dict.clear(self)
+        self.clear()
         self.session_id = _new_session_id()
         self.new = True
         self.created = time.time()
-        self._changed = True
 
     # Flash messages, as ISession defines them.
     def flash(self, msg: Any, queue: str = "", allow_duplicate: bool = True) -> None:
         messages = self.setdefault("_flash_" + queue, [])
         if allow_duplicate or msg not in messages:
             messages.append(msg)
-            self._changed = True
 
     def pop_flash(self, queue: str = "") -> list:
         return self.pop("_flash_" + queue, [])
@@ -204,7 +185,8 @@ class SessionFactory:
                 if request.cookies.get(self.cookie_name) is not None:
                     response.delete_cookie(self.cookie_name)
                 return
-            # Saving on every request keeps the idle timeout sliding.
+            # Saved by every request that loaded it, changed or not: that keeps the idle
+            # timeout sliding, and in-place changes of nested values (a flash queue) are kept.
             session["_created"] = session.created
             self.store.save(session.session_id, dict(session), self.timeout)
             if session.new:

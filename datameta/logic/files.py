@@ -1,9 +1,11 @@
-"""Data files: announced, uploaded straight to S3, verified without reading them, submitted.
+"""Data files: announced, uploaded straight to S3, verified without reading them, downloaded.
 
 The app never reads file content on this path: S3 checks the bytes against the
 announced MD5 (the upload URL is signed with it), and the app checks the stored
-object with a HEAD request. Only DataMeta 1.x clients may post content to the
-app itself (``receive_upload``), which streams it on to S3.
+object with a HEAD request. Only DataMeta 1.x clients, on sites that allow it, post
+content to the app itself (``expected_upload`` checks the one-time token before any
+byte is read, ``store_upload`` streams the bytes on to S3 and notes their MD5).
+Files join a submission through the records that name them (``logic.submissions``).
 """
 
 from __future__ import annotations
@@ -309,12 +311,3 @@ def store_upload(file: File, stream: BinaryIO, *, storage: Storage) -> None:
     file.content_md5 = info.md5_hex
     file.content_etag = info.etag
     file.upload_token_hash = None  # one upload per token; a failed one keeps it (rollback)
-
-
-def receive_upload(
-    db: Session, file_uuid: str, token: str | None, stream: BinaryIO, *, storage: Storage
-) -> File:
-    """``expected_upload`` then ``store_upload``."""
-    file = expected_upload(db, file_uuid, token)
-    store_upload(file, stream, storage=storage)
-    return file

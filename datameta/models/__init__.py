@@ -12,7 +12,7 @@ from .accounts import (
 )
 from .appsettings import AppSetting, SettingType
 from .base import Base
-from .metadata import DateTimeMode, MetaDatum, Service, ServiceExecution, service_user
+from .metadata import MetaDatum, Service, ServiceExecution, service_user
 from .siteids import SEQUENCES, allocate_site_ids
 from .submissions import File, MetaDataSet, MetaDatumRecord, Submission
 
@@ -21,7 +21,6 @@ __all__ = [
     "ApiKey",
     "AppSetting",
     "Base",
-    "DateTimeMode",
     "File",
     "Group",
     "LoginAttempt",

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Column, Enum, ForeignKey, Table, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .accounts import User
@@ -34,12 +33,6 @@ class Service(HasSiteId, Base):
     __table_args__ = (CheckConstraint("btrim(name) <> ''", name="name_not_blank"),)
 
 
-class DateTimeMode(enum.Enum):
-    DATE = "date"
-    TIME = "time"
-    DATETIME = "datetime"
-
-
 class MetaDatum(HasUuid, Base):
     """One column of the sample sheet and the rules its values obey."""
 
@@ -53,9 +46,6 @@ class MetaDatum(HasUuid, Base):
     long_description: Mapped[str | None] = mapped_column(Text)
     example: Mapped[str] = mapped_column(Text, default="", server_default="")
     datetimefmt: Mapped[str | None] = mapped_column(Text)
-    datetimemode: Mapped[DateTimeMode | None] = mapped_column(
-        Enum(DateTimeMode, name="datetimemode", values_callable=lambda e: [m.value for m in e])
-    )
     mandatory: Mapped[bool] = mapped_column(default=False, server_default="false")
     order: Mapped[int] = mapped_column(default=0, server_default="0")
     isfile: Mapped[bool] = mapped_column(default=False, server_default="false")

@@ -1,8 +1,10 @@
 """Site ids: a configurable prefix plus a zero-padded number from a sequence.
 
 PostgreSQL sequences hand out each number once, also to concurrent
-transactions, so ids never collide and nothing is retried. The prefix and the
-digit count come from the settings and travel in ``Session.info``.
+transactions, so ids never collide and no insert is retried for a taken id (a
+number a rolled-back transaction drew is skipped, never handed out again). The
+prefix and the digit count come from the settings; ``db.make_session_factory``
+puts them in ``Session.info`` and installs the listener that fills new objects' ids.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def format_site_id(site_format: SiteIdFormat, number: int) -> str:
     if len(digits) > site_format.digits:
         raise SiteIdSpaceExhausted(
             f"site id {number} does not fit {site_format.digits} digits "
-            f"after {site_format.prefix!r}; raise datameta.site_id_digits"
+            f"after {site_format.prefix!r}; raise the datameta.site_id_digits setting"
         )
     return site_format.prefix + digits
 
@@ -40,7 +42,9 @@ def format_site_id(site_format: SiteIdFormat, number: int) -> str:
 def site_id_formats(session: Session) -> Mapping[str, SiteIdFormat]:
     formats = session.info.get(SITE_ID_FORMATS_KEY)
     if formats is None:
-        raise RuntimeError("the session has no site id formats; use datameta.db.session_factory")
+        raise RuntimeError(
+            "the session has no site id formats; use datameta.db.make_session_factory"
+        )
     return formats
 
 
@@ -69,6 +73,6 @@ def _assign_site_ids(session: Session, _flush_context: object, _instances: objec
 
 
 def install_site_id_listener(session_class: type[Session] | object) -> None:
-    """Fill missing site ids of new objects whenever sessions of this class flush."""
+    """Fill missing site ids of new objects whenever sessions of this class or factory flush."""
     if not event.contains(session_class, "before_flush", _assign_site_ids):
         event.listen(session_class, "before_flush", _assign_site_ids)

@@ -1,8 +1,8 @@
 """The admin page: one page of sections, each shown to the admins it concerns.
 
 A section is a template plus a function that gathers what it shows; forms in a
-section post to /admin with an ``action`` field that selects their view. More
-sections (users, groups, metadata, settings, services) are added to SECTIONS.
+section post to /admin with an ``action`` field that selects their view. The one
+section so far answers registration requests; another is one more entry in SECTIONS.
 """
 
 from __future__ import annotations

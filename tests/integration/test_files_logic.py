@@ -12,9 +12,10 @@ from datameta.logic.files import (
     announce_file,
     delete_files,
     download_url,
+    expected_upload,
     get_file,
     pending_files,
-    receive_upload,
+    store_upload,
     update_file,
 )
 from tests.factories import make_user
@@ -147,17 +148,13 @@ def test_old_clients_upload_through_the_app_with_a_one_time_token(
     )
     assert announcement.url == f"http://x/api/v1/upload/{announcement.file.uuid}"
     token = announcement.headers["Access-Token"]
+    file_uuid = str(announcement.file.uuid)
     with pytest.raises(NotFound):
-        receive_upload(
-            dbsession, str(announcement.file.uuid), "wrong", io.BytesIO(CONTENT), storage=storage
-        )
-    receive_upload(
-        dbsession, str(announcement.file.uuid), token, io.BytesIO(CONTENT), storage=storage
-    )
+        expected_upload(dbsession, file_uuid, "wrong")
+    expected = expected_upload(dbsession, file_uuid, token)
+    store_upload(expected, io.BytesIO(CONTENT), storage=storage)
     with pytest.raises(NotFound):  # used up
-        receive_upload(
-            dbsession, str(announcement.file.uuid), token, io.BytesIO(CONTENT), storage=storage
-        )
+        expected_upload(dbsession, file_uuid, token)
     file = update_file(
         dbsession, owner, announcement.file.site_id, storage=storage, content_uploaded=True
     )
@@ -172,13 +169,10 @@ def test_large_uploads_through_the_app_are_verified_by_the_md5_computed_on_the_w
     announcement = announce(
         dbsession, owner, storage, settings, checksum=checksum, app_upload_url="http://x/{uuid}"
     )
-    receive_upload(
-        dbsession,
-        str(announcement.file.uuid),
-        announcement.headers["Access-Token"],
-        io.BytesIO(content),
-        storage=storage,
+    expected = expected_upload(
+        dbsession, str(announcement.file.uuid), announcement.headers["Access-Token"]
     )
+    store_upload(expected, io.BytesIO(content), storage=storage)
     file = update_file(
         dbsession, owner, announcement.file.site_id, storage=storage, content_uploaded=True
     )
