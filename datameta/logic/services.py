@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from datameta.errors import ErrorItem, Forbidden, ValidationFailed
 from datameta.linting import lint_record
 from datameta.linting.submission import FileFacts, SetFacts, association_problems
-from datameta.logic.ids import find_by_id, get_by_id, get_visible
+from datameta.logic.ids import entity_ref, find_by_id, get_by_id, get_visible
 from datameta.logic.metadata import column_of
 from datameta.logic.metadatasets import get_metadataset
 from datameta.logic.submissions import linked_file_ids
@@ -183,7 +183,7 @@ def _own_frozen_files(db: Session, actor: User, file_ids: Sequence[str]) -> list
     problems = [
         ErrorItem(
             message="The file is not uploaded, or submitted already.",
-            entity={"uuid": str(file.uuid), "site": file.site_id},
+            entity=entity_ref(file),
         )
         for file in files
         if not file.content_uploaded or file.id in linked

@@ -27,7 +27,7 @@ from datameta.linting.submission import (
 from datameta.logic import files as file_logic
 from datameta.logic import metadatasets
 from datameta.logic.groups import get_group
-from datameta.logic.ids import get_visible, parse_uuid
+from datameta.logic.ids import entity_ref, get_visible, parse_uuid
 from datameta.logic.metadata import column_of, submitter_definitions
 from datameta.models import (
     File,
@@ -83,10 +83,6 @@ def _access_problems(
         else:
             problems.append(ErrorItem(message="Access denied", entity=echo))
     return problems
-
-
-def _identifier(entity: MetaDataSet | File) -> dict[str, str]:
-    return {"uuid": str(entity.uuid), "site": entity.site_id}
 
 
 def _values_by_set(db: Session, sets: Sequence[MetaDataSet]) -> dict[int, dict[str, str | None]]:
@@ -149,7 +145,7 @@ def _as_items(
     return [
         ErrorItem(
             message=problem.message,
-            entity=_identifier(entities[(problem.kind, problem.key)]),
+            entity=entity_ref(entities[(problem.kind, problem.key)]),
             field=problem.field,
         )
         for problem in problems

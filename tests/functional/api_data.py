@@ -30,6 +30,24 @@ def define(testapp: Any, admin_key: str, **overrides: Any) -> dict:
     return testapp.post_json("/api/v1/metadata", body, headers=api_headers(admin_key)).json
 
 
+def define_service_column(testapp: Any, admin_key: str, **overrides: Any) -> dict:
+    """The service "QC" and the optional column "QC" it fills; returns the service."""
+    service = testapp.post_json(
+        "/api/v1/services", {"name": "QC"}, headers=api_headers(admin_key)
+    ).json
+    column = {
+        "name": "QC",
+        "regExp": "",
+        "isMandatory": False,
+        "isSubmissionUnique": False,
+        "isSiteUnique": False,
+        "order": 40,
+        "serviceId": service["id"]["uuid"],
+    }
+    define(testapp, admin_key, **{**column, **overrides})
+    return service
+
+
 def define_sample_sheet(testapp: Any, admin_key: str) -> None:
     """SampleId (site-unique, S+digits), Date (%Y-%m-%d), Reads (a file column)."""
     define(testapp, admin_key)

@@ -44,6 +44,26 @@ def announce(client, key, checksum=MD5, query=""):
     ).json
 
 
+def post_content(client, announced, path=None, status=204):
+    """Post the content as DataMeta 1.x clients do: multipart field "file", the token as header."""
+    path = path or f"/api/v1/upload/{announced['id']['uuid']}"
+    return client.post(
+        path,
+        upload_files=[("file", "r.fq", CONTENT)],
+        headers=announced["requestHeaders"],
+        status=status,
+    )
+
+
+def confirm(client, key, announced, status=200):
+    return client.put_json(
+        f"/api/v1/files/{announced['id']['site']}",
+        {"contentUploaded": True},
+        headers=api_headers(key),
+        status=status,
+    )
+
+
 def test_the_upload_url_points_at_the_app_with_an_access_token(client, key):
     announced = announce(client, key)
     assert announced["urlToUpload"] == (
@@ -55,18 +75,8 @@ def test_the_upload_url_points_at_the_app_with_an_access_token(client, key):
 
 def test_a_multipart_post_as_datameta_1_clients_send_it_then_confirm(client, key):
     announced = announce(client, key)
-    path = announced["urlToUpload"].removeprefix("http://datameta.example.org")
-    client.post(
-        path,
-        upload_files=[("file", "r.fq", CONTENT)],
-        headers=announced["requestHeaders"],
-        status=204,
-    )
-    confirmed = client.put_json(
-        f"/api/v1/files/{announced['id']['site']}",
-        {"contentUploaded": True},
-        headers=api_headers(key),
-    ).json
+    post_content(client, announced, announced["urlToUpload"])
+    confirmed = confirm(client, key, announced).json
     assert confirmed["filesize"] == len(CONTENT)
 
 
@@ -107,30 +117,13 @@ def test_a_body_that_breaks_off_is_refused_and_the_token_stays_valid(client, key
     )
     [item] = assert_api_error(response, 400, "ValidationError", field="file")
     assert "broken" in item["message"]
-    client.post(
-        path,
-        upload_files=[("file", "r.fq", CONTENT)],
-        headers=announced["requestHeaders"],
-        status=204,
-    )
+    post_content(client, announced)
 
 
 def test_a_wrong_checksum_is_found_at_confirmation(client, key):
     announced = announce(client, key, checksum="1" * 32)
-    path = f"/api/v1/upload/{announced['id']['uuid']}"
-    client.post(
-        path,
-        upload_files=[("file", "r.fq", CONTENT)],
-        headers=announced["requestHeaders"],
-        status=204,
-    )
-    response = client.put_json(
-        f"/api/v1/files/{announced['id']['site']}",
-        {"contentUploaded": True},
-        headers=api_headers(key),
-        status=409,
-    )
-    assert_api_error(response, 409)
+    post_content(client, announced)
+    assert_api_error(confirm(client, key, announced, status=409), 409)
 
 
 def test_new_clients_can_still_ask_for_the_direct_url(client, key):

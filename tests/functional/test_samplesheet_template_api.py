@@ -8,7 +8,7 @@ import openpyxl
 import pytest
 
 from tests.factories import DEFAULT_PASSWORD, make_api_key, make_user
-from tests.functional.api_data import define
+from tests.functional.api_data import define, define_service_column
 from tests.helpers import api_headers, assert_api_error, login
 
 URL = "/api/v1/samplesheets/template"
@@ -99,19 +99,7 @@ def test_the_header_follows_the_definitions_order(testapp, admin_key, user_key):
 
 def test_columns_a_service_fills_are_left_out(testapp, admin_key, user_key):
     define_columns(testapp, admin_key)
-    service = testapp.post_json(
-        "/api/v1/services", {"name": "QC"}, headers=api_headers(admin_key)
-    ).json
-    define(
-        testapp,
-        admin_key,
-        name="QC",
-        regExp="",
-        isSiteUnique=False,
-        isMandatory=False,
-        order=5,
-        serviceId=service["id"]["uuid"],
-    )
+    define_service_column(testapp, admin_key, order=5)
     assert "QC" not in sheet_header(download(testapp, user_key).body)
     assert "QC" not in download(testapp, user_key, "tsv").text
 

@@ -9,7 +9,7 @@ from openpyxl import Workbook
 
 from datameta.models import MetaDatumRecord
 from tests.factories import make_api_key, make_user
-from tests.functional.api_data import define, define_sample_sheet
+from tests.functional.api_data import define_sample_sheet, define_service_column
 from tests.helpers import api_headers, assert_api_error, assert_matches_spec
 
 URL = "/api/v1/samplesheets"
@@ -95,20 +95,7 @@ def test_a_sheet_missing_mandatory_columns_is_refused_whole(testapp, key):
 
 def test_service_columns_are_not_expected(testapp, dbsession, key):
     admin_key = make_api_key(dbsession, make_user(dbsession, site_admin=True))
-    service = testapp.post_json(
-        "/api/v1/services", {"name": "QC"}, headers=api_headers(admin_key)
-    ).json
-    define(
-        testapp,
-        admin_key,
-        name="QC",
-        regExp="",
-        isSiteUnique=False,
-        isSubmissionUnique=False,
-        isMandatory=True,
-        order=50,
-        serviceId=service["id"]["uuid"],
-    )
+    define_service_column(testapp, admin_key, isMandatory=True)
     assert upload(testapp, key, b"SampleId\nS1\n").json["staged"]
     response = upload(testapp, key, b"SampleId,QC\nS1,pass\n", status=400)
     assert_api_error(response, 400, message="Unknown columns: QC.")

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.factories import make_api_key, make_user
-from tests.functional.api_data import define, define_sample_sheet, stage
+from tests.functional.api_data import define_sample_sheet, define_service_column, stage
 from tests.helpers import api_headers, assert_api_error
 
 
@@ -14,24 +14,13 @@ def site(dbsession, testapp):
     runner = make_user(dbsession, site_read=True)
     runner_key = make_api_key(dbsession, runner)
     define_sample_sheet(testapp, admin_key)
-    service = testapp.post_json(
-        "/api/v1/services", {"name": "QC"}, headers=api_headers(admin_key)
-    ).json
+    service = define_service_column(
+        testapp, admin_key, regExp="pass|fail", regexDescription="pass or fail", isMandatory=True
+    )
     testapp.put_json(
         f"/api/v1/services/{service['id']['site']}",
         {"userIds": [runner.site_id]},
         headers=api_headers(admin_key),
-    )
-    define(
-        testapp,
-        admin_key,
-        name="QC",
-        regExp="pass|fail",
-        regexDescription="pass or fail",
-        isSubmissionUnique=False,
-        isSiteUnique=False,
-        order=40,
-        serviceId=service["id"]["uuid"],
     )
     submitter = make_user(dbsession)
     submitter_key = make_api_key(dbsession, submitter)
