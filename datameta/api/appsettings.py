@@ -9,7 +9,7 @@ from pyramid.response import Response
 from pyramid.view import view_config
 
 from datameta.api.serialize import identifier
-from datameta.logic.appsettings import list_app_settings, update_app_setting, value_as_text
+from datameta.logic import appsettings
 from datameta.models import AppSetting
 
 
@@ -18,20 +18,19 @@ def app_setting_json(setting: AppSetting) -> dict[str, Any]:
         "id": identifier(setting),
         "key": setting.key,
         "valueType": setting.value_type.value,
-        "value": value_as_text(setting),
+        "value": appsettings.value_as_text(setting),
     }
 
 
 @view_config(route_name="api_appsettings", request_method="GET", renderer="json", openapi=True)
-def list_settings(request: Request) -> list[dict[str, Any]]:
-    return [
-        app_setting_json(setting) for setting in list_app_settings(request.dbsession, request.user)
-    ]
+def list_app_settings(request: Request) -> list[dict[str, Any]]:
+    settings = appsettings.list_app_settings(request.dbsession, request.user)
+    return [app_setting_json(setting) for setting in settings]
 
 
 @view_config(route_name="api_appsetting", request_method="PUT", openapi=True)
-def update_setting(request: Request) -> Response:
-    update_app_setting(
+def update_app_setting(request: Request) -> Response:
+    appsettings.update_app_setting(
         request.dbsession,
         request.user,
         request.matchdict["id"],

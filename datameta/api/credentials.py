@@ -22,7 +22,7 @@ RESET_TOKEN_USER_ID = "0"  # noqa: S105 (a user id, not a password)
 
 
 @view_config(route_name="api_whoami", request_method="GET", renderer="json", openapi=True)
-def whoami(request: Request) -> dict[str, Any]:
+def get_whoami(request: Request) -> dict[str, Any]:
     user = request.user
     return {
         "id": identifier(user),
@@ -84,6 +84,6 @@ def reset_second_factor(request: Request) -> Response:
 
 
 @view_config(route_name="api_user_lockout", request_method="DELETE", openapi=True)
-def unlock(request: Request) -> HTTPNoContent:
+def unlock_user(request: Request) -> HTTPNoContent:
     auth.unlock_user(request.dbsession, request.user, request.matchdict["id"])
     return HTTPNoContent()

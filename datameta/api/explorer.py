@@ -11,7 +11,7 @@ from pyramid.view import view_config
 @view_config(
     route_name="api_explorer", renderer="api_explorer.html", permission=NO_PERMISSION_REQUIRED
 )
-def explorer(request: Request) -> dict:
+def show_explorer(request: Request) -> dict:
     return {
         "spec_url": request.route_path("api_spec"),
         "csrf_token": request.session.get_csrf_token(),
@@ -19,5 +19,5 @@ def explorer(request: Request) -> dict:
 
 
 @view_config(route_name="api_root", permission=NO_PERMISSION_REQUIRED)
-def api_root(request: Request) -> HTTPFound:
+def redirect_to_explorer(request: Request) -> HTTPFound:
     return HTTPFound(location=request.route_path("api_explorer"))

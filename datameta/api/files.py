@@ -12,28 +12,18 @@ from pyramid.view import view_config
 
 from datameta.api.serialize import aware_utc, file_json, file_upload_json, identifier
 from datameta.api.streaming import uploaded_file
-from datameta.logic.files import (
-    announce_file,
-    delete_files,
-    download_url,
-    expected_upload,
-    get_file,
-    pending_files,
-    presigned_upload,
-    store_upload,
-    update_file,
-)
+from datameta.logic import files
 from datameta.storage import delete_after_commit
 
 
 @view_config(route_name="api_files", request_method="POST", renderer="json", openapi=True)
-def announce(request: Request) -> dict[str, Any]:
+def announce_file(request: Request) -> dict[str, Any]:
     body = request.openapi_validated.body
     direct = request.openapi_validated.parameters.query.get("directUpload", False)
     via_app = request.settings.files_upload_via_app and not direct
     # The URL follows the Host the client used, as DataMeta 1.x clients expect.
     app_url = request.route_url("api_upload", id="{uuid}").replace("%7Buuid%7D", "{uuid}")
-    announcement = announce_file(
+    announcement = files.announce_file(
         request.dbsession,
         request.user,
         name=body["name"],
@@ -46,14 +36,14 @@ def announce(request: Request) -> dict[str, Any]:
 
 
 @view_config(route_name="api_file", request_method="GET", renderer="json", openapi=True)
-def get_one(request: Request) -> dict[str, Any]:
-    return file_json(get_file(request.dbsession, request.user, request.matchdict["id"]))
+def get_file(request: Request) -> dict[str, Any]:
+    return file_json(files.get_file(request.dbsession, request.user, request.matchdict["id"]))
 
 
 @view_config(route_name="api_file", request_method="PUT", renderer="json", openapi=True)
-def update(request: Request) -> dict[str, Any]:
+def update_file(request: Request) -> dict[str, Any]:
     body = request.openapi_validated.body
-    file = update_file(
+    file = files.update_file(
         request.dbsession,
         request.user,
         request.matchdict["id"],
@@ -66,37 +56,37 @@ def update(request: Request) -> dict[str, Any]:
 
 
 @view_config(route_name="api_file", request_method="DELETE", openapi=True)
-def delete_one(request: Request) -> HTTPNoContent:
-    keys = delete_files(request.dbsession, request.user, [request.matchdict["id"]])
+def delete_file(request: Request) -> HTTPNoContent:
+    keys = files.delete_files(request.dbsession, request.user, [request.matchdict["id"]])
     delete_after_commit(request, keys)
     return HTTPNoContent()
 
 
 @view_config(route_name="api_delete_files", request_method="POST", openapi=True)
-def delete_many(request: Request) -> HTTPNoContent:
+def delete_files(request: Request) -> HTTPNoContent:
     ids = request.openapi_validated.body["fileIds"]
-    delete_after_commit(request, delete_files(request.dbsession, request.user, ids))
+    delete_after_commit(request, files.delete_files(request.dbsession, request.user, ids))
     return HTTPNoContent()
 
 
 @view_config(route_name="api_file_upload_url", request_method="POST", renderer="json", openapi=True)
 def renew_upload_url(request: Request) -> dict[str, Any]:
-    announcement = presigned_upload(
+    announcement = files.presigned_upload(
         request.dbsession, request.user, request.matchdict["id"], storage=request.storage
     )
     return file_upload_json(announcement)
 
 
 @view_config(route_name="api_pending_files", request_method="GET", renderer="json", openapi=True)
-def pending(request: Request) -> list[dict[str, Any]]:
-    files = pending_files(request.dbsession, request.user, request.matchdict["id"])
-    return [file_json(file) for file in files]
+def list_pending_files(request: Request) -> list[dict[str, Any]]:
+    pending = files.pending_files(request.dbsession, request.user, request.matchdict["id"])
+    return [file_json(file) for file in pending]
 
 
 @view_config(route_name="api_file_url", request_method="GET", openapi=True)
-def file_url(request: Request) -> Response:
+def get_download_url(request: Request) -> Response:
     query = request.openapi_validated.parameters.query
-    url = download_url(
+    url = files.download_url(
         request.dbsession,
         request.user,
         request.matchdict["id"],
@@ -125,11 +115,11 @@ def file_url(request: Request) -> Response:
     permission=NO_PERMISSION_REQUIRED,
     require_csrf=False,
 )
-def upload(request: Request) -> HTTPNoContent:
+def upload_file_content(request: Request) -> HTTPNoContent:
     """Content from a DataMeta 1.x client: multipart field ``file`` (POST) or the raw body (PUT)."""
-    file = expected_upload(
+    file = files.expected_upload(
         request.dbsession, request.matchdict["id"], request.headers.get("Access-Token")
     )
     stream = uploaded_file(request) if request.method == "POST" else request.body_file
-    store_upload(file, stream, storage=request.storage)
+    files.store_upload(file, stream, storage=request.storage)
     return HTTPNoContent()

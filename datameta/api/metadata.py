@@ -35,7 +35,7 @@ def definition_input(body: dict[str, Any]) -> DefinitionInput:
 
 
 @view_config(route_name="api_metadata", request_method="GET", renderer="json", openapi=True)
-def get_metadata(request: Request) -> list[dict[str, Any]]:
+def list_metadata(request: Request) -> list[dict[str, Any]]:
     return [metadatum_json(definition) for definition in list_definitions(request.dbsession)]
 
 
@@ -53,6 +53,6 @@ def update_metadatum(request: Request) -> dict[str, Any]:
 
 
 @view_config(route_name="api_metadatum", request_method="DELETE", openapi=True)
-def remove_metadatum(request: Request) -> HTTPNoContent:
+def delete_metadatum(request: Request) -> HTTPNoContent:
     delete_definition(request.dbsession, request.user, request.matchdict["id"])
     return HTTPNoContent()

@@ -14,25 +14,15 @@ from sqlalchemy import Select
 from datameta.api.serialize import metadataset_json, record_columns
 from datameta.api.streaming import json_array
 from datameta.db import body_session
+from datameta.logic import metadatasets
 from datameta.logic.metadata import list_definitions
-from datameta.logic.metadatasets import (
-    DEFAULT_PAGE_SIZE,
-    SubmittedQuery,
-    delete_metadatasets,
-    get_metadataset,
-    load_views,
-    pending_metadatasets,
-    query_submitted,
-    stage_metadataset,
-    stream_views,
-    submitted_statement,
-)
+from datameta.logic.metadatasets import DEFAULT_PAGE_SIZE, SubmittedQuery
 from datameta.models import MetaDataSet
 from datameta.security import authz
 
 
 def metadatasets_json(
-    request: Request, metadatasets: Sequence[MetaDataSet], *, iso_dates: bool | None = None
+    request: Request, sets: Sequence[MetaDataSet], *, iso_dates: bool | None = None
 ) -> list[dict]:
     """Serialize many sets with a fixed number of queries.
 
@@ -47,21 +37,21 @@ def metadatasets_json(
         metadataset_json(
             view, columns, show_service_values=show_service_values, iso_dates=iso_dates
         )
-        for view in load_views(request.dbsession, metadatasets)
+        for view in metadatasets.load_views(request.dbsession, sets)
     ]
 
 
 @view_config(route_name="api_metadatasets", request_method="POST", renderer="json", openapi=True)
 def create_metadataset(request: Request) -> dict[str, Any]:
     record = request.openapi_validated.body["record"]
-    metadataset = stage_metadataset(request.dbsession, request.user, record)
+    metadataset = metadatasets.stage_metadataset(request.dbsession, request.user, record)
     # Staging answers the stored ISO values, as DataMeta 1.1.1 does: its clients turn a
     # bare date into a date object they cannot print, but print an ISO date-time fine.
     return metadatasets_json(request, [metadataset], iso_dates=True)[0]
 
 
 @view_config(route_name="api_metadatasets", request_method="GET", renderer="json", openapi=True)
-def list_submitted(request: Request) -> Response | list[dict[str, Any]]:
+def list_submitted_metadatasets(request: Request) -> Response | list[dict[str, Any]]:
     """One page with ``limit`` or ``offset``; else every set, as DataMeta 1.x answers."""
     params = request.openapi_validated.parameters.query
     query = SubmittedQuery(
@@ -72,10 +62,10 @@ def list_submitted(request: Request) -> Response | list[dict[str, Any]]:
         offset=params.get("offset", 0),
     )
     if "limit" in request.GET or "offset" in request.GET:
-        page, total = query_submitted(request.dbsession, request.user, query)
+        page, total = metadatasets.query_submitted(request.dbsession, request.user, query)
         request.response.headers["X-Total-Count"] = str(total)
         return metadatasets_json(request, page)
-    statement = submitted_statement(request.dbsession, request.user, query)
+    statement = metadatasets.submitted_statement(request.dbsession, request.user, query)
     return Response(app_iter=_streamed(request, statement), content_type="application/json")
 
 
@@ -88,7 +78,7 @@ def _streamed(request: Request, statement: Select) -> Iterator[bytes]:
     def batches() -> Iterator[list[dict[str, Any]]]:
         with body_session(request) as db:
             columns = record_columns(list_definitions(db))
-            for views in stream_views(db, statement):
+            for views in metadatasets.stream_views(db, statement):
                 yield [
                     metadataset_json(
                         view,
@@ -103,27 +93,31 @@ def _streamed(request: Request, statement: Select) -> Iterator[bytes]:
 
 
 @view_config(route_name="api_metadataset", request_method="GET", renderer="json", openapi=True)
-def get_one(request: Request) -> dict[str, Any]:
-    metadataset = get_metadataset(request.dbsession, request.user, request.matchdict["id"])
+def get_metadataset(request: Request) -> dict[str, Any]:
+    metadataset = metadatasets.get_metadataset(
+        request.dbsession, request.user, request.matchdict["id"]
+    )
     return metadatasets_json(request, [metadataset])[0]
 
 
 @view_config(route_name="api_metadataset", request_method="DELETE", openapi=True)
-def delete_one(request: Request) -> HTTPNoContent:
-    delete_metadatasets(request.dbsession, request.user, [request.matchdict["id"]])
+def delete_metadataset(request: Request) -> HTTPNoContent:
+    metadatasets.delete_metadatasets(request.dbsession, request.user, [request.matchdict["id"]])
     return HTTPNoContent()
 
 
 @view_config(route_name="api_delete_metadatasets", request_method="POST", openapi=True)
-def delete_many(request: Request) -> HTTPNoContent:
+def delete_metadatasets(request: Request) -> HTTPNoContent:
     ids = request.openapi_validated.body["metadatasetIds"]
-    delete_metadatasets(request.dbsession, request.user, ids)
+    metadatasets.delete_metadatasets(request.dbsession, request.user, ids)
     return HTTPNoContent()
 
 
 @view_config(
     route_name="api_pending_metadatasets", request_method="GET", renderer="json", openapi=True
 )
-def pending(request: Request) -> list[dict[str, Any]]:
-    staged = pending_metadatasets(request.dbsession, request.user, request.matchdict["id"])
+def list_pending_metadatasets(request: Request) -> list[dict[str, Any]]:
+    staged = metadatasets.pending_metadatasets(
+        request.dbsession, request.user, request.matchdict["id"]
+    )
     return metadatasets_json(request, staged)

@@ -64,7 +64,7 @@ def get_registration_settings(request: Request) -> dict[str, Any]:
     openapi=True,
     permission=NO_PERMISSION_REQUIRED,
 )
-def post_registration(request: Request) -> HTTPNoContent:
+def create_registration(request: Request) -> HTTPNoContent:
     body = request.openapi_validated.body
     registrations.ask_for_account(
         request.dbsession,

@@ -15,7 +15,7 @@ FILENAME = "datameta-samplesheet"
 
 
 @view_config(route_name="api_samplesheet_template", request_method="GET", openapi=True)
-def samplesheet_template(request: Request) -> Response:
+def get_samplesheet_template(request: Request) -> Response:
     file_format = request.openapi_validated.parameters.query.get("format", "xlsx")
     columns = submitter_columns(request.dbsession)
     if file_format == "tsv":

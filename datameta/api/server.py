@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
     openapi=True,
     permission=NO_PERMISSION_REQUIRED,
 )
-def server_info(request: Request) -> dict[str, str]:
+def get_server_info(request: Request) -> dict[str, str]:
     return {"apiVersion": API_VERSION, "datametaVersion": datameta_version()}
 
 
@@ -52,7 +52,7 @@ HEALTH_CHECKS: dict[str, Callable[[Request], None]] = {
 @view_config(
     route_name="api_health", request_method="GET", openapi=True, permission=NO_PERMISSION_REQUIRED
 )
-def health(request: Request) -> Response:
+def get_health(request: Request) -> Response:
     """200 when PostgreSQL, memcached and S3 all answer; else 503 naming each that does not."""
     problems = []
     for component, check in HEALTH_CHECKS.items():

@@ -9,29 +9,25 @@ from pyramid.view import view_config
 
 from datameta.api.metadatasets import metadatasets_json
 from datameta.api.serialize import service_json
-from datameta.logic.services import (
-    create_service,
-    execute_service,
-    list_services,
-    update_service,
-)
+from datameta.logic import services
 
 
 @view_config(route_name="api_services", request_method="GET", renderer="json", openapi=True)
-def get_services(request: Request) -> list[dict[str, Any]]:
-    return [service_json(service) for service in list_services(request.dbsession, request.user)]
+def list_services(request: Request) -> list[dict[str, Any]]:
+    found = services.list_services(request.dbsession, request.user)
+    return [service_json(service) for service in found]
 
 
 @view_config(route_name="api_services", request_method="POST", renderer="json", openapi=True)
-def post_service(request: Request) -> dict[str, Any]:
+def create_service(request: Request) -> dict[str, Any]:
     name = request.openapi_validated.body["name"]
-    return service_json(create_service(request.dbsession, request.user, name))
+    return service_json(services.create_service(request.dbsession, request.user, name))
 
 
 @view_config(route_name="api_service", request_method="PUT", renderer="json", openapi=True)
-def put_service(request: Request) -> dict[str, Any]:
+def update_service(request: Request) -> dict[str, Any]:
     body = request.openapi_validated.body
-    service = update_service(
+    service = services.update_service(
         request.dbsession,
         request.user,
         request.matchdict["id"],
@@ -46,7 +42,7 @@ def put_service(request: Request) -> dict[str, Any]:
 )
 def report_execution(request: Request) -> dict[str, Any]:
     body = request.openapi_validated.body
-    metadataset = execute_service(
+    metadataset = services.execute_service(
         request.dbsession,
         request.user,
         request.matchdict["serviceId"],

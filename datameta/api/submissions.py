@@ -9,14 +9,8 @@ from pyramid.request import Request
 from pyramid.view import view_config
 
 from datameta.api.serialize import aware_utc, identifier
-from datameta.logic.submissions import (
-    SubmissionContents,
-    create_submission,
-    get_submission,
-    group_submissions,
-    submission_contents,
-    validate_submission,
-)
+from datameta.logic import submissions
+from datameta.logic.submissions import SubmissionContents
 from datameta.models import Submission
 
 
@@ -35,22 +29,26 @@ def _request_args(request: Request) -> tuple[list[str], list[str], str | None]:
 
 
 @view_config(route_name="api_presubvalidation", request_method="POST", openapi=True)
-def prevalidate(request: Request) -> HTTPNoContent:
-    validate_submission(request.dbsession, request.user, *_request_args(request))
+def validate_submission(request: Request) -> HTTPNoContent:
+    submissions.validate_submission(request.dbsession, request.user, *_request_args(request))
     return HTTPNoContent()
 
 
 @view_config(route_name="api_submissions", request_method="POST", renderer="json", openapi=True)
-def submit(request: Request) -> dict[str, Any]:
-    submission = create_submission(request.dbsession, request.user, *_request_args(request))
-    contents = submission_contents(request.dbsession, [submission])[submission.id]
+def create_submission(request: Request) -> dict[str, Any]:
+    submission = submissions.create_submission(
+        request.dbsession, request.user, *_request_args(request)
+    )
+    contents = submissions.submission_contents(request.dbsession, [submission])[submission.id]
     return submission_json(submission, contents)
 
 
 @view_config(route_name="api_submission", request_method="GET", renderer="json", openapi=True)
-def get_one(request: Request) -> dict[str, Any]:
-    submission = get_submission(request.dbsession, request.user, request.matchdict["id"])
-    contents = submission_contents(request.dbsession, [submission])[submission.id]
+def get_submission(request: Request) -> dict[str, Any]:
+    submission = submissions.get_submission(
+        request.dbsession, request.user, request.matchdict["id"]
+    )
+    contents = submissions.submission_contents(request.dbsession, [submission])[submission.id]
     return {
         **submission_json(submission, contents),
         "date": aware_utc(submission.date),
@@ -61,7 +59,7 @@ def get_one(request: Request) -> dict[str, Any]:
 @view_config(
     route_name="api_group_submissions", request_method="GET", renderer="json", openapi=True
 )
-def of_group(request: Request) -> list[dict[str, Any]]:
-    submissions = group_submissions(request.dbsession, request.user, request.matchdict["id"])
-    contents = submission_contents(request.dbsession, submissions)
-    return [submission_json(submission, contents[submission.id]) for submission in submissions]
+def list_group_submissions(request: Request) -> list[dict[str, Any]]:
+    found = submissions.group_submissions(request.dbsession, request.user, request.matchdict["id"])
+    contents = submissions.submission_contents(request.dbsession, found)
+    return [submission_json(submission, contents[submission.id]) for submission in found]
