@@ -32,7 +32,7 @@ your registration was confirmed. To choose your password, open this link within
 
 {token_url}
 
-If the link has expired, open it anyway: a button there mails you a fresh one.
+If the link has expired, opening it sends you a fresh one.
 """
 
 REJECT = """Dear {fullname},

@@ -38,3 +38,13 @@ def test_migrations_go_down_to_nothing_and_up_again(test_database_url):
     with engine.connect() as connection:
         assert "metadatumrecords" in sa.inspect(connection).get_table_names()
     engine.dispose()
+
+
+def test_the_welcome_text_tells_how_an_expired_link_is_renewed(dbengine):
+    # Opening an expired link changes nothing any more; its page has a button instead.
+    with dbengine.connect() as connection:
+        text = connection.execute(
+            sa.text("SELECT str_value FROM appsettings WHERE key = 'template_welcome_token'")
+        ).scalar_one()
+    assert "a button there mails you a fresh one" in text
+    assert "opening it sends you a fresh one" not in text
