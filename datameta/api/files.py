@@ -19,10 +19,6 @@ from datameta.storage import delete_after_commit
 @view_config(route_name="api_files", request_method="POST", renderer="json", openapi=True)
 def announce_file(request: Request) -> dict[str, Any]:
     body = request.openapi_validated.body
-    direct = request.openapi_validated.parameters.query.get("directUpload", False)
-    via_app = request.settings.files_upload_via_app and not direct
-    # The URL follows the Host the client used, as DataMeta 1.x clients expect.
-    app_url = request.route_url("api_upload", id="{uuid}").replace("%7Buuid%7D", "{uuid}")
     announcement = files.announce_file(
         request.dbsession,
         request.user,
@@ -30,7 +26,9 @@ def announce_file(request: Request) -> dict[str, Any]:
         checksum=body["checksum"],
         storage=request.storage,
         settings=request.settings,
-        app_upload_url=app_url if via_app else None,
+        # The URL follows the Host the client used, as DataMeta 1.x clients expect.
+        app_upload_url=lambda file_uuid: request.route_url("api_upload", id=str(file_uuid)),
+        direct_upload=request.openapi_validated.parameters.query.get("directUpload", False),
     )
     return file_upload_json(announcement)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
@@ -78,13 +78,15 @@ def announce_file(
     checksum: str,
     storage: Storage,
     settings: Settings,
-    app_upload_url: str | None = None,
+    app_upload_url: Callable[[uuid.UUID], str],
+    direct_upload: bool = False,
 ) -> Announcement:
     """Record a new file and say where and how to upload its content.
 
     By default the answer is a presigned S3 PUT URL signed with the announced MD5,
-    and the headers to send with it. With ``app_upload_url`` (DataMeta 1.x
-    clients) the upload goes to the app, authorized by a one-time token.
+    and the headers to send with it. On sites that take uploads through the app
+    (for DataMeta 1.x clients), unless the client asks for ``direct_upload``, the
+    upload goes to ``app_upload_url(file uuid)``, authorized by a one-time token.
     """
     problems = _name_problems(name) + _checksum_problems(checksum)
     if problems:
@@ -99,11 +101,11 @@ def announce_file(
         upload_expires=datetime.now(UTC) + window,
     )
     db.add(file)
-    if app_upload_url is not None:
+    if settings.files_upload_via_app and not direct_upload:
         token = generate_token()
         file.upload_token_hash = hash_token(token)
         db.flush()
-        return Announcement(file, app_upload_url.format(uuid=file.uuid), {"Access-Token": token})
+        return Announcement(file, app_upload_url(file.uuid), {"Access-Token": token})
     db.flush()
     presigned = storage.presigned_put(
         file.storage_key,

@@ -1,6 +1,7 @@
 """Files go straight to S3; the app verifies them by HEAD, never by reading the bytes."""
 
 import base64
+import dataclasses
 import hashlib
 import io
 
@@ -34,8 +35,14 @@ def owner(dbsession):
     return make_user(dbsession)
 
 
-def announce(dbsession, owner, storage, settings, **kwargs):
-    values = {"name": "reads.fq", "checksum": MD5, **kwargs}
+def app_upload_url(file_uuid) -> str:
+    return f"http://x/api/v1/upload/{file_uuid}"
+
+
+def announce(dbsession, owner, storage, settings, *, via_app=False, **kwargs):
+    """Announce a file on a site that takes uploads through the app (``via_app``) or not."""
+    settings = dataclasses.replace(settings, files_upload_via_app=via_app)
+    values = {"name": "reads.fq", "checksum": MD5, "app_upload_url": app_upload_url, **kwargs}
     return announce_file(dbsession, owner, storage=storage, settings=settings, **values)
 
 
@@ -143,9 +150,7 @@ def test_download_urls_have_a_bounded_lifetime(dbsession, owner, storage, settin
 def test_old_clients_upload_through_the_app_with_a_one_time_token(
     dbsession, owner, storage, settings
 ):
-    announcement = announce(
-        dbsession, owner, storage, settings, app_upload_url="http://x/api/v1/upload/{uuid}"
-    )
+    announcement = announce(dbsession, owner, storage, settings, via_app=True)
     assert announcement.url == f"http://x/api/v1/upload/{announcement.file.uuid}"
     token = announcement.headers["Access-Token"]
     file_uuid = str(announcement.file.uuid)
@@ -161,14 +166,21 @@ def test_old_clients_upload_through_the_app_with_a_one_time_token(
     assert file.filesize == len(CONTENT)
 
 
+def test_a_client_that_asks_for_a_direct_upload_gets_s3_even_where_the_app_takes_uploads(
+    dbsession, owner, storage, settings
+):
+    announcement = announce(dbsession, owner, storage, settings, via_app=True, direct_upload=True)
+    assert not announcement.url.startswith("http://x/")
+    assert "Access-Token" not in announcement.headers
+    assert announcement.file.upload_token_hash is None
+
+
 def test_large_uploads_through_the_app_are_verified_by_the_md5_computed_on_the_way(
     dbsession, owner, storage, settings
 ):
     content = b"x" * (9 * 1024 * 1024)  # more than one part: the ETag is no MD5
     checksum = hashlib.md5(content).hexdigest()  # noqa: S324
-    announcement = announce(
-        dbsession, owner, storage, settings, checksum=checksum, app_upload_url="http://x/{uuid}"
-    )
+    announcement = announce(dbsession, owner, storage, settings, via_app=True, checksum=checksum)
     expected = expected_upload(
         dbsession, str(announcement.file.uuid), announcement.headers["Access-Token"]
     )
