@@ -12,42 +12,28 @@ from pyramid.view import view_config
 from datameta.api.errors import error_response
 from datameta.api.serialize import identifier, naive_utc
 from datameta.db import commit_despite_error
-from datameta.errors import Forbidden, Unauthenticated
+from datameta.errors import Unauthenticated
 from datameta.logic import apikeys
 from datameta.logic.appsettings import lockout_policy
-from datameta.logic.auth import TFA_PASSED_SESSION_KEY, authenticate, record_success
+from datameta.logic.auth import TFA_PASSED_SESSION_KEY
 from datameta.models import User
 from datameta.security.policy import bearer_token, uses_session_auth
-
-TFA_BYPASS_REFUSED = (
-    "Two-factor authentication is enabled: create API keys on your account page "
-    "after logging in, not with email and password."
-)
 
 
 def _key_owner(request: Request, body: dict[str, Any]) -> User:
     """Who the new key is for: the caller, or whoever the email and password name."""
-    settings = request.settings
-    user = request.user
-    if user is not None:
-        # A session exists only after both factors, but say so explicitly: no bypass.
-        if (
-            settings.tfa_enabled
-            and uses_session_auth(request)
-            and not request.session.get(TFA_PASSED_SESSION_KEY)
-        ):
-            raise Forbidden(TFA_BYPASS_REFUSED)
-        return user
-    if bearer_token(request) is not None or "email" not in body or "password" not in body:
-        raise Unauthenticated("This needs a valid API key, a login session, or email and password.")
-    if settings.tfa_enabled:
-        # Email and password are only the first factor.
-        raise Forbidden(TFA_BYPASS_REFUSED)
-    user = authenticate(
-        request.dbsession, body["email"], body["password"], lockout_policy(request.app_settings)
+    # Credentials count only without an API key: a wrong key is not a login.
+    given = bearer_token(request) is None and "email" in body and "password" in body
+    return apikeys.key_owner(
+        request.dbsession,
+        request.user,
+        apikeys.Credentials(body["email"], body["password"]) if given else None,
+        # A session has both factors once the second passed; an API key was made with them.
+        second_factor_passed=not uses_session_auth(request)
+        or bool(request.session.get(TFA_PASSED_SESSION_KEY)),
+        tfa_enabled=request.settings.tfa_enabled,
+        lockout=lockout_policy(request.app_settings),
     )
-    record_success(request.dbsession, user)
-    return user
 
 
 @view_config(

@@ -15,7 +15,6 @@ from datameta.api.serialize import group_json, identifier
 from datameta.db import commit_despite_error
 from datameta.errors import Unauthenticated, WrongPassword
 from datameta.logic import auth
-from datameta.logic.appsettings import lockout_policy, password_policy
 
 # The id under which PUT /users/{id}/password takes a reset token instead of the old password.
 RESET_TOKEN_USER_ID = "0"  # noqa: S105 (a user id, not a password)
@@ -45,17 +44,11 @@ def get_whoami(request: Request) -> dict[str, Any]:
 def set_password(request: Request) -> dict[str, str] | Response:
     """With id 0 the credential is a reset token; otherwise it is the current password."""
     body = request.openapi_validated.body
-    values = request.app_settings
-    options = {
-        "tfa_enabled": request.settings.tfa_enabled,
-        "lifetime_minutes": values["security_password_token_expiry_minutes"],
-    }
+    rules = auth.password_rules(request.settings, request.app_settings)
     credential, new_password = body["passwordChangeCredential"], body["newPassword"]
     user_id = request.matchdict["id"]
     if user_id == RESET_TOKEN_USER_ID:
-        tfa_token = auth.reset_password(
-            request.dbsession, credential, new_password, password_policy(values), **options
-        )
+        tfa_token = auth.reset_password(request.dbsession, credential, new_password, rules)
     else:
         if request.user is None:
             raise Unauthenticated("Log in, or use a password reset token with user id 0.")
@@ -66,9 +59,7 @@ def set_password(request: Request) -> dict[str, str] | Response:
                 user_id,
                 credential,
                 new_password,
-                password_policy(values),
-                lockout=lockout_policy(values),
-                **options,
+                rules,
             )
         except WrongPassword as error:
             # Answered, not raised: the failed attempt must commit with this request.

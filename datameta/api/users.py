@@ -10,14 +10,13 @@ from pyramid.response import Response
 from pyramid.view import view_config
 
 from datameta.api.serialize import aware_utc, identifier
-from datameta.logic import users
+from datameta.logic import auth, users
 from datameta.models import User
 
 DEFAULT_LIMIT = 50
 
 
 def user_list_item(user: User, now: datetime) -> dict[str, Any]:
-    locked = user.locked_until is not None and user.locked_until > now
     return {
         "id": identifier(user),
         "name": user.fullname,
@@ -28,7 +27,7 @@ def user_list_item(user: User, now: datetime) -> dict[str, Any]:
         "siteAdmin": user.site_admin,
         "siteRead": user.site_read,
         "enabled": user.enabled,
-        "lockedUntil": aware_utc(user.locked_until) if locked else None,
+        "lockedUntil": aware_utc(auth.lock_end(user, now)),
     }
 
 

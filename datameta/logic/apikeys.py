@@ -14,13 +14,20 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from datameta.config import Settings
-from datameta.errors import ErrorItem, ValidationFailed
+from datameta.errors import ErrorItem, Forbidden, Unauthenticated, ValidationFailed
+from datameta.logic.appsettings import LockoutPolicy
+from datameta.logic.auth import authenticate, record_success
 from datameta.logic.ids import get_visible
 from datameta.models import ApiKey, User
 from datameta.security import authz
 from datameta.security.tokens import generate_token, hash_token
 
 LABEL_MAX_LENGTH = 200
+
+TFA_BYPASS_REFUSED = (
+    "Two-factor authentication is enabled: create API keys on your account page "
+    "after logging in, not with email and password."
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,42 @@ def expiry_rules(settings: Settings) -> ExpiryRules:
         default_days=settings.apikey_default_expiration_days,
         max_days=settings.apikey_max_expiration_days,
     )
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """An email and password sent in place of a login, to make a first key."""
+
+    email: str
+    password: str
+
+
+def key_owner(
+    db: Session,
+    caller: User | None,
+    credentials: Credentials | None,
+    *,
+    second_factor_passed: bool,
+    tfa_enabled: bool,
+    lockout: LockoutPolicy,
+) -> User:
+    """Who a new API key is for: the logged-in ``caller``, or whom ``credentials`` name.
+
+    With a second factor required, neither a caller who has not passed it nor an
+    email and password (only the first factor) may make a key: no bypass. A failed
+    password check is recorded in ``db``; the caller must commit despite the error.
+    """
+    if caller is not None:
+        if tfa_enabled and not second_factor_passed:
+            raise Forbidden(TFA_BYPASS_REFUSED)
+        return caller
+    if credentials is None:
+        raise Unauthenticated("This needs a valid API key, a login session, or email and password.")
+    if tfa_enabled:
+        raise Forbidden(TFA_BYPASS_REFUSED)
+    user = authenticate(db, credentials.email, credentials.password, lockout)
+    record_success(db, user)
+    return user
 
 
 def _invalid(message: str, field: str = "expires") -> ValidationFailed:

@@ -9,12 +9,16 @@ them out for good.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from functools import cache
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from datameta.config import Settings
 from datameta.errors import (
     ErrorItem,
     Forbidden,
@@ -23,15 +27,16 @@ from datameta.errors import (
     ValidationFailed,
     WrongPassword,
 )
-from datameta.logic.appsettings import LockoutPolicy
+from datameta.logic.appsettings import LockoutPolicy, lockout_policy, password_policy
 from datameta.logic.ids import find_by_id
+from datameta.logic.mails import FORGOT_TOKEN, Outbox, mail_password_link, token_lifetime_minutes
 from datameta.logic.passwords import find_token, issue_token, set_password, valid_token
 from datameta.logic.users import find_user_by_email, get_user
 from datameta.models import LoginAttempt, PasswordToken, TokenPurpose, User
 from datameta.security import authz
 from datameta.security.passwords import PasswordPolicy, hash_password, verify_password
 from datameta.security.tokens import generate_token
-from datameta.security.totp import encrypt_secret, verify_code
+from datameta.security.totp import decrypt_secret, encrypt_secret, verify_code
 
 security_log = logging.getLogger("datameta.security")
 
@@ -57,8 +62,19 @@ def _dummy_hash() -> str:
 
 
 def is_locked(user: User, now: datetime | None = None) -> bool:
+    """Whether a failed-login lockout of ``user`` is still running."""
     now = now or datetime.now(UTC)
     return user.locked_until is not None and user.locked_until > now
+
+
+def lock_end(user: User, now: datetime | None = None) -> datetime | None:
+    """When the running lockout of ``user`` ends; None when there is none."""
+    return user.locked_until if is_locked(user, now) else None
+
+
+def may_log_in(user: User) -> bool:
+    """Whether ``user`` may log in at all now: enabled and not locked out."""
+    return user.enabled and not is_locked(user)
 
 
 def record_failed_attempt(db: Session, user: User, policy: LockoutPolicy) -> None:
@@ -106,7 +122,7 @@ def authenticate(db: Session, email: str, password: str, policy: LockoutPolicy) 
     pwhash = user.pwhash if user is not None else None
     # Always one bcrypt check, so that timing does not tell which emails exist.
     password_ok = verify_password(password, pwhash or _dummy_hash()) and pwhash is not None
-    if user is None or not user.enabled or is_locked(user):
+    if user is None or not may_log_in(user):
         raise Unauthenticated(LOGIN_FAILED)
     if not password_ok:
         record_failed_attempt(db, user, policy)
@@ -118,12 +134,38 @@ def needs_tfa_enrolment(user: User, tfa_enabled: bool) -> bool:
     return tfa_enabled and user.tfa_secret_encrypted is None
 
 
+class LoginStep(Enum):
+    """What follows a correct password."""
+
+    DONE = "done"  # no second factor required: the login is complete
+    SECOND_FACTOR = "second_factor"  # the TOTP code comes next
+    ENROLMENT_NEEDED = "enrolment_needed"  # no second factor yet: set one up by a reset first
+
+
+def after_password(db: Session, user: User, *, tfa_enabled: bool) -> LoginStep:
+    """The next step of ``user``'s login once their password was right."""
+    if not tfa_enabled:
+        record_success(db, user)
+        return LoginStep.DONE
+    if needs_tfa_enrolment(user, tfa_enabled):
+        return LoginStep.ENROLMENT_NEEDED
+    return LoginStep.SECOND_FACTOR
+
+
+def totp_secret(user: User, encrypt_key: str) -> str | None:
+    """The TOTP secret of ``user``; None without one or when ``encrypt_key`` cannot read it."""
+    encrypted = user.tfa_secret_encrypted
+    return decrypt_secret(encrypted, encrypt_key) if encrypted else None
+
+
 def verify_second_factor(
-    db: Session, user: User, code: str, secret: str | None, policy: LockoutPolicy
+    db: Session, user: User, code: str, encrypt_key: str, policy: LockoutPolicy
 ) -> None:
     """Accept the current TOTP ``code`` of ``user``; a wrong one counts as a failed login."""
-    if not user.enabled or is_locked(user):
+    if not may_log_in(user):
         raise Unauthenticated(LOGIN_FAILED)
+    # No secret (reset meanwhile) or one the current key cannot read: no code can match.
+    secret = totp_secret(user, encrypt_key)
     if secret is None or not verify_code(secret, code):
         record_failed_attempt(db, user, policy)
         if is_locked(user):
@@ -155,14 +197,38 @@ def reset_second_factor(db: Session, actor: User, user_id: str) -> User:
 # Passwords
 
 
-def request_password_reset(
-    db: Session, email: str, lifetime_minutes: int
-) -> tuple[User, str] | None:
-    """A reset token for the enabled user with this email; None when there is none."""
+@dataclass(frozen=True)
+class PasswordRules:
+    """What setting a password obeys: the policy, the lockout, and what follows a change."""
+
+    policy: PasswordPolicy
+    lockout: LockoutPolicy
+    tfa_enabled: bool  # a user without a second factor must enrol one next
+    token_minutes: int  # how long the link that enrols it works
+
+
+def password_rules(settings: Settings, values: dict[str, Any]) -> PasswordRules:
+    """The password rules from the site's settings and its app settings ``values``."""
+    return PasswordRules(
+        policy=password_policy(values),
+        lockout=lockout_policy(values),
+        tfa_enabled=settings.tfa_enabled,
+        token_minutes=values["security_password_token_expiry_minutes"],
+    )
+
+
+def send_reset_link(db: Session, email: str, outbox: Outbox) -> None:
+    """Mail a password reset link to the enabled user with this email; to nobody else."""
     user = find_user_by_email(db, email)
     if user is None or not user.enabled:
-        return None
-    return user, issue_token(db, user, TokenPurpose.PASSWORD_RESET, lifetime_minutes)
+        return
+    _mail_reset_link(db, user, outbox)
+
+
+def _mail_reset_link(db: Session, user: User, outbox: Outbox) -> None:
+    lifetime = token_lifetime_minutes(outbox)
+    token = issue_token(db, user, TokenPurpose.PASSWORD_RESET, lifetime)
+    mail_password_link(outbox, FORGOT_TOKEN, user, token)
 
 
 def reset_token_user(db: Session, token: str) -> User:
@@ -173,42 +239,39 @@ def reset_token_user(db: Session, token: str) -> User:
     return stored.user
 
 
-def renew_expired_reset_token(
-    db: Session, token: str, lifetime_minutes: int
-) -> tuple[User, str] | None:
-    """A fresh reset token in place of an expired ``token`` (which stops working), with its user.
+def renew_reset_link(db: Session, token: str, outbox: Outbox) -> bool:
+    """Mail a fresh link in place of an expired ``token``, which stops working.
 
-    None while ``token`` still works; NotFound when it is unknown or its user disabled.
+    False (nothing sent) while ``token`` still works; NotFound when it is
+    unknown or its user disabled.
     """
     stored = find_token(db, token, TokenPurpose.PASSWORD_RESET)
     if stored is None or not stored.user.enabled:
         raise NotFound("The link is not valid. Ask for a new one.")
     if stored.expires > datetime.now(UTC):
-        return None
-    user = stored.user
-    return user, issue_token(db, user, TokenPurpose.PASSWORD_RESET, lifetime_minutes)
+        return False
+    _mail_reset_link(db, stored.user, outbox)
+    return True
 
 
-def _tfa_setup_token(db: Session, user: User, tfa_enabled: bool, lifetime_minutes: int) -> str:
+def _tfa_setup_token(db: Session, user: User, rules: PasswordRules) -> str:
     """A token for ``/settfa`` when the user must now enrol a second factor, else ""."""
-    if not needs_tfa_enrolment(user, tfa_enabled):
+    if not needs_tfa_enrolment(user, rules.tfa_enabled):
         return ""
-    return issue_token(db, user, TokenPurpose.TFA_SETUP, lifetime_minutes)
+    return issue_token(db, user, TokenPurpose.TFA_SETUP, rules.token_minutes)
 
 
 def reset_password(
     db: Session,
     token: str,
     new_password: str,
-    policy: PasswordPolicy,
+    rules: PasswordRules,
     *,
-    tfa_enabled: bool,
-    lifetime_minutes: int,
     field: str = "newPassword",
 ) -> str:
     """Set a password with a reset token; answer the TFA setup token or ""."""
     user = reset_token_user(db, token)
-    set_password(db, user, new_password, policy, field=field)
+    set_password(db, user, new_password, rules.policy, field=field)
     db.execute(
         delete(PasswordToken).where(
             PasswordToken.user_id == user.id,
@@ -217,7 +280,7 @@ def reset_password(
     )
     # Proving control of the mailbox ends a lockout as well.
     record_success(db, user)
-    return _tfa_setup_token(db, user, tfa_enabled, lifetime_minutes)
+    return _tfa_setup_token(db, user, rules)
 
 
 def change_password(
@@ -226,11 +289,8 @@ def change_password(
     user_id: str,
     old_password: str,
     new_password: str,
-    policy: PasswordPolicy,
+    rules: PasswordRules,
     *,
-    lockout: LockoutPolicy,
-    tfa_enabled: bool,
-    lifetime_minutes: int,
     field: str = "newPassword",
 ) -> str:
     """A user changes their own password; answer the TFA setup token or "".
@@ -246,10 +306,10 @@ def change_password(
     if is_locked(user):
         raise WrongPassword(WRONG_CURRENT_CREDENTIAL)
     if not verify_password(old_password, user.pwhash):
-        record_failed_attempt(db, user, lockout)
+        record_failed_attempt(db, user, rules.lockout)
         raise WrongPassword(WRONG_CURRENT_CREDENTIAL)
-    set_password(db, user, new_password, policy, field=field)
-    return _tfa_setup_token(db, user, tfa_enabled, lifetime_minutes)
+    set_password(db, user, new_password, rules.policy, field=field)
+    return _tfa_setup_token(db, user, rules)
 
 
 # Enrolling the second factor

@@ -16,7 +16,6 @@ from pyramid.view import view_config
 from datameta.db import commit_despite_error
 from datameta.errors import Forbidden, ValidationFailed, WrongPassword
 from datameta.logic import apikeys, auth
-from datameta.logic.appsettings import lockout_policy, password_policy
 from datameta.views.auth import errors_of, invalid, log_in, policy_hint
 
 # The format of <input type="datetime-local">, in UTC.
@@ -77,10 +76,7 @@ def change_password(request: Request) -> dict[str, Any] | HTTPFound:
             str(user.uuid),
             old,
             new,
-            password_policy(request.app_settings),
-            lockout=lockout_policy(request.app_settings),
-            tfa_enabled=request.settings.tfa_enabled,
-            lifetime_minutes=request.app_settings["security_password_token_expiry_minutes"],
+            auth.password_rules(request.settings, request.app_settings),
             field="new_password",
         )
     except WrongPassword as error:

@@ -16,11 +16,10 @@ from datameta.db import commit_despite_error
 from datameta.errors import DomainError, Gone, NotFound, Unauthenticated, ValidationFailed
 from datameta.logic import auth
 from datameta.logic.appsettings import lockout_policy, password_policy
-from datameta.logic.mails import FORGOT_TOKEN, mail_password_link
 from datameta.models import User
 from datameta.security.policy import end_session, preauth_user, start_preauth, start_session
 from datameta.security.tokens import hash_token
-from datameta.security.totp import decrypt_secret, new_secret, provisioning_uri, qr_code_svg
+from datameta.security.totp import new_secret, provisioning_uri, qr_code_svg
 from datameta.views.errors import render_error
 
 # Where to go after the second factor, kept in the pre-auth session.
@@ -75,10 +74,6 @@ def policy_hint(request: Request) -> str:
     return hint + (f", with at least {', '.join(parts)}." if parts else ".")
 
 
-def _token_minutes(request: Request) -> int:
-    return request.app_settings["security_password_token_expiry_minutes"]
-
-
 # Logging in and out
 
 
@@ -121,14 +116,14 @@ def login(request: Request) -> dict | HTTPFound:
     except Unauthenticated as error:
         commit_despite_error(request)  # the failed attempt counts towards the lockout
         return invalid(request, values, errors_of(error, "password"))
-    if request.settings.tfa_enabled:
-        if auth.needs_tfa_enrolment(user, True):
-            return invalid(request, {**values, "tfa_enrolment_needed": True}, {})
+    step = auth.after_password(request.dbsession, user, tfa_enabled=request.settings.tfa_enabled)
+    if step is auth.LoginStep.ENROLMENT_NEEDED:
+        return invalid(request, {**values, "tfa_enrolment_needed": True}, {})
+    if step is auth.LoginStep.SECOND_FACTOR:
         start_preauth(request, user)
         if target:
             request.session[SESSION_LOGIN_NEXT] = target
         return HTTPFound(location=request.route_path("tfa"))
-    auth.record_success(request.dbsession, user)
     log_in(request, user)
     return HTTPFound(location=target or request.route_path("home"))
 
@@ -177,20 +172,17 @@ def tfa(request: Request) -> dict | HTTPFound:
     user = _preauth_or_login(request)
     if isinstance(user, HTTPFound):
         return user
-    encrypted = user.tfa_secret_encrypted
-    # No secret (reset meanwhile) or one the current key cannot read: no code can match.
-    secret = decrypt_secret(encrypted, request.settings.tfa_encrypt_key) if encrypted else None
     try:
         auth.verify_second_factor(
             request.dbsession,
             user,
             request.POST.get("code", ""),
-            secret,
+            request.settings.tfa_encrypt_key,
             lockout_policy(request.app_settings),
         )
     except Unauthenticated as error:
         commit_despite_error(request)  # the failed attempt counts towards the lockout
-        if auth.is_locked(user) or not user.enabled:
+        if not auth.may_log_in(user):
             end_session(request)
             request.session.flash(auth.LOGIN_FAILED, "error")
             return HTTPFound(location=request.route_path("login"))
@@ -223,9 +215,7 @@ def forgot(request: Request) -> dict:
     email = request.POST.get("email", "").strip()
     if not email:
         return invalid(request, {"email": email, "sent": False}, {"email": ["Enter your email."]})
-    found = auth.request_password_reset(request.dbsession, email, _token_minutes(request))
-    if found is not None:
-        mail_password_link(request.outbox, FORGOT_TOKEN, *found)
+    auth.send_reset_link(request.dbsession, email, request.outbox)
     # The same answer whether or not the email belongs to an account.
     return {"email": email, "sent": True}
 
@@ -251,11 +241,10 @@ def renew_reset_link(request: Request) -> dict | Response:
     """Mail a fresh link in place of an expired one (the old one stops working)."""
     token = request.matchdict["token"]
     try:
-        renewed = auth.renew_expired_reset_token(request.dbsession, token, _token_minutes(request))
+        renewed = auth.renew_reset_link(request.dbsession, token, request.outbox)
     except NotFound:
         return render_error(request, 404, "This link is not valid", LINK_INVALID)
-    if renewed is not None:
-        mail_password_link(request.outbox, FORGOT_TOKEN, *renewed)
+    if renewed:
         return {"token": token, "sent": True}
     # Still valid: nothing to renew.
     return HTTPFound(location=request.route_path("setpass", token=token))
@@ -302,9 +291,7 @@ def setpass(request: Request) -> dict | Response:
             request.dbsession,
             token,
             password,
-            password_policy(request.app_settings),
-            tfa_enabled=request.settings.tfa_enabled,
-            lifetime_minutes=_token_minutes(request),
+            auth.password_rules(request.settings, request.app_settings),
             field="password",
         )
     except ValidationFailed as error:
