@@ -33,6 +33,8 @@ from datameta import make_app
 from datameta.config import Settings, parse_settings
 from datameta.db import get_tm_session, make_engine
 from datameta.mail import Mailer, make_message
+from tests.factories import make_api_key, make_user
+from tests.helpers import client_in_transaction
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -132,15 +134,19 @@ def dbsession(app, tm: transaction.TransactionManager) -> Session:
 @pytest.fixture
 def testapp(app, tm: transaction.TransactionManager, dbsession: Session) -> webtest.TestApp:
     """The app over HTTP, sharing the test's transaction and DB session."""
-    return webtest.TestApp(
-        app,
-        extra_environ={
-            "HTTP_HOST": "localhost",
-            "tm.active": True,
-            "tm.manager": tm,
-            "app.dbsession": dbsession,
-        },
-    )
+    return client_in_transaction(app, tm, dbsession)
+
+
+@pytest.fixture
+def admin_key(dbsession: Session) -> str:
+    """The API key of a site admin."""
+    return make_api_key(dbsession, make_user(dbsession, site_admin=True))
+
+
+@pytest.fixture
+def user_key(dbsession: Session) -> str:
+    """The API key of a user without special rights."""
+    return make_api_key(dbsession, make_user(dbsession))
 
 
 # Tests that need real commits: mail goes out only after a commit, and a browser
@@ -215,6 +221,11 @@ class Mailbox:
                     return
             time.sleep(0.02)
         raise AssertionError(f"the marker mail did not arrive within {wait_seconds} s")
+
+    def received(self, address: str | None = None) -> list:
+        """The mails sent so far (only those to ``address``, if given), once all have arrived."""
+        self.settle()
+        return self.messages() if address is None else self.to(address)
 
     def messages(self) -> list:
         return [

@@ -1,17 +1,21 @@
-"""Build model objects for tests with sensible defaults."""
+"""Build what tests need with sensible defaults: model objects, and data made through the API."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from datameta.logic.metadata import DefinitionInput
 from datameta.models import ApiKey, AppSetting, Group, RegistrationRequest, UsedPassword, User
 from datameta.security.passwords import hash_password
 from datameta.security.tokens import generate_token, hash_token
+from tests.helpers import api_headers
 
 DEFAULT_PASSWORD = "Good-Password-1"
 _counter = itertools.count(1)
@@ -102,3 +106,130 @@ def add_request(
 def pending(db: Session, email: str) -> RegistrationRequest | None:
     """The pending registration request with this email, if any."""
     return db.scalar(select(RegistrationRequest).where(RegistrationRequest.email == email))
+
+
+# Metadata definitions
+
+
+def definition_input(name: str, order: int = 10, **overrides: Any) -> DefinitionInput:
+    """A definition as an admin submits it: an optional free-text column unless overridden."""
+    values: dict[str, Any] = {
+        "name": name,
+        "regex_description": "",
+        "long_description": "",
+        "example": "",
+        "regexp": "",
+        "datetime_format": "",
+        "mandatory": False,
+        "order": order,
+        "is_file": False,
+        "submission_unique": False,
+        "site_unique": False,
+        "service_id": "",
+    }
+    return DefinitionInput(**{**values, **overrides})
+
+
+# A mandatory sample id, unique within a submission.
+SAMPLE_ID = definition_input(
+    "SampleId",
+    regex_description="S followed by digits",
+    example="S1",
+    regexp="^S[0-9]+$",
+    mandatory=True,
+    submission_unique=True,
+)
+
+
+# Made through the API, as its clients make them
+
+# The same sample id in the API's wire format, unique site-wide as well.
+DEFINITION = {
+    "name": "SampleId",
+    "regexDescription": "S followed by digits",
+    "longDescription": "The sample's identifier",
+    "example": "S1",
+    "regExp": "S[0-9]+",
+    "dateTimeFmt": "",
+    "isMandatory": True,
+    "order": 10,
+    "isFile": False,
+    "isSubmissionUnique": True,
+    "isSiteUnique": True,
+    "serviceId": "",
+}
+
+
+def define(testapp: Any, admin_key: str, **overrides: Any) -> dict:
+    body = {**DEFINITION, **overrides}
+    return testapp.post_json("/api/v1/metadata", body, headers=api_headers(admin_key)).json
+
+
+def define_sample_sheet(testapp: Any, admin_key: str) -> None:
+    """SampleId (site-unique, S+digits), Date (%Y-%m-%d), Reads (a file column)."""
+    define(testapp, admin_key)
+    define(
+        testapp,
+        admin_key,
+        name="Date",
+        regExp="",
+        regexDescription="",
+        dateTimeFmt="%Y-%m-%d",
+        isMandatory=False,
+        isSubmissionUnique=False,
+        isSiteUnique=False,
+        order=20,
+    )
+    define(
+        testapp,
+        admin_key,
+        name="Reads",
+        regExp="",
+        regexDescription="",
+        isFile=True,
+        isMandatory=False,
+        isSubmissionUnique=False,
+        isSiteUnique=False,
+        order=30,
+    )
+
+
+def define_service_column(testapp: Any, admin_key: str, **overrides: Any) -> dict:
+    """The service "QC" and the optional column "QC" it fills; returns the service."""
+    service = testapp.post_json(
+        "/api/v1/services", {"name": "QC"}, headers=api_headers(admin_key)
+    ).json
+    column = {
+        "name": "QC",
+        "regExp": "",
+        "isMandatory": False,
+        "isSubmissionUnique": False,
+        "isSiteUnique": False,
+        "order": 40,
+        "serviceId": service["id"]["uuid"],
+    }
+    define(testapp, admin_key, **{**column, **overrides})
+    return service
+
+
+def stage(testapp: Any, key: str, record: dict, status: int = 200) -> Any:
+    return testapp.post_json(
+        "/api/v1/metadatasets", {"record": record}, headers=api_headers(key), status=status
+    )
+
+
+def upload_file(testapp: Any, key: str, name: str, content: bytes) -> dict:
+    """Announce, upload to S3 exactly as answered, and confirm; return the file JSON."""
+    checksum = hashlib.md5(content).hexdigest()  # noqa: S324 (DataMeta's announced checksum)
+    announced = testapp.post_json(
+        "/api/v1/files", {"name": name, "checksum": checksum}, headers=api_headers(key)
+    ).json
+    response = requests.put(
+        announced["urlToUpload"], data=content, headers=announced["requestHeaders"], timeout=30
+    )
+    assert response.status_code == 200, response.text
+    return testapp.put_json(
+        f"/api/v1/files/{announced['id']['site']}",
+        {"contentUploaded": True},
+        headers=api_headers(key),
+    ).json

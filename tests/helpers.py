@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+import sqlalchemy as sa
+import webtest
 
 ERROR_KEYS = {"exception", "error_code", "message", "entity", "field"}
 
@@ -34,6 +39,32 @@ def assert_api_error(
             f"no error item matches {wanted}: {items}"
         )
     return items
+
+
+def client_in_transaction(
+    wsgi_app: Any, tm: Any, dbsession: Any, *, host: str = "localhost"
+) -> webtest.TestApp:
+    """A client of ``wsgi_app`` whose requests join the test's transaction and DB session.
+
+    Each such client keeps its own cookies: two of them are two browsers.
+    """
+    environ = {"HTTP_HOST": host, "tm.active": True, "tm.manager": tm, "app.dbsession": dbsession}
+    return webtest.TestApp(wsgi_app, extra_environ=environ)
+
+
+@contextmanager
+def counted_statements(engine: sa.Engine) -> Iterator[list[str]]:
+    """The SQL statements ``engine`` runs inside the ``with`` block, as a list that fills up."""
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
 
 
 def api_headers(api_key: str) -> dict[str, str]:

@@ -18,35 +18,17 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from datameta.logic.metadata import DefinitionInput, save_definition
+from datameta.logic.metadata import save_definition
 from datameta.logic.metadatasets import stage_records
-from tests.factories import DEFAULT_PASSWORD, make_group, make_user
+from tests.factories import DEFAULT_PASSWORD, definition_input, make_group, make_user
 
 pytestmark = pytest.mark.browser
 
 API = "/api/v1/"
 
 
-def definition(name: str, order: int, **overrides) -> DefinitionInput:
-    values = {
-        "name": name,
-        "regex_description": "",
-        "long_description": "",
-        "example": "",
-        "regexp": "",
-        "datetime_format": "",
-        "mandatory": False,
-        "order": order,
-        "is_file": False,
-        "submission_unique": False,
-        "site_unique": False,
-        "service_id": None,
-    }
-    return DefinitionInput(**{**values, **overrides})
-
-
 COLUMNS = [
-    definition(
+    definition_input(
         "SampleId",
         10,
         regexp="S[0-9]+",
@@ -56,8 +38,8 @@ COLUMNS = [
         mandatory=True,
         site_unique=True,
     ),
-    definition("Date", 20, datetime_format="%Y-%m-%d", example="2024-01-31"),
-    definition("Reads", 30, is_file=True, mandatory=True, example="S1_R1.fastq"),
+    definition_input("Date", 20, datetime_format="%Y-%m-%d", example="2024-01-31"),
+    definition_input("Reads", 30, is_file=True, mandatory=True, example="S1_R1.fastq"),
 ]
 
 SHEET_WITH_MISTAKES = (

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import webtest
 from sqlalchemy import select
 
 from datameta.models import ApiKey
 from tests.factories import DEFAULT_PASSWORD, make_api_key, make_user
-from tests.helpers import api_headers, login
+from tests.helpers import api_headers, client_in_transaction, login
 
 NEW_PASSWORD = "Brand-New-Secret-7"
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
@@ -21,18 +20,6 @@ def user(testapp, dbsession):
     user = make_user(dbsession, fullname="Ann Account", email="ann@example.org")
     login(testapp, user.email, DEFAULT_PASSWORD)
     return user
-
-
-def another_browser(app, tm, dbsession) -> webtest.TestApp:
-    return webtest.TestApp(
-        app,
-        extra_environ={
-            "HTTP_HOST": "localhost",
-            "tm.active": True,
-            "tm.manager": tm,
-            "app.dbsession": dbsession,
-        },
-    )
 
 
 def change_password(testapp, old: str, new: str, repeat: str | None = None, **kw):
@@ -83,14 +70,14 @@ def test_the_page_has_a_password_section_and_a_key_section(testapp, user):
 def test_changing_the_password_keeps_this_browser_and_ends_the_others(
     app, testapp, dbsession, tm, user
 ):
-    other = another_browser(app, tm, dbsession)
+    other = client_in_transaction(app, tm, dbsession)
     login(other, user.email, DEFAULT_PASSWORD)
     response = change_password(testapp, DEFAULT_PASSWORD, NEW_PASSWORD, status=302)
     assert response.location.endswith("/account")
     assert "Your password has been changed" in response.follow().text
     assert testapp.get("/account").status_int == 200
     assert other.get("/account").status_int == 302
-    fresh = another_browser(app, tm, dbsession)
+    fresh = client_in_transaction(app, tm, dbsession)
     login(fresh, user.email, DEFAULT_PASSWORD, status=400)
     login(fresh, user.email, NEW_PASSWORD)
 

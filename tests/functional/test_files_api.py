@@ -8,8 +8,7 @@ import requests
 import sqlalchemy as sa
 
 from datameta.models import File
-from tests.factories import make_api_key, make_user
-from tests.functional.api_data import upload_file
+from tests.factories import make_api_key, make_user, upload_file
 from tests.helpers import api_headers, assert_api_error
 
 CONTENT = b"GATTACA\n" * 4096

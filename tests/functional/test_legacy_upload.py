@@ -3,12 +3,11 @@
 import hashlib
 
 import pytest
-import webtest
 
 from datameta import configure
 from tests.conftest import TEST_INI
 from tests.factories import make_api_key, make_user
-from tests.helpers import api_headers, assert_api_error
+from tests.helpers import api_headers, assert_api_error, client_in_transaction
 
 CONTENT = b"ACGTN" * 200_000
 MD5 = hashlib.md5(CONTENT).hexdigest()  # noqa: S324
@@ -22,15 +21,7 @@ def legacy_app(dbengine, settings):
 
 @pytest.fixture
 def client(legacy_app, tm, dbsession):
-    return webtest.TestApp(
-        legacy_app,
-        extra_environ={
-            "HTTP_HOST": "datameta.example.org",
-            "tm.active": True,
-            "tm.manager": tm,
-            "app.dbsession": dbsession,
-        },
-    )
+    return client_in_transaction(legacy_app, tm, dbsession, host="datameta.example.org")
 
 
 @pytest.fixture

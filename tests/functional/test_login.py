@@ -13,7 +13,7 @@ from datameta.logic.auth import LOGIN_FAILED
 from datameta.models import LoginAttempt
 from datameta.views.auth import safe_next
 from tests.factories import DEFAULT_PASSWORD, make_api_key, make_group, make_user
-from tests.helpers import api_headers, assert_api_error, csrf_token, login
+from tests.helpers import api_headers, assert_api_error, client_in_transaction, csrf_token, login
 
 
 def session_data(app, client: webtest.TestApp) -> dict | None:
@@ -24,18 +24,6 @@ def session_data(app, client: webtest.TestApp) -> dict | None:
         return None
     session_id = factory.serializer.loads(cookie.strip('"').encode())
     return app.registry["session_store"].load(session_id)
-
-
-def another_browser(app, dbsession, tm) -> webtest.TestApp:
-    return webtest.TestApp(
-        app,
-        extra_environ={
-            "HTTP_HOST": "localhost",
-            "tm.active": True,
-            "tm.manager": tm,
-            "app.dbsession": dbsession,
-        },
-    )
 
 
 def failed_attempts(db, user) -> int:
@@ -237,7 +225,7 @@ def test_a_session_ends_when_the_account_is_disabled_or_moved(testapp, dbsession
 def test_two_browsers_have_separate_sessions(app, testapp, dbsession, tm):
     first = make_user(dbsession, fullname="First Browser")
     second = make_user(dbsession, fullname="Second Browser")
-    other = another_browser(app, dbsession, tm)
+    other = client_in_transaction(app, tm, dbsession)
     login(testapp, first.email, DEFAULT_PASSWORD)
     login(other, second.email, DEFAULT_PASSWORD)
     assert "First Browser" in testapp.get("/home").text

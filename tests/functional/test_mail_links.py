@@ -8,7 +8,6 @@ their own server. With ``datameta.public_url`` set, no header changes a link.
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 import requests
@@ -37,13 +36,6 @@ def client(public_app, clean_database) -> webtest.TestApp:
     )
 
 
-def received(mailbox, address: str, wait_seconds: float = 5.0) -> list:
-    deadline = time.monotonic() + wait_seconds
-    while not (messages := mailbox.to(address)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return messages
-
-
 def links_in(mailbox, mail) -> list[str]:
     return re.findall(r"https?://\S+", mailbox.body(mail))
 
@@ -54,7 +46,7 @@ def test_the_reset_link_uses_the_public_url(client, committed_db, mailbox):
     token = client.get("/forgot").html.find("input", {"name": "csrf_token"})["value"]
     client.post("/forgot", {"email": "fay@example.org", "csrf_token": token}, status=200)
 
-    [mail] = received(mailbox, "fay@example.org")
+    [mail] = mailbox.received("fay@example.org")
     [link] = links_in(mailbox, mail)
     assert link.startswith(f"{PUBLIC_URL}/setpass/")
     assert ATTACKER not in mailbox.body(mail)
@@ -77,7 +69,7 @@ def test_the_registration_notice_and_the_welcome_use_the_public_url(client, comm
         },
         status=204,
     )
-    [notice] = received(mailbox, "root@example.org")
+    [notice] = mailbox.received("root@example.org")
     [link] = links_in(mailbox, notice)
     assert link.startswith(f"{PUBLIC_URL}/admin?showreq=")
 
@@ -88,7 +80,7 @@ def test_the_registration_notice_and_the_welcome_use_the_public_url(client, comm
         {"name": "Grace Hopper", "groupAdmin": False},
         headers=api_headers(key),
     )
-    [welcome] = received(mailbox, "grace@example.org")
+    [welcome] = mailbox.received("grace@example.org")
     [link] = links_in(mailbox, welcome)
     assert link.startswith(f"{PUBLIC_URL}/setpass/")
 
@@ -115,6 +107,6 @@ def test_a_forwarded_host_through_a_trusting_server_does_not_change_the_link(
         )
     assert answer.status_code == 200
 
-    [mail] = received(mailbox, "fay@example.org")
+    [mail] = mailbox.received("fay@example.org")
     [link] = links_in(mailbox, mail)
     assert link.startswith(f"{PUBLIC_URL}/setpass/")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 
 import pytest
 
@@ -19,13 +18,6 @@ BROKEN = [
     "{fullname.__class__.__mro__}",
     "{fullname:>100000000}",
 ]
-
-
-def received(mailbox, address: str, wait_seconds: float = 5.0) -> list:
-    deadline = time.monotonic() + wait_seconds
-    while not (messages := mailbox.to(address)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return messages
 
 
 @pytest.mark.parametrize("broken", BROKEN)
@@ -45,7 +37,7 @@ def test_forgot_still_mails_the_link_with_a_broken_stored_text(
         )
 
     assert "If an account with this email address exists" in page.text
-    [mail] = received(mailbox, "fay@example.org")
+    [mail] = mailbox.received("fay@example.org")
     body = mailbox.body(mail)
     assert body.startswith("Dear Fay ")
     assert "http://localhost/setpass/" in body
@@ -69,7 +61,7 @@ def test_register_still_notifies_the_admins_with_a_broken_stored_text(
     page = form.submit(status=200)
 
     assert "ada@example.org" in page.text
-    [mail] = received(mailbox, "root@example.org")
+    [mail] = mailbox.received("root@example.org")
     body = mailbox.body(mail)
     assert body.startswith("Ada Lovelace ")
     assert "http://localhost/admin?showreq=" in body

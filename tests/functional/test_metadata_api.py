@@ -1,9 +1,6 @@
 """/metadata: site admins define the sample sheet's columns over the API."""
 
-import pytest
-
-from tests.factories import make_api_key, make_user
-from tests.functional.api_data import DEFINITION, define
+from tests.factories import DEFINITION, define
 from tests.helpers import api_headers, assert_api_error
 
 RESPONSE_KEYS = {
@@ -21,16 +18,6 @@ RESPONSE_KEYS = {
     "isSiteUnique",
     "serviceId",
 }
-
-
-@pytest.fixture
-def admin_key(dbsession):
-    return make_api_key(dbsession, make_user(dbsession, site_admin=True))
-
-
-@pytest.fixture
-def user_key(dbsession):
-    return make_api_key(dbsession, make_user(dbsession))
 
 
 def test_a_definition_answers_exactly_datameta_1_keys(testapp, admin_key):

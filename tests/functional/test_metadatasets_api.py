@@ -1,12 +1,10 @@
 """/metadatasets: staging rows, reading them back, deleting them, and listing submitted ones."""
 
 import pytest
-import sqlalchemy as sa
 
 import datameta.logic.metadatasets
-from tests.factories import make_api_key, make_user
-from tests.functional.api_data import define_sample_sheet, stage
-from tests.helpers import api_headers, assert_api_error
+from tests.factories import define_sample_sheet, make_api_key, make_user, stage
+from tests.helpers import api_headers, assert_api_error, counted_statements
 
 RESPONSE_KEYS = {"id", "record", "fileIds", "userId", "submissionId", "serviceExecutions"}
 
@@ -138,20 +136,6 @@ def test_without_credentials_it_is_401(testapp):
     assert_api_error(testapp.get("/api/v1/metadatasets", status=401), 401)
 
 
-def count_statements(engine, action):
-    statements = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        action()
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
-    return len(statements)
-
-
 def submit_many(testapp, key, count, start):
     """Submit sets S<start>, S<start+1>, ...: staged by one sample sheet, submitted at once."""
     sheet = "SampleId,Date,Reads\n" + "".join(f"S{start + i},,\n" for i in range(count))
@@ -172,15 +156,13 @@ def submit_many(testapp, key, count, start):
 def test_listing_runs_the_same_statements_for_few_and_many_sets(testapp, dbengine, submitter):
     _, key = submitter
     submit_many(testapp, key, 2, 100)
-    few = count_statements(
-        dbengine, lambda: testapp.get("/api/v1/metadatasets", headers=api_headers(key))
-    )
+    with counted_statements(dbengine) as few:
+        testapp.get("/api/v1/metadatasets", headers=api_headers(key))
     submit_many(testapp, key, 30, 200)
-    many = count_statements(
-        dbengine, lambda: testapp.get("/api/v1/metadatasets", headers=api_headers(key))
-    )
+    with counted_statements(dbengine) as many:
+        testapp.get("/api/v1/metadatasets", headers=api_headers(key))
     assert len(testapp.get("/api/v1/metadatasets", headers=api_headers(key)).json) == 32
-    assert few == many
+    assert len(few) == len(many)
 
 
 def sample_ids(response):
@@ -233,12 +215,9 @@ def test_streaming_runs_a_fixed_number_of_statements_per_batch(
     counts = []
     for start in (100, 200, 300):
         submit_many(live_app, committed_key, 10, start)
-        counts.append(
-            count_statements(
-                dbengine,
-                lambda: live_app.get("/api/v1/metadatasets", headers=api_headers(committed_key)),
-            )
-        )
+        with counted_statements(dbengine) as statements:
+            live_app.get("/api/v1/metadatasets", headers=api_headers(committed_key))
+        counts.append(len(statements))
     per_batch = counts[1] - counts[0]
     assert 0 < per_batch <= 5
     assert counts[2] - counts[1] == per_batch

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,7 +12,7 @@ from datameta.logic.passwords import issue_token
 from datameta.models import LoginAttempt, PasswordToken, TokenPurpose
 from datameta.security.tokens import hash_token
 from tests.factories import DEFAULT_PASSWORD, make_api_key, make_user
-from tests.helpers import api_headers, assert_api_error, csrf_token, login
+from tests.helpers import api_headers, assert_api_error, client_in_transaction, csrf_token, login
 
 NEW_PASSWORD = "Brand-New-Secret-7"
 LINK = re.compile(r"http://localhost/setpass/([A-Za-z0-9]+)")
@@ -22,16 +21,6 @@ LINK = re.compile(r"http://localhost/setpass/([A-Za-z0-9]+)")
 def post_form(client, url: str, fields: dict, *, status: int | None = None):
     """Submit a form the way a browser does: open the page, then post with its CSRF token."""
     return client.post(url, {**fields, "csrf_token": csrf_token(client)}, status=status)
-
-
-def wait_for_mails(mailbox, address: str, count: int = 1, seconds: float = 5.0) -> list:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        mails = mailbox.to(address)
-        if len(mails) >= count:
-            return mails
-        time.sleep(0.05)
-    return mailbox.to(address)
 
 
 def link_token(mailbox, mail) -> str:
@@ -66,7 +55,7 @@ def test_a_forgotten_password_is_reset_through_the_mailed_link(live_app, committ
     page = post_form(live_app, "/forgot", {"email": "Forgetful@example.org"}, status=200)
     assert "If an account with this email address exists" in page.text
 
-    [mail] = wait_for_mails(mailbox, "forgetful@example.org")
+    [mail] = mailbox.received("forgetful@example.org")
     assert mail["Subject"] == "Your DataMeta password reset"
     body = mailbox.body(mail)
     assert "Dear Fay Forgetful" in body
@@ -89,7 +78,7 @@ def test_a_link_works_once(live_app, committed_db, mailbox):
     make_user(committed_db, email="once@example.org")
     committed_db.commit()
     post_form(live_app, "/forgot", {"email": "once@example.org"})
-    token = link_token(mailbox, wait_for_mails(mailbox, "once@example.org")[0])
+    token = link_token(mailbox, mailbox.received("once@example.org")[0])
     set_new_password(live_app, token, status=302)
     assert live_app.get(f"/setpass/{token}", status=404).status_int == 404
 
@@ -100,7 +89,7 @@ def test_an_unknown_email_gets_the_same_answer_and_no_mail(live_app, committed_d
     known = post_form(live_app, "/forgot", {"email": "someone@example.org"}, status=200)
     unknown = post_form(live_app, "/forgot", {"email": "no-one@example.org"}, status=200)
     assert known.text.replace("someone@", "X@") == unknown.text.replace("no-one@", "X@")
-    assert len(wait_for_mails(mailbox, "someone@example.org")) == 1
+    assert len(mailbox.received("someone@example.org")) == 1
     mailbox.settle()
     assert mailbox.to("no-one@example.org") == []
 
@@ -154,7 +143,7 @@ def test_the_button_on_an_expired_link_mails_one_fresh_link(live_app, committed_
     page = live_app.get(f"/setpass/{old_token}", status=410).forms["renew-link"].submit(status=200)
 
     assert "We have mailed you a new link" in page.text
-    [mail] = wait_for_mails(mailbox, "late@example.org")
+    [mail] = mailbox.received("late@example.org")
     mailbox.settle()
     assert len(mailbox.to("late@example.org")) == 1
     fresh_token = link_token(mailbox, mail)
@@ -274,18 +263,8 @@ def test_a_password_used_before_is_refused(testapp, dbsession):
 
 
 def test_a_reset_ends_every_session_of_the_user(testapp, dbsession, app, tm):
-    import webtest
-
     user = make_user(dbsession)
-    other_browser = webtest.TestApp(
-        app,
-        extra_environ={
-            "HTTP_HOST": "localhost",
-            "tm.active": True,
-            "tm.manager": tm,
-            "app.dbsession": dbsession,
-        },
-    )
+    other_browser = client_in_transaction(app, tm, dbsession)
     login(other_browser, user.email, DEFAULT_PASSWORD)
     set_new_password(testapp, reset_token(dbsession, user), status=302)
     assert other_browser.get("/home").status_int == 302

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from urllib.parse import urlparse
 
 import pytest
@@ -548,21 +547,6 @@ def link_in(text):
     return re.search(r"https?://\S+", text).group(0)
 
 
-def received(mailbox, count=1, wait_seconds=5.0):
-    """The test's mails, once the sink has stored ``count`` of them (or the time is up)."""
-    deadline = time.monotonic() + wait_seconds
-    while len(messages := mailbox.messages()) < count and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return messages
-
-
-def received_by(mailbox, address, wait_seconds=5.0):
-    deadline = time.monotonic() + wait_seconds
-    while not (messages := mailbox.to(address)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return messages
-
-
 def test_a_registration_notifies_site_admins_and_that_groups_admins(
     live_app, committed_db, mailbox
 ):
@@ -580,7 +564,7 @@ def test_a_registration_notifies_site_admins_and_that_groups_admins(
         status=204,
     )
 
-    [mail] = received(mailbox)
+    [mail] = mailbox.received()
     assert mail["Subject"] == "New registration request"
     assert "site.admin@example.org" in mail["X-RcptTo"]
     assert "lab.admin@example.org" in mail["X-RcptTo"]
@@ -605,7 +589,7 @@ def test_a_request_for_a_new_group_notifies_only_site_admins(live_app, committed
         "/api/v1/registrations", body(org_create=True, org_new_name="Fresh Lab"), status=204
     )
 
-    [mail] = received(mailbox)
+    [mail] = mailbox.received()
     assert "site.admin@example.org" in mail["X-RcptTo"]
     assert "some.group.admin@" not in mail["X-RcptTo"]
     assert "Fresh Lab" in mailbox.body(mail)
@@ -631,7 +615,7 @@ def test_accepting_mails_a_link_to_set_the_password(live_app, committed_db, mail
 
     accept(live_app, key, registration.uuid, name="Ada King")
 
-    [mail] = received_by(mailbox, "applicant@example.org")
+    [mail] = mailbox.received("applicant@example.org")
     assert mail["Subject"] == "Your registration was confirmed"
     text = mailbox.body(mail)
     assert "Dear Ada King" in text and "10 minutes" in text
@@ -653,7 +637,7 @@ def test_rejecting_mails_the_applicant(live_app, committed_db, mailbox):
         f"/api/v1/registrations/{registration.uuid}/reject", headers=api_headers(key), status=204
     )
 
-    [mail] = received_by(mailbox, "applicant@example.org")
+    [mail] = mailbox.received("applicant@example.org")
     assert mail["Subject"] == "Your registration request was rejected"
     assert "Dear Applicant Name" in mailbox.body(mail)
     committed_db.rollback()  # a fresh snapshot, to see what the request committed

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from urllib.parse import urlparse
 
 import pytest
@@ -25,13 +24,6 @@ def error_next_to(page, field_id):
     """The message shown under the field with ``field_id``, or None."""
     feedback = page.html.find(id=f"{field_id}-error")
     return None if feedback is None else feedback.get_text(" ", strip=True)
-
-
-def received(mailbox, address, wait_seconds=5.0):
-    deadline = time.monotonic() + wait_seconds
-    while not (messages := mailbox.to(address)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return messages
 
 
 def link_in(text):
@@ -200,7 +192,7 @@ def test_registering_through_the_page_notifies_the_admins(live_app, committed_db
 
     form.submit(status=200)
 
-    [mail] = received(mailbox, "lab.admin@example.org")
+    [mail] = mailbox.received("lab.admin@example.org")
     assert "site.admin@example.org" in mail["X-RcptTo"]
     assert "elsewhere.admin@" not in mail["X-RcptTo"]
     assert "/admin?showreq=" in mailbox.body(mail)
@@ -466,7 +458,7 @@ def test_answers_through_the_page_are_mailed(live_app, committed_db, mailbox):
     accept_form(page, accepted).submit(status=302)
     page.forms[f"request-{rejected.uuid}-reject"].submit(status=302)
 
-    [welcome] = received(mailbox, "accepted@example.org")
+    [welcome] = mailbox.received("accepted@example.org")
     assert urlparse(link_in(mailbox.body(welcome))).path.startswith("/setpass/")
-    [rejection] = received(mailbox, "rejected@example.org")
+    [rejection] = mailbox.received("rejected@example.org")
     assert rejection["Subject"] == "Your registration request was rejected"

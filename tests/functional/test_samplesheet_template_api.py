@@ -5,24 +5,12 @@ from __future__ import annotations
 import io
 
 import openpyxl
-import pytest
 
-from tests.factories import DEFAULT_PASSWORD, make_api_key, make_user
-from tests.functional.api_data import define, define_service_column
+from tests.factories import DEFAULT_PASSWORD, define, define_service_column, make_user
 from tests.helpers import api_headers, assert_api_error, login
 
 URL = "/api/v1/samplesheets/template"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-@pytest.fixture
-def admin_key(dbsession):
-    return make_api_key(dbsession, make_user(dbsession, site_admin=True))
-
-
-@pytest.fixture
-def user_key(dbsession):
-    return make_api_key(dbsession, make_user(dbsession))
 
 
 def define_columns(testapp, admin_key):

@@ -8,8 +8,7 @@ import sqlalchemy as sa
 from openpyxl import Workbook
 
 from datameta.models import MetaDatumRecord
-from tests.factories import make_api_key, make_user
-from tests.functional.api_data import define_sample_sheet, define_service_column
+from tests.factories import define_sample_sheet, define_service_column, make_api_key, make_user
 from tests.helpers import api_headers, assert_api_error, assert_matches_spec
 
 URL = "/api/v1/samplesheets"

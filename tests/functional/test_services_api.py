@@ -2,8 +2,13 @@
 
 import pytest
 
-from tests.factories import make_api_key, make_user
-from tests.functional.api_data import define_sample_sheet, define_service_column, stage
+from tests.factories import (
+    define_sample_sheet,
+    define_service_column,
+    make_api_key,
+    make_user,
+    stage,
+)
 from tests.helpers import api_headers, assert_api_error
 
 

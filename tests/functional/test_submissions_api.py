@@ -5,8 +5,7 @@ import threading
 import pytest
 import webtest
 
-from tests.factories import make_api_key, make_user
-from tests.functional.api_data import define_sample_sheet, stage, upload_file
+from tests.factories import define_sample_sheet, make_api_key, make_user, stage, upload_file
 from tests.helpers import api_headers, assert_api_error
 
 

@@ -20,7 +20,7 @@ from datameta.models import ApiKey, AppSetting, LoginAttempt, PasswordToken, Tok
 from datameta.security.totp import decrypt_secret, encrypt_secret
 from tests.conftest import TEST_INI
 from tests.factories import DEFAULT_PASSWORD, make_api_key, make_user
-from tests.helpers import api_headers, assert_api_error, csrf_token, login
+from tests.helpers import api_headers, assert_api_error, client_in_transaction, csrf_token, login
 
 NEW_PASSWORD = "Brand-New-Secret-7"
 
@@ -35,21 +35,9 @@ def tfa_app(dbengine):
     return configure(ini, dbengine=dbengine).make_wsgi_app()
 
 
-def browser(wsgi_app, tm, dbsession) -> webtest.TestApp:
-    return webtest.TestApp(
-        wsgi_app,
-        extra_environ={
-            "HTTP_HOST": "localhost",
-            "tm.active": True,
-            "tm.manager": tm,
-            "app.dbsession": dbsession,
-        },
-    )
-
-
 @pytest.fixture
 def client(tfa_app, tm, dbsession) -> webtest.TestApp:
-    return browser(tfa_app, tm, dbsession)
+    return client_in_transaction(tfa_app, tm, dbsession)
 
 
 @pytest.fixture
@@ -161,7 +149,7 @@ def test_a_wrong_enrolment_code_is_refused_at_its_field(client, dbsession):
 def test_enrolling_from_another_browser_starts_with_a_new_secret(client, dbsession, tfa_app, tm):
     user = make_user(dbsession)
     page = set_password(client, reset_token(dbsession, user)).follow()
-    other = browser(tfa_app, tm, dbsession)
+    other = client_in_transaction(tfa_app, tm, dbsession)
     token = csrf_token(other)
     response = other.post(
         page.request.path,

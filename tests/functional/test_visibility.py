@@ -16,8 +16,15 @@ from typing import Any
 
 import pytest
 
-from tests.factories import add_request, make_api_key, make_group, make_user
-from tests.functional.api_data import define, stage
+from tests.factories import (
+    add_request,
+    define,
+    define_service_column,
+    make_api_key,
+    make_group,
+    make_user,
+    stage,
+)
 from tests.helpers import api_headers, assert_api_error
 
 
@@ -52,23 +59,15 @@ def lab(testapp, dbsession) -> Lab:
     admin = make_user(dbsession, group=make_group(dbsession), site_admin=True)
     owner = make_user(dbsession, group=lab, fullname="Olga Owner")
     runner = make_user(dbsession, group=lab, fullname="Rudi Runner")
-    admin_headers = api_headers(make_api_key(dbsession, admin))
     define(testapp, make_api_key(dbsession, admin), isSiteUnique=False)
-    service = testapp.post_json("/api/v1/services", {"name": "QC"}, headers=admin_headers).json
+    admin_headers = api_headers(make_api_key(dbsession, admin))
+    service = define_service_column(
+        testapp, make_api_key(dbsession, admin), regExp="pass|fail", isMandatory=True
+    )
     testapp.put_json(
         f"/api/v1/services/{service['id']['site']}",
         {"userIds": [runner.site_id]},
         headers=admin_headers,
-    )
-    define(
-        testapp,
-        make_api_key(dbsession, admin),
-        name="QC",
-        regExp="pass|fail",
-        isSubmissionUnique=False,
-        isSiteUnique=False,
-        order=40,
-        serviceId=service["id"]["uuid"],
     )
     owner_key = make_api_key(dbsession, owner)
     submitted = stage(testapp, owner_key, {"SampleId": "S1"}).json["id"]["site"]

@@ -6,29 +6,13 @@ import pytest
 
 from datameta.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from datameta.logic.metadata import (
-    DefinitionInput,
     delete_definition,
     list_definitions,
     save_definition,
 )
 from datameta.logic.metadatasets import stage_metadataset
 from datameta.models import Service
-from tests.factories import make_user
-
-SAMPLE_ID = DefinitionInput(
-    name="SampleId",
-    regex_description="S followed by digits",
-    long_description="",
-    example="S1",
-    regexp="^S[0-9]+$",
-    datetime_format="",
-    mandatory=True,
-    order=10,
-    is_file=False,
-    submission_unique=True,
-    site_unique=False,
-    service_id="",
-)
+from tests.factories import SAMPLE_ID, make_user
 
 
 @pytest.fixture

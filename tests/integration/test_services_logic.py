@@ -15,8 +15,7 @@ from datameta.logic.services import (
     update_service,
 )
 from datameta.logic.submissions import create_submission
-from tests.factories import make_user
-from tests.integration.test_metadata_logic import SAMPLE_ID
+from tests.factories import SAMPLE_ID, make_user
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from datameta.logic.metadata import save_definition
 from datameta.logic.metadatasets import load_views, stage_records
 from datameta.logic.submissions import create_submission, validate_submission
 from datameta.models import File
-from tests.factories import make_user
-from tests.integration.test_metadata_logic import SAMPLE_ID
+from tests.factories import SAMPLE_ID, make_user
+from tests.helpers import counted_statements
 
 
 @pytest.fixture
@@ -134,29 +134,14 @@ def test_a_long_label_is_refused(dbsession, columns, submitter):
     assert {item.field for item in raised.value.items} == {"label"}
 
 
-def count_statements(dbsession, action):
-    statements = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    engine = dbsession.get_bind()
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        action()
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
-    return len(statements)
-
-
 def statements_to_submit(dbsession, submitter, size: int) -> int:
     sets = stage(dbsession, submitter, size, prefix=f"S{size}0")
     files = make_files(dbsession, submitter, [f"S{size}0{i}.fq" for i in range(size)])
     set_ids, file_ids = [m.site_id for m in sets], [f.site_id for f in files]
     dbsession.expire_all()
-    return count_statements(
-        dbsession, lambda: create_submission(dbsession, submitter, set_ids, file_ids, None)
-    )
+    with counted_statements(dbsession.get_bind()) as statements:
+        create_submission(dbsession, submitter, set_ids, file_ids, None)
+    return len(statements)
 
 
 def test_the_statement_count_does_not_grow_with_the_submission(dbsession, columns, submitter):
@@ -170,8 +155,8 @@ def test_ten_thousand_site_unique_values_are_checked_in_one_go(dbsession, column
         records = [{"SampleId": f"S{start + i}"} for i in range(count)]
         ids = [m.site_id for m in stage_records(dbsession, submitter, records)]
         dbsession.expire_all()
-        return count_statements(
-            dbsession, lambda: validate_submission(dbsession, submitter, ids, [], None)
-        )
+        with counted_statements(dbsession.get_bind()) as statements:
+            validate_submission(dbsession, submitter, ids, [], None)
+        return len(statements)
 
     assert statements_to_check(10_000, 0) == statements_to_check(2, 20_000)

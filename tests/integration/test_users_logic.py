@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event
 
 from datameta.errors import Forbidden, ValidationFailed
 from datameta.logic import groups, users
 from tests.factories import make_group, make_user
+from tests.helpers import counted_statements
 
 
 @pytest.fixture
@@ -78,20 +75,6 @@ def test_every_invalid_value_is_reported_at_once(dbsession, admin, member):
     with pytest.raises(ValidationFailed) as refused:
         users.update_user(dbsession, admin, member.site_id, {"name": " ", "groupId": "nope"})
     assert sorted(item.field for item in refused.value.items) == ["groupId", "name"]
-
-
-@contextmanager
-def counted_statements(engine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def test_listing_users_takes_the_same_queries_however_many_users(dbsession, dbengine):
