@@ -34,7 +34,7 @@ from datameta.config import Settings, parse_settings
 from datameta.db import get_tm_session, make_engine
 from datameta.mail import Mailer, make_message
 from tests.factories import make_api_key, make_user
-from tests.helpers import client_in_transaction
+from tests.helpers import client_in_transaction, committing_client
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -190,7 +190,7 @@ def committed_db(app, clean_database) -> Iterator[Session]:
 @pytest.fixture
 def live_app(app, clean_database) -> webtest.TestApp:
     """The app over HTTP with real transactions: each request commits or aborts."""
-    return webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost"})
+    return committing_client(app)
 
 
 class Mailbox:

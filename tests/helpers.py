@@ -52,6 +52,11 @@ def client_in_transaction(
     return webtest.TestApp(wsgi_app, extra_environ=environ)
 
 
+def committing_client(wsgi_app: Any, **environ: str) -> webtest.TestApp:
+    """A client of ``wsgi_app`` with real transactions: each request commits or aborts."""
+    return webtest.TestApp(wsgi_app, extra_environ={"HTTP_HOST": "localhost", **environ})
+
+
 @contextmanager
 def counted_statements(engine: sa.Engine) -> Iterator[list[str]]:
     """The SQL statements ``engine`` runs inside the ``with`` block, as a list that fills up."""

@@ -16,7 +16,7 @@ import webtest
 from datameta import make_app
 from tests.conftest import TEST_INI, serving
 from tests.factories import add_request, make_api_key, make_group, make_user
-from tests.helpers import api_headers
+from tests.helpers import api_headers, committing_client
 
 PUBLIC_URL = "https://datameta.example.org"
 ATTACKER = "attacker.example"
@@ -30,10 +30,7 @@ def public_app(dbengine):
 @pytest.fixture
 def client(public_app, clean_database) -> webtest.TestApp:
     """Real transactions (mail leaves on commit), every request naming the attacker's host."""
-    return webtest.TestApp(
-        public_app,
-        extra_environ={"HTTP_HOST": ATTACKER, "HTTP_X_FORWARDED_HOST": ATTACKER},
-    )
+    return committing_client(public_app, HTTP_HOST=ATTACKER, HTTP_X_FORWARDED_HOST=ATTACKER)
 
 
 def links_in(mailbox, mail) -> list[str]:

@@ -3,10 +3,9 @@
 import threading
 
 import pytest
-import webtest
 
 from tests.factories import define_sample_sheet, make_api_key, make_user, stage, upload_file
-from tests.helpers import api_headers, assert_api_error
+from tests.helpers import api_headers, assert_api_error, committing_client
 
 
 @pytest.fixture
@@ -161,14 +160,14 @@ def test_two_racing_submissions_of_one_site_unique_value_one_wins(app, committed
     admin_key = make_api_key(committed_db, admin)
     keys = [make_api_key(committed_db, racer) for racer in racers]
     committed_db.commit()
-    client = webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost"})
+    client = committing_client(app)
     define_sample_sheet(client, admin_key)
     staged = [stage(client, key, {"SampleId": "S42"}).json for key in keys]
     barrier = threading.Barrier(2)
     results = [None, None]
 
     def submit(index):
-        racer_client = webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost"})
+        racer_client = committing_client(app)
         barrier.wait()
         results[index] = racer_client.post_json(
             "/api/v1/submissions",
