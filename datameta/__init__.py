@@ -28,6 +28,8 @@ def configure(
     config.include(".security.policy")
     # Content-Security-Policy and friends on every response.
     config.include(".security.headers")
+    # Text no database can store (NUL, lone surrogates, not UTF-8) answers 400 at the door.
+    config.include(".security.text_input")
     # Request-scoped DB session joined to the request's transaction (pyramid_tm, retry).
     config.include(".db")
     # Server-side sessions in memcached; the cookie holds a signed id only.

@@ -19,13 +19,19 @@ class ErrorItem:
     field: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        """The wire form: a key whose value is absent is left out, never sent as null.
+
+        DataMeta's published ``Error`` schema allows no nulls; clients generated from it
+        refuse ``"field": null``.
+        """
+        wire = {
             "exception": self.exception,
             "error_code": self.error_code,
             "message": self.message,
             "entity": self.entity,
             "field": self.field,
         }
+        return {key: value for key, value in wire.items() if value is not None}
 
 
 class DomainError(Exception):

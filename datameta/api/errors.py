@@ -2,7 +2,8 @@
 
 Domain errors, Pyramid's own HTTP errors (401, 403, 404, 405, ...) and
 unexpected exceptions all answer a JSON list of
-``{"exception", "error_code", "message", "entity", "field"}`` objects. A stack
+``{"exception", "error_code", "message", "entity", "field"}`` objects (keys
+without a value left out). A stack
 trace is logged, never sent.
 """
 

@@ -37,3 +37,12 @@ def test_every_operation_has_an_id_a_summary_and_a_known_tag():
 def test_every_operation_answers_errors_in_the_error_list():
     for path, method, operation in operations(load()):
         assert "default" in operation["responses"], f"{method.upper()} {path}"
+
+
+def test_error_items_are_documented_as_published_only_message_required_nothing_null():
+    schemas = load()["components"]["schemas"]
+    error = schemas["Error"]
+    assert error["required"] == ["message"]
+    assert error["additionalProperties"] is False
+    assert error["properties"]["entity"] == {"$ref": "#/components/schemas/Identifier"}
+    assert not any(prop.get("nullable") for prop in error["properties"].values())
