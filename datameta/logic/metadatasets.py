@@ -263,6 +263,11 @@ class SubmittedQuery:
     offset: int = 0
 
 
+def _in_utc(moment: datetime) -> datetime:
+    # PostgreSQL refuses offsets beyond 15:59, which ISO 8601 allows; UTC it always takes.
+    return moment if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def submitted_statement(db: Session, actor: User, query: SubmittedQuery) -> Select:
     """The submitted sets the caller may read that match ``query``, oldest first (no paging).
 
@@ -272,9 +277,9 @@ def submitted_statement(db: Session, actor: User, query: SubmittedQuery) -> Sele
     if not authz.can_list_all_groups_data(actor):
         statement = statement.where(Submission.group_id == actor.group_id)
     if query.submitted_after is not None:
-        statement = statement.where(Submission.date > query.submitted_after)
+        statement = statement.where(Submission.date > _in_utc(query.submitted_after))
     if query.submitted_before is not None:
-        statement = statement.where(Submission.date < query.submitted_before)
+        statement = statement.where(Submission.date < _in_utc(query.submitted_before))
     if query.awaiting_service is not None:
         service = find_by_id(db, Service, query.awaiting_service)
         if service is None or not authz.can_read_service_values(actor):

@@ -60,6 +60,11 @@ def _form_decoded(raw: bytes) -> str:
     return decode_lenient(unquote_to_bytes(raw.replace(b"+", b" ")))
 
 
+def _param_is_unstorable(value: str | tuple[str, ...]) -> bool:
+    # A route's star parameter (static files' subpath) is a tuple of path segments.
+    return any(is_unstorable(part) for part in ([value] if isinstance(value, str) else value))
+
+
 def _pairs_problems(raw: bytes) -> Iterator[ErrorItem]:
     """Query strings and form bodies: the field is the parameter's name."""
     for pair in raw.split(b"&"):
@@ -91,7 +96,7 @@ def unstorable_input(request: Request) -> list[ErrorItem]:
     """Every place in the request's path, query and body where unstorable text sits."""
     path = _wsgi_text(request.environ.get("PATH_INFO", ""))
     route_name, params = _matching_route(request.registry, path)
-    problems = [_item(name) for name, value in params.items() if is_unstorable(value)]
+    problems = [_item(name) for name, value in params.items() if _param_is_unstorable(value)]
     if not problems and is_unstorable(path):
         problems.append(ErrorItem(message=unstorable_message("The address"), field="path"))
     problems += _pairs_problems(request.environ.get("QUERY_STRING", "").encode("latin-1"))

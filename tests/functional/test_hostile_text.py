@@ -131,3 +131,8 @@ def test_a_nul_in_the_registration_form_registers_nobody(testapp, dbsession):
     }
     testapp.post("/register", form, status=400)
     assert dbsession.scalar(select(func.count()).select_from(User)) == before
+
+
+def test_static_files_are_served_and_a_nul_in_their_path_is_refused(testapp):
+    assert testapp.get("/static/js/account.js").status_int == 200
+    testapp.get("/static/js/%00.js", status=400)

@@ -221,3 +221,30 @@ def test_streaming_runs_a_fixed_number_of_statements_per_batch(
     per_batch = counts[1] - counts[0]
     assert 0 < per_batch <= 5
     assert counts[2] - counts[1] == per_batch
+
+
+@pytest.mark.parametrize("offset", ["-16:54", "+23:59"])
+def test_any_iso_offset_filters_by_submission_time(testapp, submitter, offset):
+    """PostgreSQL takes offsets up to 15:59 only; ISO 8601 allows up to 23:59."""
+    _, key = submitter
+    submit_many(testapp, key, 1, 300)
+    early = testapp.get(
+        "/api/v1/metadatasets",
+        {"submittedAfter": f"2000-01-01T00:00:00{offset}"},
+        headers=api_headers(key),
+    )
+    assert len(early.json) == 1
+    late = testapp.get(
+        "/api/v1/metadatasets",
+        {"submittedAfter": f"4948-07-02T20:21:03{offset}"},
+        headers=api_headers(key),
+    )
+    assert late.json == []
+
+
+def test_an_offset_beyond_any_count_is_refused_not_a_crash(testapp, submitter):
+    _, key = submitter
+    response = testapp.get(
+        "/api/v1/metadatasets", {"offset": str(2**63)}, headers=api_headers(key), status=400
+    )
+    assert_api_error(response, 400, field="offset")
