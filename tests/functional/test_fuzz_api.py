@@ -32,18 +32,20 @@ CHECKS = [
 # test_totp.py (TOTP reset), test_users_api.py (disabling and demoting users).
 LOCKOUT_OPERATIONS = ["SetUserPassword", "DeleteTotpToken", "UserUpdateRequest"]
 SEED = 20260101
-MAX_EXAMPLES = int(os.environ.get("DATAMETA_FUZZ_EXAMPLES", "10"))
+MAX_EXAMPLES = int(os.environ.get("DATAMETA_FUZZ_EXAMPLES", "5"))
 
 
-def run_schemathesis(schema_url: str, base_url: str, *extra: str) -> subprocess.CompletedProcess:
+def run_schemathesis(
+    schema: str, base_url: str, *extra: str, checks: list[str] = CHECKS
+) -> subprocess.CompletedProcess:
     command = [
         str(SCHEMATHESIS),
         "run",
-        schema_url,
+        schema,
         "--url",
         base_url,
         "--checks",
-        ",".join(CHECKS),
+        ",".join(checks),
         "--seed",
         str(SEED),
         "--generation-deterministic",
@@ -68,13 +70,37 @@ def admin_key(committed_db) -> str:
     return key
 
 
-@pytest.mark.parametrize("who", ["site admin", "anonymous"])
-def test_every_answer_is_what_our_document_says(live_server, admin_key, who):
-    auth = ["--header", f"Authorization: Bearer {admin_key}"] if who == "site admin" else []
-    result = run_schemathesis(f"{live_server}/api/v1/openapi.yaml", f"{live_server}/api/v1", *auth)
-    report = REPORT_DIR / f"fuzz-{who.replace(' ', '-')}.txt"
+def assert_passed(result: subprocess.CompletedProcess, name: str) -> None:
+    report = REPORT_DIR / f"fuzz-{name}.txt"
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(result.stdout + result.stderr)
     assert result.returncode == 0, (
         f"see {report}\n" + result.stdout[-20000:] + result.stderr[-5000:]
     )
+
+
+@pytest.mark.parametrize("who", ["site admin", "anonymous"])
+def test_every_answer_is_what_our_document_says(live_server, admin_key, who):
+    auth = ["--header", f"Authorization: Bearer {admin_key}"] if who == "site admin" else []
+    result = run_schemathesis(f"{live_server}/api/v1/openapi.yaml", f"{live_server}/api/v1", *auth)
+    assert_passed(result, who.replace(" ", "-"))
+
+
+# DataMeta 1.1.1's published document (datameta/api/openapi.yaml in its wheel), which
+# DataMeta 1.x clients are generated from. Not part of this repository: point this
+# variable at a copy to fuzz against it. Only server errors and bodies that break its
+# schemas count; its status codes differ where we answer JSON error lists (404, 401)
+# where DataMeta 1.1.1 answered HTML pages.
+PUBLISHED_SPEC = os.environ.get("DATAMETA_FUZZ_PUBLISHED_SPEC")
+
+
+@pytest.mark.skipif(not PUBLISHED_SPEC, reason="DATAMETA_FUZZ_PUBLISHED_SPEC is not set")
+def test_every_answer_fits_the_published_datameta_1_document(live_server, admin_key):
+    result = run_schemathesis(
+        str(PUBLISHED_SPEC),
+        f"{live_server}/api/v1",
+        "--header",
+        f"Authorization: Bearer {admin_key}",
+        checks=["not_a_server_error", "response_schema_conformance"],
+    )
+    assert_passed(result, "published-1.1.1")

@@ -105,3 +105,14 @@ def test_a_definition_is_updated_and_deleted(testapp, admin_key):
     assert updated["isMandatory"] is False
     testapp.delete(f"/api/v1/metadata/{uuid}", headers=api_headers(admin_key), status=204)
     assert testapp.get("/api/v1/metadata", headers=api_headers(admin_key)).json == []
+
+
+@pytest.mark.parametrize("order", [2**31, -(2**31) - 1, -(2**53)])
+def test_an_order_beyond_32_bits_is_refused_naming_it(testapp, admin_key, order):
+    response = testapp.post_json(
+        "/api/v1/metadata",
+        {**DEFINITION, "order": order},
+        headers=api_headers(admin_key),
+        status=400,
+    )
+    assert_api_error(response, 400, field="order")
