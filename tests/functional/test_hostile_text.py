@@ -6,6 +6,7 @@ form, a query parameter, a path id), the answer is 400 and nothing is written.
 """
 
 import json
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -136,3 +137,31 @@ def test_a_nul_in_the_registration_form_registers_nobody(testapp, dbsession):
 def test_static_files_are_served_and_a_nul_in_their_path_is_refused(testapp):
     assert testapp.get("/static/js/account.js").status_int == 200
     testapp.get("/static/js/%00.js", status=400)
+
+
+def json_body_operations() -> list[tuple[str, str]]:
+    import yaml
+
+    from datameta.api import SPEC_PATH
+
+    with open(SPEC_PATH) as spec_file:
+        spec = yaml.safe_load(spec_file)
+    return [
+        (method.upper(), "/api/v1" + re.sub(r"\{[^}]+\}", "DMU-00000001", path))
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        if method in {"post", "put", "patch"}
+        and "application/json" in operation.get("requestBody", {}).get("content", {})
+    ]
+
+
+@pytest.mark.parametrize(("method", "path"), json_body_operations())
+def test_every_json_body_that_is_not_utf8_is_refused(testapp, admin_key, method, path):
+    response = testapp.request(
+        path,
+        method=method,
+        body=b'{"x": "\xff"}',
+        headers={**api_headers(admin_key), "Content-Type": "application/json"},
+        expect_errors=True,
+    )
+    assert_api_error(response, 400, "ValidationError", field="x")
