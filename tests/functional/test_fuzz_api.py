@@ -100,12 +100,13 @@ def test_every_answer_is_what_our_document_says_to_a_site_admin(live_server, adm
 
 
 def test_every_answer_is_what_our_document_says_to_anybody(live_server, clean_database):
-    # Nothing is created anonymously, so there are no chains of calls to follow.
+    # Nothing is created anonymously, so there are no chains of calls to follow, and
+    # most answers are 401: a few cases per operation suffice.
     result = run_schemathesis(
         f"{live_server}/api/v1/openapi.yaml",
         f"{live_server}/api/v1",
-        max_examples=3,
-        phases="coverage,fuzzing",
+        max_examples=5,
+        phases="fuzzing",
     )
     assert_passed(result, "anonymous")
 
