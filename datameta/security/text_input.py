@@ -20,7 +20,7 @@ from pyramid.response import Response
 from pyramid.tweens import EXCVIEW
 
 from datameta.errors import ErrorItem, ValidationFailed
-from datameta.linting.text import (
+from datameta.security.text import (
     decode_lenient,
     field_name,
     is_unstorable,
