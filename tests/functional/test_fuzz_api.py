@@ -73,7 +73,7 @@ def run_schemathesis(
 
 
 @pytest.fixture
-def admin_key(committed_db) -> str:
+def committed_admin_key(committed_db) -> str:
     admin = make_user(committed_db, site_admin=True, email="fuzz-admin@example.org")
     key = make_api_key(committed_db, admin, label="fuzzing")
     committed_db.commit()
@@ -89,12 +89,12 @@ def assert_passed(result: subprocess.CompletedProcess, name: str) -> None:
     )
 
 
-def test_every_answer_is_what_our_document_says_to_a_site_admin(live_server, admin_key):
+def test_every_answer_is_what_our_document_says_to_a_site_admin(live_server, committed_admin_key):
     result = run_schemathesis(
         f"{live_server}/api/v1/openapi.yaml",
         f"{live_server}/api/v1",
         "--header",
-        f"Authorization: Bearer {admin_key}",
+        f"Authorization: Bearer {committed_admin_key}",
     )
     assert_passed(result, "site-admin")
 
@@ -144,13 +144,13 @@ def published_spec(tmp_path_factory) -> Path:
 
 
 def test_every_answer_fits_the_published_datameta_1_document(
-    live_server, admin_key, published_spec
+    live_server, committed_admin_key, published_spec
 ):
     result = run_schemathesis(
         str(published_spec),
         f"{live_server}/api/v1",
         "--header",
-        f"Authorization: Bearer {admin_key}",
+        f"Authorization: Bearer {committed_admin_key}",
         checks=["not_a_server_error", "response_schema_conformance"],
         phases="fuzzing",
     )

@@ -12,14 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from datameta.models import MetaDatum, User
-from tests.factories import DEFAULT_PASSWORD, make_api_key, make_user
-from tests.functional.api_data import DEFINITION
+from tests.factories import DEFAULT_PASSWORD, DEFINITION, make_user
 from tests.helpers import api_headers, assert_api_error, csrf_token
-
-
-@pytest.fixture
-def admin_key(dbsession):
-    return make_api_key(dbsession, make_user(dbsession, site_admin=True))
 
 
 def definitions(dbsession) -> int:

@@ -1,5 +1,7 @@
 """/metadata: site admins define the sample sheet's columns over the API."""
 
+import pytest
+
 from tests.factories import DEFINITION, define
 from tests.helpers import api_headers, assert_api_error
 
