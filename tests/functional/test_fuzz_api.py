@@ -114,9 +114,11 @@ def test_every_answer_is_what_our_document_says_to_anybody(live_server, clean_da
 # DataMeta 1.1.1's published document (datameta/api/openapi.yaml in its wheel), which
 # DataMeta 1.x clients are generated from. It is not part of this repository: the test
 # fetches the wheel from PyPI once into a cache folder (or takes the file named by
-# DATAMETA_FUZZ_PUBLISHED_SPEC). Only server errors and answers that break its schemas
-# count: its status codes may differ where we answer JSON error lists (404, 401) where
-# DataMeta 1.1.1 answered HTML pages, which its generated client treats alike.
+# DATAMETA_FUZZ_PUBLISHED_SPEC); a failed fetch fails the test rather than skipping
+# it, so the check cannot go missing unnoticed. Only server errors and answers that
+# break its schemas count: its status codes may differ where we answer JSON error
+# lists (404, 401) where DataMeta 1.1.1 answered HTML pages, which its generated
+# client treats alike.
 PUBLISHED_VERSION = "1.1.1"
 CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "datameta-tests"
 
@@ -135,7 +137,7 @@ def published_spec(tmp_path_factory) -> Path:
         )  # fmt: skip
         wheels = list(download.glob("*.whl"))
         if fetched.returncode != 0 or not wheels:
-            pytest.skip(f"cannot fetch datameta {PUBLISHED_VERSION}: {fetched.stderr[-500:]}")
+            pytest.fail(f"cannot fetch datameta {PUBLISHED_VERSION}: {fetched.stderr[-500:]}")
         with zipfile.ZipFile(wheels[0]) as wheel:
             document = wheel.read("datameta/api/openapi.yaml")
         cached.parent.mkdir(parents=True, exist_ok=True)
