@@ -329,10 +329,15 @@ def mail_rejection(outbox: Outbox, answered: Answered) -> None:
     send_app_mail(outbox, REJECT, to=[answered.email], values={"fullname": answered.fullname})
 
 
+def _all_groups(db: Session) -> list[Group]:
+    """Every group, by name as people read it (case folded)."""
+    return list(db.scalars(select(Group).order_by(func.lower(Group.name), Group.id)))
+
+
 def assignable_groups(db: Session, actor: User) -> list[Group]:
     """The existing groups the actor may accept applicants into."""
     if authz.is_site_admin(actor):
-        return list(db.scalars(select(Group).order_by(func.lower(Group.name), Group.id)))
+        return _all_groups(db)
     own = db.get(Group, actor.group_id)
     return [own] if own is not None and authz.can_answer_registration(actor, own.id) else []
 
@@ -341,7 +346,7 @@ def registration_settings(db: Session, app_settings: dict) -> tuple[str, list[Gr
     """The user agreement (may be empty) and the groups to offer (none when hidden)."""
     groups: list[Group] = []
     if app_settings.get("registration_show_groups", True):
-        groups = list(db.scalars(select(Group).order_by(func.lower(Group.name), Group.id)))
+        groups = _all_groups(db)
     return app_settings.get("user_agreement", ""), groups
 
 

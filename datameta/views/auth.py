@@ -21,6 +21,7 @@ from datameta.security.policy import end_session, preauth_user, start_preauth, s
 from datameta.security.tokens import hash_token
 from datameta.security.totp import new_secret, provisioning_uri, qr_code_svg
 from datameta.views.errors import render_error
+from datameta.views.public import public_page
 
 # Where to go after the second factor, kept in the pre-auth session.
 SESSION_LOGIN_NEXT = "login_next"
@@ -77,12 +78,7 @@ def policy_hint(request: Request) -> str:
 # Logging in and out
 
 
-@view_config(
-    route_name="login",
-    request_method="GET",
-    renderer="auth/login.html",
-    permission=NO_PERMISSION_REQUIRED,
-)
+@public_page("login", "GET", "auth/login.html")
 def login_form(request: Request) -> dict | HTTPFound:
     target = safe_next(request.params.get("next"))
     if request.user is not None and target:
@@ -91,12 +87,7 @@ def login_form(request: Request) -> dict | HTTPFound:
     return {"email": "", "next": target or ""}
 
 
-@view_config(
-    route_name="login",
-    request_method="POST",
-    renderer="auth/login.html",
-    permission=NO_PERMISSION_REQUIRED,
-)
+@public_page("login", "POST", "auth/login.html")
 def login(request: Request) -> dict | HTTPFound:
     email = request.POST.get("email", "")
     password = request.POST.get("password", "")
@@ -151,23 +142,13 @@ def _preauth_or_login(request: Request) -> User | HTTPFound:
     return user
 
 
-@view_config(
-    route_name="tfa",
-    request_method="GET",
-    renderer="auth/tfa.html",
-    permission=NO_PERMISSION_REQUIRED,
-)
+@public_page("tfa", "GET", "auth/tfa.html")
 def tfa_form(request: Request) -> dict | HTTPFound:
     user = _preauth_or_login(request)
     return user if isinstance(user, HTTPFound) else {}
 
 
-@view_config(
-    route_name="tfa",
-    request_method="POST",
-    renderer="auth/tfa.html",
-    permission=NO_PERMISSION_REQUIRED,
-)
+@public_page("tfa", "POST", "auth/tfa.html")
 def tfa(request: Request) -> dict | HTTPFound:
     user = _preauth_or_login(request)
     if isinstance(user, HTTPFound):
@@ -195,22 +176,12 @@ def tfa(request: Request) -> dict | HTTPFound:
 # Forgotten passwords
 
 
-@view_config(
-    route_name="forgot",
-    request_method="GET",
-    renderer="auth/forgot.html",
-    permission=NO_PERMISSION_REQUIRED,
-)
+@public_page("forgot", "GET", "auth/forgot.html")
 def forgot_form(request: Request) -> dict:
     return {"email": "", "sent": False}
 
 
-@view_config(
-    route_name="forgot",
-    request_method="POST",
-    renderer="auth/forgot.html",
-    permission=NO_PERMISSION_REQUIRED,
-)
+@public_page("forgot", "POST", "auth/forgot.html")
 def forgot(request: Request) -> dict:
     email = request.POST.get("email", "").strip()
     if not email:
@@ -231,12 +202,7 @@ def _expired_reset_link(request: Request, token: str) -> Response:
     return render_to_response("auth/expired.html", values, request=request, response=response)
 
 
-@view_config(
-    route_name="setpass_renew",
-    request_method="POST",
-    renderer="auth/expired.html",
-    permission=NO_PERMISSION_REQUIRED,
-)
+@public_page("setpass_renew", "POST", "auth/expired.html")
 def renew_reset_link(request: Request) -> dict | Response:
     """Mail a fresh link in place of an expired one (the old one stops working)."""
     token = request.matchdict["token"]
@@ -250,12 +216,7 @@ def renew_reset_link(request: Request) -> dict | Response:
     return HTTPFound(location=request.route_path("setpass", token=token))
 
 
-@view_config(
-    route_name="setpass",
-    request_method="GET",
-    renderer="auth/setpass.html",
-    permission=NO_PERMISSION_REQUIRED,
-)
+@public_page("setpass", "GET", "auth/setpass.html")
 def setpass_form(request: Request) -> dict | Response:
     return _setpass_values(request)
 
@@ -272,12 +233,7 @@ def _setpass_values(request: Request) -> dict | Response:
     return {"token": token, "target": target, "policy_hint": policy_hint(request)}
 
 
-@view_config(
-    route_name="setpass",
-    request_method="POST",
-    renderer="auth/setpass.html",
-    permission=NO_PERMISSION_REQUIRED,
-)
+@public_page("setpass", "POST", "auth/setpass.html")
 def setpass(request: Request) -> dict | Response:
     values = _setpass_values(request)
     if isinstance(values, Response):
@@ -336,12 +292,7 @@ def _settfa_user(request: Request, token: str) -> User | Response:
         )
 
 
-@view_config(
-    route_name="settfa",
-    request_method="GET",
-    renderer="auth/settfa.html",
-    permission=NO_PERMISSION_REQUIRED,
-)
+@public_page("settfa", "GET", "auth/settfa.html")
 def settfa_form(request: Request) -> dict | Response:
     token = request.matchdict["token"]
     user = _settfa_user(request, token)
@@ -350,12 +301,7 @@ def settfa_form(request: Request) -> dict | Response:
     return _settfa_values(request, token, user, _setup_secret(request, token))
 
 
-@view_config(
-    route_name="settfa",
-    request_method="POST",
-    renderer="auth/settfa.html",
-    permission=NO_PERMISSION_REQUIRED,
-)
+@public_page("settfa", "POST", "auth/settfa.html")
 def settfa(request: Request) -> dict | Response:
     token = request.matchdict["token"]
     user = _settfa_user(request, token)

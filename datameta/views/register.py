@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from pyramid.request import Request
-from pyramid.security import NO_PERMISSION_REQUIRED
-from pyramid.view import view_config
 
 from datameta.errors import ValidationFailed
 from datameta.logic import registrations
 from datameta.logic.users import normalize_email
 from datameta.security.html import sanitize_html
 from datameta.views.auth import errors_of, invalid
+from datameta.views.public import public_page
 
 TEXT_FIELDS = ("name", "email", "org_select", "org_new_name")
 
@@ -27,23 +26,13 @@ def form_context(request: Request) -> dict[str, Any]:
     }
 
 
-@view_config(
-    route_name="register",
-    request_method="GET",
-    renderer="register.html",
-    permission=NO_PERMISSION_REQUIRED,
-)
+@public_page("register", "GET", "register.html")
 def register_form(request: Request) -> dict[str, Any]:
     values = dict.fromkeys(TEXT_FIELDS, "")
     return {**form_context(request), **values, "org_create": False, "agreed": False}
 
 
-@view_config(
-    route_name="register",
-    request_method="POST",
-    renderer="register.html",
-    permission=NO_PERMISSION_REQUIRED,
-)
+@public_page("register", "POST", "register.html")
 def register(request: Request) -> dict[str, Any]:
     form = request.POST
     values: dict[str, Any] = {name: form.get(name, "") for name in TEXT_FIELDS}
