@@ -249,13 +249,18 @@ def test_nobody_lists_the_keys_of_someone_else(testapp, dbsession):
     assert_api_error(response, 404, "NotFound")
 
 
-def test_listing_the_keys_of_an_unknown_user_is_404(testapp, dbsession):
-    user = make_user(dbsession)
-    response = testapp.get(
-        "/api/v1/users/DMU-99999999/keys",
-        headers=api_headers(make_api_key(dbsession, user)),
-        status=404,
-    )
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        pytest.param("get", "/api/v1/users/DMU-99999999/keys", id="the keys of an unknown user"),
+        pytest.param(
+            "delete", "/api/v1/keys/00000000-0000-4000-8000-000000000000", id="an unknown key"
+        ),
+    ],
+)
+def test_an_unknown_user_or_key_is_404(testapp, dbsession, method, path):
+    headers = api_headers(make_api_key(dbsession, make_user(dbsession)))
+    response = getattr(testapp, method)(path, headers=headers, status=404)
     assert_api_error(response, 404, "NotFound")
 
 
@@ -288,16 +293,6 @@ def test_nobody_deletes_the_key_of_someone_else(testapp, dbsession):
     )
     assert_api_error(response, 404, "NotFound")
     assert works(testapp, owners_token)
-
-
-def test_deleting_an_unknown_key_is_404(testapp, dbsession):
-    user = make_user(dbsession)
-    response = testapp.delete(
-        "/api/v1/keys/00000000-0000-4000-8000-000000000000",
-        headers=api_headers(make_api_key(dbsession, user)),
-        status=404,
-    )
-    assert_api_error(response, 404, "NotFound")
 
 
 def test_deleting_needs_credentials(testapp, dbsession):

@@ -111,13 +111,19 @@ def stored_tokens(db) -> list[tuple]:
     return [tuple(row) for row in rows]
 
 
+def expired_link(db, email: str) -> str:
+    """A committed user whose one reset link has expired; returns that link's token."""
+    user = make_user(db, email=email)
+    db.flush()
+    token = reset_token(db, user)
+    expire_tokens(db)
+    db.commit()
+    return token
+
+
 def test_opening_an_expired_link_changes_nothing_and_mails_nothing(live_app, committed_db, mailbox):
     # Mail systems open links to scan them: opening one must not act.
-    user = make_user(committed_db, email="late@example.org")
-    committed_db.flush()
-    old_token = reset_token(committed_db, user)
-    expire_tokens(committed_db)
-    committed_db.commit()
+    old_token = expired_link(committed_db, "late@example.org")
     before = stored_tokens(committed_db)
 
     page = live_app.get(f"/setpass/{old_token}", status=410)
@@ -134,11 +140,7 @@ def test_opening_an_expired_link_changes_nothing_and_mails_nothing(live_app, com
 
 
 def test_the_button_on_an_expired_link_mails_one_fresh_link(live_app, committed_db, mailbox):
-    user = make_user(committed_db, email="late@example.org")
-    committed_db.flush()
-    old_token = reset_token(committed_db, user)
-    expire_tokens(committed_db)
-    committed_db.commit()
+    old_token = expired_link(committed_db, "late@example.org")
 
     page = live_app.get(f"/setpass/{old_token}", status=410).forms["renew-link"].submit(status=200)
 
@@ -174,11 +176,7 @@ def test_setting_a_password_with_an_expired_link_offers_the_button_and_mails_not
 
 
 def test_renewing_needs_the_csrf_token(live_app, committed_db, mailbox):
-    user = make_user(committed_db, email="late@example.org")
-    committed_db.flush()
-    old_token = reset_token(committed_db, user)
-    expire_tokens(committed_db)
-    committed_db.commit()
+    old_token = expired_link(committed_db, "late@example.org")
     live_app.get(f"/setpass/{old_token}", status=410)
 
     live_app.post(f"/setpass/{old_token}/renew", status=400)

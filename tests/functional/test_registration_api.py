@@ -320,6 +320,20 @@ def accept(testapp, key, registration_id, status=200, **answer):
     )
 
 
+def reject(testapp, key, registration_id, status=204):
+    return testapp.post(
+        f"/api/v1/registrations/{registration_id}/reject", headers=api_headers(key), status=status
+    )
+
+
+@pytest.fixture
+def own_request(dbsession):
+    """A request for a group, and the API key of that group's admin."""
+    group = make_group(dbsession)
+    admin = make_user(dbsession, group=group, group_admin=True)
+    return make_api_key(dbsession, admin), add_request(dbsession, group=group)
+
+
 def test_accepting_into_the_requested_group_creates_the_user(testapp, dbsession, site_admin):
     group = make_group(dbsession)
     registration = add_request(dbsession, group=group)
@@ -436,16 +450,12 @@ def test_accepting_fails_when_the_email_meanwhile_has_an_account(testapp, dbsess
     assert_api_error(response, 400, field="email")
 
 
-def test_a_group_admin_accepts_into_their_own_group(testapp, dbsession):
-    group = make_group(dbsession)
-    admin = make_user(dbsession, group=group, group_admin=True)
-    registration = add_request(dbsession, group=group)
+def test_a_group_admin_accepts_into_their_own_group(testapp, own_request):
+    key, registration = own_request
 
-    answer = accept(
-        testapp, make_api_key(dbsession, admin), registration.uuid, groupAdmin=True
-    ).json
+    answer = accept(testapp, key, registration.uuid, groupAdmin=True).json
 
-    assert answer["groupId"]["site"] == group.site_id
+    assert answer["groupId"]["site"] == registration.group.site_id
     assert answer["groupAdmin"] is True
 
 
@@ -455,33 +465,23 @@ def test_another_groups_requests_do_not_exist_for_a_group_admin(testapp, dbsessi
     key = make_api_key(dbsession, admin)
 
     assert_api_error(accept(testapp, key, registration.uuid, status=404), 404, "NotFound")
-    response = testapp.post(
-        f"/api/v1/registrations/{registration.uuid}/reject", headers=api_headers(key), status=404
-    )
-    assert_api_error(response, 404, "NotFound")
+    assert_api_error(reject(testapp, key, registration.uuid, status=404), 404, "NotFound")
     assert pending(dbsession, "applicant@example.org") is not None
 
 
-def test_a_group_admin_may_not_move_an_applicant_to_another_group(testapp, dbsession):
-    group = make_group(dbsession)
-    admin = make_user(dbsession, group=group, group_admin=True)
-    registration = add_request(dbsession, group=group)
+def test_a_group_admin_may_not_move_an_applicant_to_another_group(testapp, dbsession, own_request):
+    key, registration = own_request
+    other = make_group(dbsession).site_id
 
-    response = accept(
-        testapp,
-        make_api_key(dbsession, admin),
-        registration.uuid,
-        status=403,
-        groupId=make_group(dbsession).site_id,
-    )
+    response = accept(testapp, key, registration.uuid, status=403, groupId=other)
 
     assert_api_error(response, 403)
 
 
-def test_a_group_admin_cannot_tell_another_group_from_an_unknown_one(testapp, dbsession):
-    group = make_group(dbsession)
-    key = make_api_key(dbsession, make_user(dbsession, group=group, group_admin=True))
-    registration = add_request(dbsession, group=group)
+def test_a_group_admin_cannot_tell_another_group_from_an_unknown_one(
+    testapp, dbsession, own_request
+):
+    key, registration = own_request
     other = make_group(dbsession).site_id
 
     existing = accept(testapp, key, registration.uuid, status=403, groupId=other)
@@ -490,18 +490,10 @@ def test_a_group_admin_cannot_tell_another_group_from_an_unknown_one(testapp, db
     assert existing.json == unknown.json
 
 
-def test_a_group_admin_may_not_create_a_group(testapp, dbsession):
-    group = make_group(dbsession)
-    admin = make_user(dbsession, group=group, group_admin=True)
-    registration = add_request(dbsession, group=group)
+def test_a_group_admin_may_not_create_a_group(testapp, dbsession, own_request):
+    key, registration = own_request
 
-    response = accept(
-        testapp,
-        make_api_key(dbsession, admin),
-        registration.uuid,
-        status=403,
-        newGroupName="Own Empire",
-    )
+    response = accept(testapp, key, registration.uuid, status=403, newGroupName="Own Empire")
 
     assert_api_error(response, 403)
     assert dbsession.scalar(sa.select(Group).where(Group.name == "Own Empire")) is None
@@ -521,20 +513,13 @@ def test_answering_an_unknown_request_is_not_found(testapp, dbsession, site_admi
     key = make_api_key(dbsession, site_admin)
 
     assert_api_error(accept(testapp, key, unknown, status=404), 404, "NotFound")
-    response = testapp.post(
-        f"/api/v1/registrations/{unknown}/reject", headers=api_headers(key), status=404
-    )
-    assert_api_error(response, 404, "NotFound")
+    assert_api_error(reject(testapp, key, unknown, status=404), 404, "NotFound")
 
 
 def test_rejecting_deletes_the_request(testapp, dbsession, site_admin):
     registration = add_request(dbsession, group=make_group(dbsession))
 
-    testapp.post(
-        f"/api/v1/registrations/{registration.uuid}/reject",
-        headers=api_headers(make_api_key(dbsession, site_admin)),
-        status=204,
-    )
+    reject(testapp, make_api_key(dbsession, site_admin), registration.uuid)
 
     assert pending(dbsession, "applicant@example.org") is None
     assert dbsession.scalar(sa.select(User).where(User.email == "applicant@example.org")) is None
@@ -633,9 +618,7 @@ def test_rejecting_mails_the_applicant(live_app, committed_db, mailbox):
     registration = add_request(committed_db, group=make_group(committed_db))
     committed_db.commit()
 
-    live_app.post(
-        f"/api/v1/registrations/{registration.uuid}/reject", headers=api_headers(key), status=204
-    )
+    reject(live_app, key, registration.uuid)
 
     [mail] = mailbox.received("applicant@example.org")
     assert mail["Subject"] == "Your registration request was rejected"

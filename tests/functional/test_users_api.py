@@ -70,9 +70,16 @@ def test_a_regular_user_sees_their_name_and_group_but_not_their_roles(testapp, s
     }
 
 
-def test_a_regular_user_does_not_see_the_members_of_their_group(testapp, site):
+@pytest.mark.parametrize(
+    ("viewer", "viewed"),
+    [
+        pytest.param("member", "group_admin", id="a regular user, a member of their group"),
+        pytest.param("group_admin", "outsider", id="a group admin, a user of another group"),
+    ],
+)
+def test_a_user_who_may_not_see_another_is_told_it_does_not_exist(testapp, site, viewer, viewed):
     response = testapp.get(
-        user_url(site.group_admin), headers=site.headers(site.member), status=404
+        user_url(getattr(site, viewed)), headers=site.headers(getattr(site, viewer)), status=404
     )
     assert_api_error(response, 404, "NotFound")
 
@@ -83,13 +90,6 @@ def test_a_group_admin_sees_email_and_roles_of_their_group(testapp, site):
     assert response.json["groupAdmin"] is False
     assert response.json["siteAdmin"] is False
     assert response.json["siteRead"] is False
-
-
-def test_a_group_admin_does_not_see_users_of_other_groups(testapp, site):
-    response = testapp.get(
-        user_url(site.outsider), headers=site.headers(site.group_admin), status=404
-    )
-    assert_api_error(response, 404, "NotFound")
 
 
 def test_a_site_reader_sees_every_user_but_no_email_or_roles(testapp, site):

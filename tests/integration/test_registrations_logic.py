@@ -120,20 +120,25 @@ def test_the_admins_to_notify_are_the_enabled_site_admins_and_that_groups_admins
     assert set(notified_for_new) == {site_admin}
 
 
+def accept(dbsession, admin, registration, *, name="Ada", group_id=None, new_group_name=None):
+    """``admin`` accepts the request as a regular member, with these answers."""
+    return registrations.accept(
+        dbsession,
+        admin,
+        str(registration.uuid),
+        name=name,
+        group_id=group_id,
+        new_group_name=new_group_name,
+        group_admin=False,
+    )
+
+
 def test_a_failed_accept_changes_nothing(dbsession):
     admin = make_user(dbsession, site_admin=True)
     registration = register(dbsession, org_create=True, org_new_name="Fresh Lab")
 
     with pytest.raises(ValidationFailed) as failure:
-        registrations.accept(
-            dbsession,
-            admin,
-            str(registration.uuid),
-            name="",
-            group_id=None,
-            new_group_name="Fresh Lab",
-            group_admin=False,
-        )
+        accept(dbsession, admin, registration, name="", new_group_name="Fresh Lab")
 
     assert fields_of(failure) == {"name"}
     dbsession.flush()
@@ -146,15 +151,7 @@ def test_accept_without_a_group_takes_the_one_asked_for(dbsession):
     group = make_group(dbsession)
     registration = register(dbsession, org_select=group.site_id)
 
-    user = registrations.accept(
-        dbsession,
-        admin,
-        str(registration.uuid),
-        name="Ada",
-        group_id=None,
-        new_group_name=None,
-        group_admin=False,
-    )
+    user = accept(dbsession, admin, registration)
 
     assert user.group is group and user.pwhash is None
 
@@ -165,15 +162,7 @@ def test_an_unfinished_group_choice_is_refused(dbsession):
 
     for group_id, new_group_name, field in [("", None, "groupId"), (None, " ", "newGroupName")]:
         with pytest.raises(ValidationFailed) as failure:
-            registrations.accept(
-                dbsession,
-                admin,
-                str(registration.uuid),
-                name="Ada",
-                group_id=group_id,
-                new_group_name=new_group_name,
-                group_admin=False,
-            )
+            accept(dbsession, admin, registration, group_id=group_id, new_group_name=new_group_name)
         assert fields_of(failure) == {field}
 
 

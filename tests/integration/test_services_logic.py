@@ -43,6 +43,13 @@ def setting(dbsession):
     return SimpleNamespace(admin=admin, runner=runner, service=service, qc=qc, mset=mset)
 
 
+def run(dbsession, setting, actor, record: dict):
+    """``actor`` runs the service on the submitted metadataset, reporting ``record``."""
+    return execute_service(
+        dbsession, actor, setting.service.site_id, setting.mset.site_id, record, []
+    )
+
+
 def test_service_users_see_their_services(dbsession, setting):
     assert list_services(dbsession, setting.runner) == [setting.service]
     assert list_services(dbsession, make_user(dbsession)) == []
@@ -54,53 +61,23 @@ def test_service_names_are_unique(dbsession, setting):
 
 
 def test_an_assigned_user_reports_values_once(dbsession, setting):
-    execute_service(
-        dbsession, setting.runner, setting.service.site_id, setting.mset.site_id, {"QC": "pass"}, []
-    )
+    run(dbsession, setting, setting.runner, {"QC": "pass"})
     [view] = load_views(dbsession, [setting.mset])
     assert view.values[setting.qc.id] == "pass"
     assert setting.service.id in view.executions
     with pytest.raises(Forbidden, match="already"):
-        execute_service(
-            dbsession,
-            setting.runner,
-            setting.service.site_id,
-            setting.mset.site_id,
-            {"QC": "fail"},
-            [],
-        )
+        run(dbsession, setting, setting.runner, {"QC": "fail"})
 
 
 def test_only_assigned_users_may_report(dbsession, setting):
     with pytest.raises(Forbidden):
-        execute_service(
-            dbsession,
-            setting.admin,
-            setting.service.site_id,
-            setting.mset.site_id,
-            {"QC": "pass"},
-            [],
-        )
+        run(dbsession, setting, setting.admin, {"QC": "pass"})
 
 
 def test_values_are_checked_and_only_the_services_columns_accepted(dbsession, setting):
     with pytest.raises(ValidationFailed) as raised:
-        execute_service(
-            dbsession,
-            setting.runner,
-            setting.service.site_id,
-            setting.mset.site_id,
-            {"QC": "maybe", "SampleId": "S2"},
-            [],
-        )
+        run(dbsession, setting, setting.runner, {"QC": "maybe", "SampleId": "S2"})
     assert {item.field for item in raised.value.items} == {"SampleId"}
     with pytest.raises(ValidationFailed) as raised:
-        execute_service(
-            dbsession,
-            setting.runner,
-            setting.service.site_id,
-            setting.mset.site_id,
-            {"QC": "maybe"},
-            [],
-        )
+        run(dbsession, setting, setting.runner, {"QC": "maybe"})
     assert {item.field for item in raised.value.items} == {"QC"}
