@@ -70,12 +70,14 @@ def create_registration(request: Request) -> HTTPNoContent:
         request.dbsession,
         request.app_settings,
         request.outbox,
-        name=body.get("name"),
-        email=body.get("email"),
-        org_select=body.get("org_select"),
-        org_create=_flag(body.get("org_create")),
-        org_new_name=body.get("org_new_name"),
-        check_user_agreement=_flag(body.get("check_user_agreement")),
+        registrations.Application(
+            name=body.get("name"),
+            email=body.get("email"),
+            org_select=body.get("org_select"),
+            org_create=_flag(body.get("org_create")),
+            org_new_name=body.get("org_new_name"),
+            check_user_agreement=_flag(body.get("check_user_agreement")),
+        ),
     )
     return HTTPNoContent()
 
@@ -96,10 +98,12 @@ def accept_registration(request: Request) -> dict[str, Any]:
         request.user,
         request.outbox,
         request.matchdict["id"],
-        name=body.get("name"),
-        group_id=body.get("groupId"),
-        new_group_name=body.get("newGroupName"),
-        group_admin=bool(body.get("groupAdmin")),
+        registrations.Acceptance(
+            name=body.get("name"),
+            group_id=body.get("groupId"),
+            new_group_name=body.get("newGroupName"),
+            group_admin=bool(body.get("groupAdmin")),
+        ),
     )
     # The admin who accepted may see the new user's email and roles.
     return user_response(user, details=True)

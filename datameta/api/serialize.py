@@ -122,27 +122,30 @@ def execution_json(execution: Any) -> dict[str, Any] | None:
     }
 
 
-def file_json(file: Any) -> dict[str, Any]:
+def _file_fields(file: Any) -> dict[str, Any]:
+    """What every answer about a file says of it."""
     return {
         "id": identifier(file),
         "name": file.name,
-        "contentUploaded": file.content_uploaded,
-        "checksum": file.checksum,
-        "filesize": file.filesize,
         "userId": identifier(file.user),
         "expires": naive_utc(file.upload_expires),
     }
 
 
-def file_upload_json(announcement: Any) -> dict[str, Any]:
-    file = announcement.file
+def file_json(file: Any) -> dict[str, Any]:
     return {
-        "id": identifier(file),
-        "name": file.name,
+        **_file_fields(file),
+        "contentUploaded": file.content_uploaded,
+        "checksum": file.checksum,
+        "filesize": file.filesize,
+    }
+
+
+def file_upload_json(announcement: Any) -> dict[str, Any]:
+    return {
+        **_file_fields(announcement.file),
         "urlToUpload": announcement.url,
         "requestHeaders": announcement.headers,
-        "userId": identifier(file.user),
-        "expires": naive_utc(file.upload_expires),
     }
 
 

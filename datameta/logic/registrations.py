@@ -40,6 +40,28 @@ EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 @dataclass(frozen=True)
+class Application:
+    """What an applicant asks for, as the registration form and the API take it."""
+
+    name: str | None
+    email: str | None
+    org_select: str | None
+    org_create: bool
+    org_new_name: str | None
+    check_user_agreement: bool
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """An admin's answers when accepting a request: the name, the group and the role."""
+
+    name: str | None
+    group_id: str | None
+    new_group_name: str | None
+    group_admin: bool
+
+
+@dataclass(frozen=True)
 class Answered:
     """Who a rejected request came from, for the mail that tells them."""
 
@@ -116,33 +138,29 @@ def _group_choice(
 
 def register(
     db: Session,
+    application: Application,
     *,
-    name: str | None,
-    email: str | None,
-    org_select: str | None,
-    org_create: bool,
-    org_new_name: str | None,
-    check_user_agreement: bool,
     user_agreement_text: str,
     show_groups: bool,
 ) -> RegistrationRequest:
     """Record a request for an account, or raise ValidationFailed listing every problem."""
-    name = (name or "").strip()
-    email = normalize_email(email)
-    new_group_name = (org_new_name or "").strip()
+    name = (application.name or "").strip()
+    email = normalize_email(application.email)
+    new_group_name = (application.org_new_name or "").strip()
+    org_create = application.org_create
     problems: list[ErrorItem] = []
     if problem := _name_problem(name, "your name"):
         problems.append(ErrorItem(problem, field="name"))
     problems += [ErrorItem(message, field="email") for message in _email_problems(db, email)]
     group, group_problems = _group_choice(
         db,
-        org_select=(org_select or "").strip(),
+        org_select=(application.org_select or "").strip(),
         org_create=org_create,
         org_new_name=new_group_name,
         show_groups=show_groups,
     )
     problems += group_problems
-    if user_agreement_text.strip() and not check_user_agreement:
+    if user_agreement_text.strip() and not application.check_user_agreement:
         problems.append(
             ErrorItem("Please accept the user agreement.", field="check_user_agreement")
         )
@@ -264,19 +282,10 @@ def _target_group(
     return (None, problems) if problems else (new_group_name.strip(), [])
 
 
-def accept(
-    db: Session,
-    actor: User,
-    request_id: str,
-    *,
-    name: str | None,
-    group_id: str | None,
-    new_group_name: str | None,
-    group_admin: bool,
-) -> User:
+def accept(db: Session, actor: User, request_id: str, answer: Acceptance) -> User:
     """Create the account asked for (and its group if new); the user has no password yet."""
     registration = get_request(db, actor, request_id)
-    fullname = (name or "").strip()
+    fullname = (answer.name or "").strip()
     problems: list[ErrorItem] = []
     if problem := _name_problem(fullname, "the full name"):
         problems.append(ErrorItem(problem, field="name"))
@@ -285,7 +294,7 @@ def accept(
             ErrorItem("An account with this email address exists already.", field="email")
         )
     target, group_problems = _target_group(
-        db, actor, registration, group_id=group_id, new_group_name=new_group_name
+        db, actor, registration, group_id=answer.group_id, new_group_name=answer.new_group_name
     )
     problems += group_problems
     # Nothing is changed before every check passed: pages answer problems without raising.
@@ -298,7 +307,7 @@ def accept(
         pwhash=None,
         group=group,
         enabled=True,
-        group_admin=group_admin,
+        group_admin=answer.group_admin,
         site_admin=False,
         site_read=False,
     )
@@ -357,23 +366,12 @@ def ask_for_account(
     db: Session,
     app_settings: Mapping[str, Any],
     outbox: Outbox,
-    *,
-    name: str | None,
-    email: str | None,
-    org_select: str | None,
-    org_create: bool,
-    org_new_name: str | None,
-    check_user_agreement: bool,
+    application: Application,
 ) -> RegistrationRequest:
     """Record a registration request under the site's rules and notify its admins."""
     registration = register(
         db,
-        name=name,
-        email=email,
-        org_select=org_select,
-        org_create=org_create,
-        org_new_name=org_new_name,
-        check_user_agreement=check_user_agreement,
+        application,
         user_agreement_text=app_settings.get("user_agreement", ""),
         show_groups=app_settings.get("registration_show_groups", True),
     )
@@ -382,26 +380,10 @@ def ask_for_account(
 
 
 def accept_and_welcome(
-    db: Session,
-    actor: User,
-    outbox: Outbox,
-    request_id: str,
-    *,
-    name: str | None,
-    group_id: str | None,
-    new_group_name: str | None,
-    group_admin: bool,
+    db: Session, actor: User, outbox: Outbox, request_id: str, answer: Acceptance
 ) -> User:
     """Accept a request as ``actor`` and mail the new user a set-password link."""
-    user = accept(
-        db,
-        actor,
-        request_id,
-        name=name,
-        group_id=group_id,
-        new_group_name=new_group_name,
-        group_admin=group_admin,
-    )
+    user = accept(db, actor, request_id, answer)
     mail_welcome(db, outbox, user)
     return user
 

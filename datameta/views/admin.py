@@ -149,10 +149,12 @@ def accept_registration(request: Request) -> Response:
             request.user,
             request.outbox,
             request_id,
-            name=values["name"],
-            group_id=None if wants_new else values["group_id"],
-            new_group_name=values["new_group_name"] if wants_new else None,
-            group_admin=values["group_admin"],
+            registrations.Acceptance(
+                name=values["name"],
+                group_id=None if wants_new else values["group_id"],
+                new_group_name=values["new_group_name"] if wants_new else None,
+                group_admin=values["group_admin"],
+            ),
         )
     except NotFound:
         request.session.flash(ANSWERED, "error")

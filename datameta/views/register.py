@@ -43,12 +43,14 @@ def register(request: Request) -> dict[str, Any]:
             request.dbsession,
             request.app_settings,
             request.outbox,
-            name=values["name"],
-            email=values["email"],
-            org_select=values["org_select"],
-            org_create=values["org_create"],
-            org_new_name=values["org_new_name"],
-            check_user_agreement=values["agreed"],
+            registrations.Application(
+                name=values["name"],
+                email=values["email"],
+                org_select=values["org_select"],
+                org_create=values["org_create"],
+                org_new_name=values["org_new_name"],
+                check_user_agreement=values["agreed"],
+            ),
         )
     except ValidationFailed as error:
         return invalid(request, {**form_context(request), **values}, errors_of(error))

@@ -20,11 +20,12 @@ def register(db, **overrides):
         "org_create": False,
         "org_new_name": None,
         "check_user_agreement": False,
-        "user_agreement_text": "",
-        "show_groups": True,
     }
+    rules = {"user_agreement_text": "", "show_groups": True}
+    for key in rules.keys() & overrides.keys():
+        rules[key] = overrides.pop(key)
     values.update(overrides)
-    return registrations.register(db, **values)
+    return registrations.register(db, registrations.Application(**values), **rules)
 
 
 def fields_of(failure: pytest.ExceptionInfo) -> set[str | None]:
@@ -122,15 +123,10 @@ def test_the_admins_to_notify_are_the_enabled_site_admins_and_that_groups_admins
 
 def accept(dbsession, admin, registration, *, name="Ada", group_id=None, new_group_name=None):
     """``admin`` accepts the request as a regular member, with these answers."""
-    return registrations.accept(
-        dbsession,
-        admin,
-        str(registration.uuid),
-        name=name,
-        group_id=group_id,
-        new_group_name=new_group_name,
-        group_admin=False,
+    answer = registrations.Acceptance(
+        name=name, group_id=group_id, new_group_name=new_group_name, group_admin=False
     )
+    return registrations.accept(dbsession, admin, str(registration.uuid), answer)
 
 
 def test_a_failed_accept_changes_nothing(dbsession):
