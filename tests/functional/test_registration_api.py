@@ -46,6 +46,11 @@ def site_admin(dbsession):
     return make_user(dbsession, site_admin=True, email="root@example.org")
 
 
+@pytest.fixture
+def admin_key(dbsession, site_admin):
+    return make_api_key(dbsession, site_admin)
+
+
 # GET /registrationsettings
 
 
@@ -254,14 +259,12 @@ def test_a_request_missing_keys_is_refused_by_the_schema(testapp):
 # GET /registrations
 
 
-def test_site_admins_see_every_pending_request(testapp, dbsession, site_admin):
+def test_site_admins_see_every_pending_request(testapp, dbsession, admin_key):
     group = make_group(dbsession, "Listed Lab")
     first = add_request(dbsession, group=group, email="first@example.org")
     second = add_request(dbsession, new_group_name="Listed New Lab", email="second@example.org")
 
-    listed = testapp.get(
-        "/api/v1/registrations", headers=api_headers(make_api_key(dbsession, site_admin))
-    ).json
+    listed = testapp.get("/api/v1/registrations", headers=api_headers(admin_key)).json
 
     by_email = {item["email"]: item for item in listed}
     assert by_email["first@example.org"] == {
@@ -334,11 +337,11 @@ def own_request(dbsession):
     return make_api_key(dbsession, admin), add_request(dbsession, group=group)
 
 
-def test_accepting_into_the_requested_group_creates_the_user(testapp, dbsession, site_admin):
+def test_accepting_into_the_requested_group_creates_the_user(testapp, dbsession, admin_key):
     group = make_group(dbsession)
     registration = add_request(dbsession, group=group)
 
-    answer = accept(testapp, make_api_key(dbsession, site_admin), registration.uuid).json
+    answer = accept(testapp, admin_key, registration.uuid).json
 
     user = dbsession.scalar(sa.select(User).where(User.email == "applicant@example.org"))
     assert answer == {
@@ -356,15 +359,11 @@ def test_accepting_into_the_requested_group_creates_the_user(testapp, dbsession,
     assert token.purpose is TokenPurpose.PASSWORD_RESET
 
 
-def test_accepting_may_create_the_new_group_as_group_admin(testapp, dbsession, site_admin):
+def test_accepting_may_create_the_new_group_as_group_admin(testapp, dbsession, admin_key):
     registration = add_request(dbsession, new_group_name="Difference Engines")
 
     answer = accept(
-        testapp,
-        make_api_key(dbsession, site_admin),
-        registration.uuid,
-        newGroupName="Difference Engines",
-        groupAdmin=True,
+        testapp, admin_key, registration.uuid, newGroupName="Difference Engines", groupAdmin=True
     ).json
 
     group = dbsession.scalar(sa.select(Group).where(Group.name == "Difference Engines"))
@@ -372,36 +371,28 @@ def test_accepting_may_create_the_new_group_as_group_admin(testapp, dbsession, s
     assert answer["groupAdmin"] is True
 
 
-def test_without_a_group_the_requested_new_group_is_created(testapp, dbsession, site_admin):
+def test_without_a_group_the_requested_new_group_is_created(testapp, dbsession, admin_key):
     registration = add_request(dbsession, new_group_name="Implied Lab")
 
-    accept(testapp, make_api_key(dbsession, site_admin), registration.uuid)
+    accept(testapp, admin_key, registration.uuid)
 
     assert dbsession.scalar(sa.select(Group).where(Group.name == "Implied Lab")) is not None
 
 
-def test_a_site_admin_may_accept_into_another_existing_group(testapp, dbsession, site_admin):
+def test_a_site_admin_may_accept_into_another_existing_group(testapp, dbsession, admin_key):
     asked, chosen = make_group(dbsession), make_group(dbsession)
     registration = add_request(dbsession, group=asked)
 
-    answer = accept(
-        testapp, make_api_key(dbsession, site_admin), registration.uuid, groupId=chosen.site_id
-    ).json
+    answer = accept(testapp, admin_key, registration.uuid, groupId=chosen.site_id).json
 
     assert answer["groupId"]["site"] == chosen.site_id
 
 
-def test_accepting_into_a_duplicate_new_group_name_is_refused(testapp, dbsession, site_admin):
+def test_accepting_into_a_duplicate_new_group_name_is_refused(testapp, dbsession, admin_key):
     make_group(dbsession, "Taken Lab")
     registration = add_request(dbsession, new_group_name="Taken Lab")
 
-    response = accept(
-        testapp,
-        make_api_key(dbsession, site_admin),
-        registration.uuid,
-        status=400,
-        newGroupName="Taken Lab",
-    )
+    response = accept(testapp, admin_key, registration.uuid, status=400, newGroupName="Taken Lab")
 
     assert_api_error(
         response, 400, field="newGroupName", message="A group with that name already exists."
@@ -409,29 +400,24 @@ def test_accepting_into_a_duplicate_new_group_name_is_refused(testapp, dbsession
     assert pending(dbsession, "applicant@example.org") is not None
 
 
-def test_accepting_refuses_an_empty_name_and_an_unknown_group(testapp, dbsession, site_admin):
+def test_accepting_refuses_an_empty_name_and_an_unknown_group(testapp, dbsession, admin_key):
     registration = add_request(dbsession, group=make_group(dbsession))
 
     response = accept(
-        testapp,
-        make_api_key(dbsession, site_admin),
-        registration.uuid,
-        status=400,
-        name="   ",
-        groupId="DMG-99999999",
+        testapp, admin_key, registration.uuid, status=400, name="   ", groupId="DMG-99999999"
     )
 
     items = assert_api_error(response, 400, "ValidationError")
     assert {item["field"] for item in items} == {"name", "groupId"}
 
 
-def test_accepting_refuses_both_an_existing_and_a_new_group(testapp, dbsession, site_admin):
+def test_accepting_refuses_both_an_existing_and_a_new_group(testapp, dbsession, admin_key):
     group = make_group(dbsession)
     registration = add_request(dbsession, group=group)
 
     response = accept(
         testapp,
-        make_api_key(dbsession, site_admin),
+        admin_key,
         registration.uuid,
         status=400,
         groupId=group.site_id,
@@ -441,11 +427,11 @@ def test_accepting_refuses_both_an_existing_and_a_new_group(testapp, dbsession, 
     assert_api_error(response, 400, field="newGroupName")
 
 
-def test_accepting_fails_when_the_email_meanwhile_has_an_account(testapp, dbsession, site_admin):
+def test_accepting_fails_when_the_email_meanwhile_has_an_account(testapp, dbsession, admin_key):
     registration = add_request(dbsession, group=make_group(dbsession))
     make_user(dbsession, email="Applicant@example.org")
 
-    response = accept(testapp, make_api_key(dbsession, site_admin), registration.uuid, status=400)
+    response = accept(testapp, admin_key, registration.uuid, status=400)
 
     assert_api_error(response, 400, field="email")
 
@@ -509,17 +495,15 @@ def test_requests_do_not_exist_for_a_regular_user(testapp, dbsession):
 
 
 @pytest.mark.parametrize("unknown", ["00000000-0000-4000-8000-000000000000", "nonsense"])
-def test_answering_an_unknown_request_is_not_found(testapp, dbsession, site_admin, unknown):
-    key = make_api_key(dbsession, site_admin)
-
-    assert_api_error(accept(testapp, key, unknown, status=404), 404, "NotFound")
-    assert_api_error(reject(testapp, key, unknown, status=404), 404, "NotFound")
+def test_answering_an_unknown_request_is_not_found(testapp, admin_key, unknown):
+    assert_api_error(accept(testapp, admin_key, unknown, status=404), 404, "NotFound")
+    assert_api_error(reject(testapp, admin_key, unknown, status=404), 404, "NotFound")
 
 
-def test_rejecting_deletes_the_request(testapp, dbsession, site_admin):
+def test_rejecting_deletes_the_request(testapp, dbsession, admin_key):
     registration = add_request(dbsession, group=make_group(dbsession))
 
-    reject(testapp, make_api_key(dbsession, site_admin), registration.uuid)
+    reject(testapp, admin_key, registration.uuid)
 
     assert pending(dbsession, "applicant@example.org") is None
     assert dbsession.scalar(sa.select(User).where(User.email == "applicant@example.org")) is None
