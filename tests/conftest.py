@@ -83,6 +83,13 @@ def recreate_database(url: str) -> None:
     admin.dispose()
 
 
+def fresh_database(test_database_url: str, name: str) -> str:
+    """The URL of an empty database ``name`` beside the test database, made anew."""
+    url = make_url(test_database_url).set(database=name).render_as_string(hide_password=False)
+    recreate_database(url)
+    return url
+
+
 @pytest.fixture(scope="session")
 def test_database_url() -> Iterator[str]:
     """A database of its own for the test run, so that no other data is ever touched."""

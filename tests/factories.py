@@ -168,30 +168,16 @@ def define(testapp: Any, admin_key: str, **overrides: Any) -> dict:
 def define_sample_sheet(testapp: Any, admin_key: str) -> None:
     """SampleId (site-unique, S+digits), Date (%Y-%m-%d), Reads (a file column)."""
     define(testapp, admin_key)
-    define(
-        testapp,
-        admin_key,
-        name="Date",
-        regExp="",
-        regexDescription="",
-        dateTimeFmt="%Y-%m-%d",
-        isMandatory=False,
-        isSubmissionUnique=False,
-        isSiteUnique=False,
-        order=20,
-    )
-    define(
-        testapp,
-        admin_key,
-        name="Reads",
-        regExp="",
-        regexDescription="",
-        isFile=True,
-        isMandatory=False,
-        isSubmissionUnique=False,
-        isSiteUnique=False,
-        order=30,
-    )
+    # Date and Reads: optional and free, unlike SampleId.
+    free = {
+        "regExp": "",
+        "regexDescription": "",
+        "isMandatory": False,
+        "isSubmissionUnique": False,
+        "isSiteUnique": False,
+    }
+    define(testapp, admin_key, name="Date", dateTimeFmt="%Y-%m-%d", order=20, **free)
+    define(testapp, admin_key, name="Reads", isFile=True, order=30, **free)
 
 
 def define_service_column(testapp: Any, admin_key: str, **overrides: Any) -> dict:

@@ -95,6 +95,14 @@ def login(testapp: Any, email: str, password: str, *, status: int = 302) -> Any:
 
 
 @functools.cache
+def registration_form(client: Any, **fields: str) -> Any:
+    """The registration page's form, filled in with ``fields``."""
+    form = client.get("/register").forms["register-form"]
+    for name, value in fields.items():
+        form[name] = value
+    return form
+
+
 def _openapi() -> Any:
     from openapi_core import OpenAPI
 

@@ -4,9 +4,8 @@ import os
 import subprocess
 
 from alembic import command
-from sqlalchemy.engine import make_url
 
-from tests.conftest import ROOT, alembic_config, recreate_database
+from tests.conftest import ROOT, alembic_config, fresh_database
 
 COMMAND = os.path.join(ROOT, ".venv", "bin", "initialize_datameta_db")
 ARGS = [
@@ -32,12 +31,7 @@ def run(url, *extra):
 
 
 def test_it_creates_the_first_admin_once(test_database_url):
-    url = (
-        make_url(test_database_url)
-        .set(database="datameta_cli")
-        .render_as_string(hide_password=False)
-    )
-    recreate_database(url)
+    url = fresh_database(test_database_url, "datameta_cli")
     command.upgrade(alembic_config(url), "head")
 
     first = run(url)

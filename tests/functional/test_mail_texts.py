@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from tests.factories import make_group, make_user, set_app_setting
-from tests.helpers import csrf_token
+from tests.helpers import csrf_token, registration_form
 
 BROKEN = [
     "{x.attr}",
@@ -53,10 +53,9 @@ def test_register_still_notifies_the_admins_with_a_broken_stored_text(
     set_app_setting(committed_db, "subject_reg_notify", f"New {broken}")
     set_app_setting(committed_db, "template_reg_notify", f"{{req_fullname}} {broken} {{req_url}}")
     committed_db.commit()
-    form = live_app.get("/register").forms["register-form"]
-    form["name"] = "Ada Lovelace"
-    form["email"] = "ada@example.org"
-    form["org_select"] = group.site_id
+    form = registration_form(
+        live_app, name="Ada Lovelace", email="ada@example.org", org_select=group.site_id
+    )
 
     page = form.submit(status=200)
 

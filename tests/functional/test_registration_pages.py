@@ -17,7 +17,7 @@ from tests.factories import (
     pending,
     set_app_setting,
 )
-from tests.helpers import login
+from tests.helpers import login, registration_form
 
 
 def error_next_to(page, field_id):
@@ -50,10 +50,9 @@ def test_the_form_offers_the_groups_and_carries_a_csrf_token(testapp, dbsession)
 
 def test_a_registration_through_the_page_is_confirmed(testapp, dbsession):
     group = make_group(dbsession)
-    form = testapp.get("/register").forms["register-form"]
-    form["name"] = "Ada Lovelace"
-    form["email"] = "Ada@Example.org"
-    form["org_select"] = group.site_id
+    form = registration_form(
+        testapp, name="Ada Lovelace", email="Ada@Example.org", org_select=group.site_id
+    )
 
     page = form.submit(status=200)
 
@@ -63,11 +62,13 @@ def test_a_registration_through_the_page_is_confirmed(testapp, dbsession):
 
 
 def test_a_registration_may_ask_for_a_new_group(testapp, dbsession):
-    form = testapp.get("/register").forms["register-form"]
-    form["name"] = "Ada Lovelace"
-    form["email"] = "ada@example.org"
-    form["org_create"] = "new"
-    form["org_new_name"] = "Engine Room"
+    form = registration_form(
+        testapp,
+        name="Ada Lovelace",
+        email="ada@example.org",
+        org_create="new",
+        org_new_name="Engine Room",
+    )
 
     form.submit(status=200)
 
@@ -76,9 +77,7 @@ def test_a_registration_may_ask_for_a_new_group(testapp, dbsession):
 
 def test_each_problem_is_shown_next_to_its_field_and_the_input_is_kept(testapp, dbsession):
     make_user(dbsession, email="taken@example.org")
-    form = testapp.get("/register").forms["register-form"]
-    form["name"] = "  "
-    form["email"] = "taken@example.org"
+    form = registration_form(testapp, name="  ", email="taken@example.org")
 
     page = form.submit(status=400)
 
@@ -92,9 +91,7 @@ def test_each_problem_is_shown_next_to_its_field_and_the_input_is_kept(testapp, 
 def test_a_malformed_email_and_a_pending_one_are_refused(testapp, dbsession):
     group = make_group(dbsession)
     add_request(dbsession, group=group, email="waiting@example.org")
-    form = testapp.get("/register").forms["register-form"]
-    form["name"] = "Ada"
-    form["org_select"] = group.site_id
+    form = registration_form(testapp, name="Ada", org_select=group.site_id)
 
     form["email"] = "not an email"
     assert error_next_to(form.submit(status=400), "email") == "Please enter a valid email address."
@@ -104,10 +101,7 @@ def test_a_malformed_email_and_a_pending_one_are_refused(testapp, dbsession):
 
 def test_a_new_group_needs_a_free_name(testapp, dbsession):
     make_group(dbsession, "Existing Lab")
-    form = testapp.get("/register").forms["register-form"]
-    form["name"] = "Ada"
-    form["email"] = "ada@example.org"
-    form["org_create"] = "new"
+    form = registration_form(testapp, name="Ada", email="ada@example.org", org_create="new")
 
     form["org_new_name"] = ""
     assert error_next_to(form.submit(status=400), "org_new_name")
@@ -185,10 +179,9 @@ def test_registering_through_the_page_notifies_the_admins(live_app, committed_db
     make_user(committed_db, group=group, group_admin=True, email="lab.admin@example.org")
     make_user(committed_db, group_admin=True, email="elsewhere.admin@example.org")
     committed_db.commit()
-    form = live_app.get("/register").forms["register-form"]
-    form["name"] = "Ada Lovelace"
-    form["email"] = "ada@example.org"
-    form["org_select"] = group.site_id
+    form = registration_form(
+        live_app, name="Ada Lovelace", email="ada@example.org", org_select=group.site_id
+    )
 
     form.submit(status=200)
 

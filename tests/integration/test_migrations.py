@@ -3,9 +3,8 @@
 import sqlalchemy as sa
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import make_url
 
-from tests.conftest import alembic_config, recreate_database
+from tests.conftest import alembic_config, fresh_database
 
 
 def test_models_and_migrations_agree(test_database_url):
@@ -21,12 +20,7 @@ def test_the_database_is_at_the_newest_revision(dbengine, test_database_url):
 
 
 def test_migrations_go_down_to_nothing_and_up_again(test_database_url):
-    url = (
-        make_url(test_database_url)
-        .set(database="datameta_migrations")
-        .render_as_string(hide_password=False)
-    )
-    recreate_database(url)
+    url = fresh_database(test_database_url, "datameta_migrations")
     config = alembic_config(url)
     command.upgrade(config, "head")
     command.downgrade(config, "base")
