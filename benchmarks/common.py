@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy.engine import make_url
 
 from datameta import make_app
+from datameta.db import recorded_statements
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_INI = {
@@ -61,23 +61,9 @@ def bench_app(environ: dict[str, str]) -> tuple[webtest.TestApp, Any]:
     return webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost"}), app
 
 
-@contextmanager
-def counting(engine: sa.Engine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
-
-
 def timed(engine: sa.Engine, action: Callable[[], Any]) -> tuple[float, int, Any]:
     """Wall time and SQL statements of ``action``."""
-    with counting(engine) as statements:
+    with recorded_statements(engine) as statements:
         started = time.perf_counter()
         result = action()
         elapsed = time.perf_counter() - started

@@ -13,7 +13,7 @@ from pyramid.config import Configurator
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid_retry import is_last_attempt, mark_error_retryable
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -131,3 +131,23 @@ def retry_if_possible(request: Request, error: BaseException) -> None:
     if is_serialization_failure(error) and not is_last_attempt(request):
         mark_error_retryable(error)
         raise error
+
+
+@contextmanager
+def recorded_statements(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements ``engine`` runs inside the ``with`` block, as a list that fills up.
+
+    Tests and benchmarks count them to prove that work takes a fixed number of queries.
+    """
+    statements: list[str] = []
+
+    def record(
+        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+    ) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import sqlalchemy as sa
 import webtest
 
 ERROR_KEYS = {"exception", "error_code", "message", "entity", "field"}
@@ -58,21 +55,6 @@ def client_in_transaction(
 def committing_client(wsgi_app: Any, **environ: str) -> webtest.TestApp:
     """A client of ``wsgi_app`` with real transactions: each request commits or aborts."""
     return webtest.TestApp(wsgi_app, extra_environ={"HTTP_HOST": "localhost", **environ})
-
-
-@contextmanager
-def counted_statements(engine: sa.Engine) -> Iterator[list[str]]:
-    """The SQL statements ``engine`` runs inside the ``with`` block, as a list that fills up."""
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
 
 
 def api_headers(api_key: str) -> dict[str, str]:

@@ -3,8 +3,9 @@
 import pytest
 
 import datameta.logic.metadatasets
+from datameta.db import recorded_statements
 from tests.factories import define_sample_sheet, make_api_key, make_user, stage
-from tests.helpers import api_headers, assert_api_error, counted_statements
+from tests.helpers import api_headers, assert_api_error
 
 RESPONSE_KEYS = {"id", "record", "fileIds", "userId", "submissionId", "serviceExecutions"}
 
@@ -156,10 +157,10 @@ def submit_many(testapp, key, count, start):
 def test_listing_runs_the_same_statements_for_few_and_many_sets(testapp, dbengine, submitter):
     _, key = submitter
     submit_many(testapp, key, 2, 100)
-    with counted_statements(dbengine) as few:
+    with recorded_statements(dbengine) as few:
         testapp.get("/api/v1/metadatasets", headers=api_headers(key))
     submit_many(testapp, key, 30, 200)
-    with counted_statements(dbengine) as many:
+    with recorded_statements(dbengine) as many:
         testapp.get("/api/v1/metadatasets", headers=api_headers(key))
     assert len(testapp.get("/api/v1/metadatasets", headers=api_headers(key)).json) == 32
     assert len(few) == len(many)
@@ -215,7 +216,7 @@ def test_streaming_runs_a_fixed_number_of_statements_per_batch(
     counts = []
     for start in (100, 200, 300):
         submit_many(live_app, committed_key, 10, start)
-        with counted_statements(dbengine) as statements:
+        with recorded_statements(dbengine) as statements:
             live_app.get("/api/v1/metadatasets", headers=api_headers(committed_key))
         counts.append(len(statements))
     per_batch = counts[1] - counts[0]

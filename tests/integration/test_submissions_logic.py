@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from datameta.db import recorded_statements
 from datameta.errors import ValidationFailed
 from datameta.logic.metadata import save_definition
 from datameta.logic.metadatasets import load_views, stage_records
 from datameta.logic.submissions import create_submission, validate_submission
 from datameta.models import File
 from tests.factories import SAMPLE_ID, make_user
-from tests.helpers import counted_statements
 
 
 @pytest.fixture
@@ -139,7 +139,7 @@ def statements_to_submit(dbsession, submitter, size: int) -> int:
     files = make_files(dbsession, submitter, [f"S{size}0{i}.fq" for i in range(size)])
     set_ids, file_ids = [m.site_id for m in sets], [f.site_id for f in files]
     dbsession.expire_all()
-    with counted_statements(dbsession.get_bind()) as statements:
+    with recorded_statements(dbsession.get_bind()) as statements:
         create_submission(dbsession, submitter, set_ids, file_ids, None)
     return len(statements)
 
@@ -155,7 +155,7 @@ def test_ten_thousand_site_unique_values_are_checked_in_one_go(dbsession, column
         records = [{"SampleId": f"S{start + i}"} for i in range(count)]
         ids = [m.site_id for m in stage_records(dbsession, submitter, records)]
         dbsession.expire_all()
-        with counted_statements(dbsession.get_bind()) as statements:
+        with recorded_statements(dbsession.get_bind()) as statements:
             validate_submission(dbsession, submitter, ids, [], None)
         return len(statements)
 

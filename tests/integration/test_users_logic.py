@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from datameta.db import recorded_statements
 from datameta.errors import Forbidden, ValidationFailed
 from datameta.logic import groups, users
 from tests.factories import make_group, make_user
-from tests.helpers import counted_statements
 
 
 @pytest.fixture
@@ -86,7 +86,7 @@ def test_listing_users_takes_the_same_queries_however_many_users(dbsession, dben
         # Nothing cached: any lazy load per row would show up as another statement.
         dbsession.expire_all()
         dbsession.refresh(admin)
-        with counted_statements(dbengine) as statements:
+        with recorded_statements(dbengine) as statements:
             page, total = users.list_users(dbsession, admin, limit=1000)
             assert all(user.group.name for user in page)
         assert len(page) == total
