@@ -6,10 +6,10 @@ from typing import Any
 
 from pyramid.request import Request
 from pyramid.response import Response
-from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 
 from datameta.api.errors import error_response
+from datameta.api.public import public_endpoint
 from datameta.api.serialize import identifier, naive_utc
 from datameta.db import commit_despite_error
 from datameta.errors import Unauthenticated
@@ -36,13 +36,7 @@ def _key_owner(request: Request, body: dict[str, Any]) -> User:
     )
 
 
-@view_config(
-    route_name="api_keys",
-    request_method="POST",
-    renderer="json",
-    openapi=True,
-    permission=NO_PERMISSION_REQUIRED,
-)
+@public_endpoint("api_keys", "POST")
 def create_key(request: Request) -> dict[str, Any] | Response:
     body = request.openapi_validated.body
     try:

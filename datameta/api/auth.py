@@ -7,10 +7,10 @@ from typing import Any
 from pyramid.httpexceptions import HTTPNoContent
 from pyramid.request import Request
 from pyramid.response import Response
-from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 
 from datameta.api.errors import error_response
+from datameta.api.public import public_endpoint
 from datameta.api.serialize import group_json, identifier
 from datameta.db import commit_despite_error
 from datameta.errors import Unauthenticated, WrongPassword
@@ -34,13 +34,7 @@ def get_whoami(request: Request) -> dict[str, Any]:
     }
 
 
-@view_config(
-    route_name="api_user_password",
-    request_method="PUT",
-    renderer="json",
-    openapi=True,
-    permission=NO_PERMISSION_REQUIRED,
-)
+@public_endpoint("api_user_password", "PUT")
 def set_password(request: Request) -> dict[str, str] | Response:
     """With id 0 the credential is a reset token; otherwise it is the current password."""
     body = request.openapi_validated.body

@@ -6,9 +6,9 @@ from typing import Any
 
 from pyramid.httpexceptions import HTTPNoContent
 from pyramid.request import Request
-from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 
+from datameta.api.public import public_endpoint
 from datameta.api.serialize import aware_utc, group_json, identifier
 from datameta.api.users import user_response
 from datameta.config import parse_bool
@@ -42,13 +42,7 @@ def registration_json(registration: RegistrationRequest) -> dict[str, Any]:
     }
 
 
-@view_config(
-    route_name="api_registration_settings",
-    request_method="GET",
-    renderer="json",
-    openapi=True,
-    permission=NO_PERMISSION_REQUIRED,
-)
+@public_endpoint("api_registration_settings", "GET")
 def get_registration_settings(request: Request) -> dict[str, Any]:
     agreement, groups = registrations.registration_settings(request.dbsession, request.app_settings)
     return {
@@ -58,12 +52,7 @@ def get_registration_settings(request: Request) -> dict[str, Any]:
     }
 
 
-@view_config(
-    route_name="api_registrations",
-    request_method="POST",
-    openapi=True,
-    permission=NO_PERMISSION_REQUIRED,
-)
+@public_endpoint("api_registrations", "POST", json=False)
 def create_registration(request: Request) -> HTTPNoContent:
     body = request.openapi_validated.body
     registrations.ask_for_account(

@@ -7,24 +7,17 @@ from collections.abc import Callable
 
 from pyramid.request import Request
 from pyramid.response import Response
-from pyramid.security import NO_PERMISSION_REQUIRED
-from pyramid.view import view_config
 from sqlalchemy import text
 
 from datameta.api.errors import error_response
+from datameta.api.public import public_endpoint
 from datameta.errors import ErrorItem
 from datameta.logic.versions import API_VERSION, datameta_version
 
 log = logging.getLogger(__name__)
 
 
-@view_config(
-    route_name="api_server",
-    request_method="GET",
-    renderer="json",
-    openapi=True,
-    permission=NO_PERMISSION_REQUIRED,
-)
+@public_endpoint("api_server", "GET")
 def get_server_info(request: Request) -> dict[str, str]:
     return {"apiVersion": API_VERSION, "datametaVersion": datameta_version()}
 
@@ -49,9 +42,7 @@ HEALTH_CHECKS: dict[str, Callable[[Request], None]] = {
 }
 
 
-@view_config(
-    route_name="api_health", request_method="GET", openapi=True, permission=NO_PERMISSION_REQUIRED
-)
+@public_endpoint("api_health", "GET", json=False)
 def get_health(request: Request) -> Response:
     """200 when PostgreSQL, memcached and S3 all answer; else 503 naming each that does not."""
     problems = []
