@@ -35,10 +35,23 @@ class ErrorItem:
 
 
 class DomainError(Exception):
-    """Base of every error the logic raises on purpose."""
+    """Base of every error the logic raises on purpose.
+
+    A subclass states its HTTP status and the ``exception`` name its error items carry
+    in its class line: ``class NotFound(DomainError, status=404, exception_name="NotFound")``.
+    """
 
     status = 400
     exception_name = "ValidationError"
+
+    def __init_subclass__(
+        cls, status: int | None = None, exception_name: str | None = None
+    ) -> None:
+        super().__init_subclass__()
+        if status is not None:
+            cls.status = status
+        if exception_name is not None:
+            cls.exception_name = exception_name
 
     def __init__(self, items: list[ErrorItem] | str) -> None:
         if isinstance(items, str):
@@ -48,17 +61,15 @@ class DomainError(Exception):
 
 
 class ValidationFailed(DomainError):
-    status = 400
+    """Input that breaks a rule; each item names the field and, for records, the entity."""
 
 
-class Unauthenticated(DomainError):
-    status = 401
-    exception_name = "Unauthenticated"
+class Unauthenticated(DomainError, status=401, exception_name="Unauthenticated"):
+    """No valid credentials: a missing, wrong or expired key, token or password."""
 
 
-class Forbidden(DomainError):
-    status = 403
-    exception_name = "AccessDenied"
+class Forbidden(DomainError, status=403, exception_name="AccessDenied"):
+    """The actor may see the object but not do this to it."""
 
 
 class WrongPassword(Forbidden):
@@ -68,21 +79,17 @@ class WrongPassword(Forbidden):
     """
 
 
-class NotModifiable(DomainError):
-    status = 403
-    exception_name = "ResourceNotModifiableError"
+class NotModifiable(DomainError, status=403, exception_name="ResourceNotModifiableError"):
+    """The object may be read but no longer changed, such as a submitted metadataset."""
 
 
-class NotFound(DomainError):
-    status = 404
-    exception_name = "NotFound"
+class NotFound(DomainError, status=404, exception_name="NotFound"):
+    """Unknown, or not visible to the actor: the two answer alike, so ids leak nothing."""
 
 
-class Conflict(DomainError):
-    status = 409
-    exception_name = "Conflict"
+class Conflict(DomainError, status=409, exception_name="Conflict"):
+    """The request does not fit the current state (a closed upload window, a taken name)."""
 
 
-class Gone(DomainError):
-    status = 410
-    exception_name = "Gone"
+class Gone(DomainError, status=410, exception_name="Gone"):
+    """A link that was valid once but has expired."""
