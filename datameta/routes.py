@@ -57,6 +57,7 @@ def includeme(config: Configurator) -> None:
     # API: metadata definitions, staging, files, submissions, services
     config.add_route("api_metadata", f"{API}/metadata")
     config.add_route("api_metadatum", f"{API}/metadata/{{id}}")
+    config.add_route("api_metadatum_impact", f"{API}/rpc/metadatum-impact")
     config.add_route("api_metadatasets", f"{API}/metadatasets")
     config.add_route("api_metadataset", f"{API}/metadatasets/{{id}}")
     config.add_route("api_delete_metadatasets", f"{API}/rpc/delete-metadatasets")

@@ -19,9 +19,10 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import get_column_letter, quote_sheetname
+from openpyxl.worksheet.datavalidation import DataValidation
 
-from datameta.linting import Column
+from datameta.linting import Column, vocabulary
 
 if TYPE_CHECKING:
     from openpyxl.worksheet._write_only import WriteOnlyWorksheet
@@ -32,6 +33,8 @@ SAMPLE_DATETIME = datetime(2024, 1, 31, 13, 45, 0)
 SAMPLES_SHEET = "Samples"
 COLUMNS_SHEET = "Columns"
 EXAMPLE_SHEET = "Example"
+LISTS_SHEET = "Lists"  # hidden: the values of each vocabulary column, one column each
+LAST_ROW = 1048576  # Excel's last row: a drop-down list covers the whole column
 COLUMNS_HEADER = ("Name", "Mandatory", "Description", "Format/rule", "Unique", "Example")
 EXAMPLE_ROW_LABEL = "Example row"
 EXAMPLE_ROW_NOTE = (
@@ -157,12 +160,58 @@ def _data_width(column: Column) -> int:
     return max(len(column.name), len(example_value(column)))
 
 
-def _samples_sheet(workbook: Workbook, columns: Sequence[Column]) -> None:
+def _vocabularies(columns: Sequence[Column]) -> dict[int, list[str]]:
+    """Sheet column index (1-based) to its fixed list of values, for vocabulary columns."""
+    found = {}
+    for index, column in enumerate(columns, start=1):
+        values = vocabulary(column.pattern)
+        if values:
+            found[index] = values
+    return found
+
+
+def _drop_down(column: Column, index: int, list_column: int, size: int) -> DataValidation:
+    """A drop-down list of the values in the hidden sheet; Excel refuses other values."""
+    letter = get_column_letter(list_column)
+    source = f"{quote_sheetname(LISTS_SHEET)}!${letter}$1:${letter}${size}"
+    validation = DataValidation(
+        type="list",
+        formula1=source,
+        allow_blank=True,
+        showErrorMessage=True,
+        errorTitle=_clean(column.name)[:32],
+        error=_clean(column.pattern_description or "Choose a value from the list.")[:255],
+    )
+    target = get_column_letter(index)
+    validation.add(f"{target}2:{target}{LAST_ROW}")
+    return validation
+
+
+def _samples_sheet(
+    workbook: Workbook, columns: Sequence[Column], lists: dict[int, list[str]]
+) -> None:
     sheet = workbook.create_sheet(SAMPLES_SHEET)
     sheet.freeze_panes = "A2"
     _set_widths(sheet, [_data_width(column) for column in columns], text=True)
+    for list_column, (index, values) in enumerate(lists.items(), start=1):
+        drop_down = _drop_down(columns[index - 1], index, list_column, len(values))
+        sheet.data_validations.append(drop_down)
     if columns:
         sheet.append([_header_cell(sheet, column) for column in columns])
+
+
+def _lists_sheet(workbook: Workbook, lists: dict[int, list[str]]) -> None:
+    """The hidden sheet the drop-down lists take their values from (Excel limits inline lists)."""
+    sheet = workbook.create_sheet(LISTS_SHEET)
+    sheet.sheet_state = "hidden"
+    value_lists = list(lists.values())
+    for row in range(max(len(values) for values in value_lists)):
+        sheet.append(
+            [
+                _text_cell(sheet, values[row]) if row < len(values) else None
+                for values in value_lists
+            ]
+        )
 
 
 def _columns_sheet(workbook: Workbook, columns: Sequence[Column]) -> None:
@@ -217,12 +266,19 @@ def _example_sheet(workbook: Workbook, columns: Sequence[Column]) -> None:
 
 
 def xlsx_template(columns: Sequence[Column]) -> bytes:
-    """The xlsx template: sheets "Samples" (header only), "Columns" (the rules), "Example"."""
+    """The xlsx template: sheets "Samples" (header only), "Columns" (the rules), "Example".
+
+    Columns whose pattern is a fixed list of values (``^(a|b|c)$``) get a drop-down
+    list on "Samples", fed from a hidden last sheet "Lists".
+    """
     # Write-only mode streams rows to the file instead of keeping a cell model in memory.
     workbook = Workbook(write_only=True)
-    _samples_sheet(workbook, columns)
+    lists = _vocabularies(columns)
+    _samples_sheet(workbook, columns, lists)
     _columns_sheet(workbook, columns)
     _example_sheet(workbook, columns)
+    if lists:
+        _lists_sheet(workbook, lists)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

@@ -1,4 +1,4 @@
-"""Groups: create (site admins), show, rename (site admins)."""
+"""Groups: list and create (site admins), show, rename (site admins)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,12 @@ from pyramid.view import view_config
 
 from datameta.api.serialize import group_json
 from datameta.logic import groups
+
+
+@view_config(route_name="api_groups", request_method="GET", renderer="json", openapi=True)
+def list_groups(request: Request) -> list[dict[str, Any]]:
+    found = groups.list_groups(request.dbsession, request.user)
+    return [{**group_json(group), "memberCount": count} for group, count in found]
 
 
 @view_config(route_name="api_groups", request_method="POST", renderer="json", openapi=True)

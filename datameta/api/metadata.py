@@ -11,6 +11,7 @@ from pyramid.view import view_config
 from datameta.api.serialize import metadatum_json
 from datameta.logic.metadata import (
     DefinitionInput,
+    assess_definition,
     delete_definition,
     list_definitions,
     save_definition,
@@ -56,3 +57,14 @@ def update_metadatum(request: Request) -> dict[str, Any]:
 def delete_metadatum(request: Request) -> HTTPNoContent:
     delete_definition(request.dbsession, request.user, request.matchdict["id"])
     return HTTPNoContent()
+
+
+@view_config(
+    route_name="api_metadatum_impact", request_method="POST", renderer="json", openapi=True
+)
+def assess_metadatum(request: Request) -> dict[str, Any]:
+    body = request.openapi_validated.body
+    impact = assess_definition(
+        request.dbsession, request.user, definition_input(body["definition"]), body.get("id")
+    )
+    return {"stagedRecords": impact.records, "users": impact.users}

@@ -28,6 +28,9 @@ def user_list_item(user: User, now: datetime) -> dict[str, Any]:
         "siteRead": user.site_read,
         "enabled": user.enabled,
         "lockedUntil": aware_utc(auth.lock_end(user, now)),
+        "secondFactor": user.tfa_secret_encrypted is not None,
+        "lastLogin": aware_utc(user.last_login),
+        "lastApiUse": aware_utc(user.last_api_use),
     }
 
 
@@ -50,9 +53,14 @@ def list_users(request: Request) -> list[dict[str, Any]]:
     page, total = users.list_users(
         request.dbsession,
         request.user,
-        search=query.get("search"),
-        limit=query.get("limit", DEFAULT_LIMIT),
-        offset=query.get("offset", 0),
+        users.UserQuery(
+            search=query.get("search"),
+            group_id=query.get("groupId"),
+            roles=query.get("role", []),
+            sort=query.get("sort", "name"),
+            limit=query.get("limit", DEFAULT_LIMIT),
+            offset=query.get("offset", 0),
+        ),
     )
     request.response.headers["X-Total-Count"] = str(total)
     now = datetime.now(UTC)

@@ -7,6 +7,7 @@ milliseconds and there is exactly one place where a rule is decided.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
@@ -101,6 +102,29 @@ def datetime_format_problem(datetime_format: str) -> str | None:
     except ValueError as error:
         return f"The date/time format is not valid: {error}."
     return None
+
+
+# What a literal alternative may hold: plain characters, or any character escaped with "\\".
+_LITERAL = r"(?:[^\\.^$|?*+()\[\]{}]|\\[^A-Za-z0-9])+"
+_VOCABULARY = re.compile(rf"\^?\(((?:{_LITERAL})(?:\|{_LITERAL})*)\)\$?")
+_ALTERNATIVE = re.compile(rf"{_LITERAL}")
+
+
+def vocabulary(pattern: str | None) -> list[str] | None:
+    """The fixed list of values ``pattern`` allows, when it has the form ``^(a|b|c)$``.
+
+    Each value is a literal with its special characters escaped by a backslash,
+    as the admin page's list helper writes them; anything else (classes,
+    repetition, escapes such as ``\\d``) is no vocabulary and answers None.
+    Values match whole cells either way, so ``^`` and ``$`` may be left out.
+    """
+    if not pattern:
+        return None
+    found = _VOCABULARY.fullmatch(pattern)
+    if found is None:
+        return None
+    values = [re.sub(r"\\(.)", r"\1", item) for item in _ALTERNATIVE.findall(found.group(1))]
+    return list(dict.fromkeys(values))
 
 
 def pattern_message(rule: Column) -> str:

@@ -101,13 +101,14 @@ def stored_value_problems(rules: Sequence[Column], sets: Sequence[SetFacts]) -> 
     for mset in sets:
         for rule in rules:
             value = mset.values.get(rule.name)
-            message = _stored_value_problem(rule, value)
+            message = stored_value_problem(rule, value)
             if message:
                 problems.append(Problem("metadataset", mset.key, message, rule.name))
     return problems
 
 
-def _stored_value_problem(rule: Column, value: str | None) -> str | None:
+def stored_value_problem(rule: Column, value: str | None) -> str | None:
+    """Why a stored (staged) value breaks ``rule``, or None: dates are stored in ISO 8601."""
     if not value:
         return NULL_BUT_MANDATORY if rule.mandatory else None
     if rule.datetime_format:

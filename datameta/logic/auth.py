@@ -112,6 +112,12 @@ def record_success(db: Session, user: User) -> None:
     user.locked_until = None
 
 
+def record_login(db: Session, user: User) -> None:
+    """A complete login (password and, where required, second factor): admins see when."""
+    record_success(db, user)
+    user.last_login = datetime.now(UTC)
+
+
 def authenticate(db: Session, email: str, password: str, policy: LockoutPolicy) -> User:
     """The user these credentials name, or Unauthenticated (always with the same message).
 
@@ -145,7 +151,7 @@ class LoginStep(Enum):
 def after_password(db: Session, user: User, *, tfa_enabled: bool) -> LoginStep:
     """The next step of ``user``'s login once their password was right."""
     if not tfa_enabled:
-        record_success(db, user)
+        record_login(db, user)
         return LoginStep.DONE
     if needs_tfa_enrolment(user, tfa_enabled):
         return LoginStep.ENROLMENT_NEEDED
@@ -171,7 +177,7 @@ def verify_second_factor(
         if is_locked(user):
             raise Unauthenticated(LOGIN_FAILED)
         raise Unauthenticated([ErrorItem(message=WRONG_CODE, field="code")])
-    record_success(db, user)
+    record_login(db, user)
 
 
 def unlock_user(db: Session, actor: User, user_id: str) -> User:

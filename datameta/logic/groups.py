@@ -19,6 +19,21 @@ def get_group(db: Session, actor: User, group_id: str) -> Group:
     return get_visible(db, Group, group_id, lambda group: authz.can_view_group(actor, group.id))
 
 
+def list_groups(db: Session, actor: User) -> list[tuple[Group, int]]:
+    """Every group by name, with how many users it has (site admins only)."""
+    if not authz.can_list_groups(actor):
+        raise Forbidden("Only site admins may list the groups.")
+    members = (
+        select(User.group_id, func.count().label("members")).group_by(User.group_id).subquery()
+    )
+    rows = db.execute(
+        select(Group, func.coalesce(members.c.members, 0))
+        .outerjoin(members, members.c.group_id == Group.id)
+        .order_by(func.lower(Group.name), Group.id)
+    )
+    return [(group, count) for group, count in rows]
+
+
 def valid_group_name(db: Session, name: str, *, renaming: Group | None = None) -> str:
     """``name`` trimmed, or ValidationFailed (field ``name``) if blank, too long or taken.
 

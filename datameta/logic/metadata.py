@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import delete, exists, func, null, select
 from sqlalchemy.orm import Session
 
 from datameta.errors import Conflict, ErrorItem, Forbidden, ValidationFailed
 from datameta.linting import Column, InvalidPattern, compile_pattern, datetime_format_problem
+from datameta.linting.submission import stored_value_problem
 from datameta.logic.ids import get_by_id
-from datameta.models import MetaDatum, MetaDatumRecord, Service, User
+from datameta.models import MetaDataSet, MetaDatum, MetaDatumRecord, Service, User
 from datameta.security import authz
 
 MAX_NAME_LENGTH = 200
@@ -69,6 +70,19 @@ def _blank_to_none(text: str | None) -> str | None:
     return text if text else None
 
 
+def _rule_problems(data: DefinitionInput) -> list[ErrorItem]:
+    """What makes the regular expression or date/time format unusable."""
+    problems = []
+    if data.regexp:
+        try:
+            compile_pattern(data.regexp)
+        except InvalidPattern as error:
+            problems.append(ErrorItem(message=str(error), field="regExp"))
+    if data.datetime_format and (problem := datetime_format_problem(data.datetime_format)):
+        problems.append(ErrorItem(message=problem, field="dateTimeFmt"))
+    return problems
+
+
 def _problems(db: Session, data: DefinitionInput, current: MetaDatum | None) -> list[ErrorItem]:
     problems = []
     name = data.name.strip()
@@ -86,14 +100,7 @@ def _problems(db: Session, data: DefinitionInput, current: MetaDatum | None) -> 
             problems.append(
                 ErrorItem(message=f"A metadatum named {name} exists already.", field="name")
             )
-    if data.regexp:
-        try:
-            compile_pattern(data.regexp)
-        except InvalidPattern as error:
-            problems.append(ErrorItem(message=str(error), field="regExp"))
-    if data.datetime_format and (problem := datetime_format_problem(data.datetime_format)):
-        problems.append(ErrorItem(message=problem, field="dateTimeFmt"))
-    return problems
+    return problems + _rule_problems(data)
 
 
 def save_definition(
@@ -147,3 +154,60 @@ def delete_definition(db: Session, actor: User, definition_id: str) -> None:
         .execution_options(synchronize_session=False)
     )
     db.delete(definition)
+
+
+@dataclass(frozen=True)
+class Impact:
+    """What a definition change would do to staged data: records it makes invalid, and owners."""
+
+    records: int
+    users: int
+
+
+def _proposed_column(data: DefinitionInput) -> Column:
+    return Column(
+        data.name.strip(),
+        mandatory=data.mandatory,
+        pattern=_blank_to_none(data.regexp),
+        pattern_description=_blank_to_none(data.regex_description),
+        datetime_format=_blank_to_none(data.datetime_format),
+    )
+
+
+def assess_definition(
+    db: Session, actor: User, data: DefinitionInput, definition_id: str | None = None
+) -> Impact:
+    """How many staged records (of how many users) pass today but would fail ``data``.
+
+    The records are checked as submission checks them (``stored_value_problem``);
+    a new column has no values yet, so a mandatory one affects every staged record.
+    Service columns are not filled by submitters, so they affect none.
+    """
+    if not authz.can_manage_site(actor):
+        raise Forbidden("Only site admins may define metadata.")
+    current = get_by_id(db, MetaDatum, definition_id, what="Metadatum") if definition_id else None
+    problems = _rule_problems(data)
+    if problems:
+        raise ValidationFailed(problems)
+    if data.service_id:
+        return Impact(0, 0)
+    proposed = _proposed_column(data)
+    before = column_of(current) if current is not None and current.service_id is None else None
+    staged = select(MetaDataSet.user_id).where(MetaDataSet.submission_id.is_(None))
+    if current is None:
+        rows = db.execute(staged.add_columns(null()))
+    else:
+        rows = db.execute(
+            staged.add_columns(MetaDatumRecord.value).outerjoin(
+                MetaDatumRecord,
+                (MetaDatumRecord.metadataset_id == MetaDataSet.id)
+                & (MetaDatumRecord.metadatum_id == current.id),
+            )
+        )
+    records, owners = 0, set()
+    for user_id, value in rows:
+        passes_now = before is None or stored_value_problem(before, value) is None
+        if passes_now and stored_value_problem(proposed, value) is not None:
+            records += 1
+            owners.add(user_id)
+    return Impact(records, len(owners))

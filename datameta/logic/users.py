@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import ColumnElement, false, func, or_, select
+from sqlalchemy.orm import Session, contains_eager
 
 from datameta.errors import ErrorItem, Forbidden, ValidationFailed
-from datameta.logic.ids import find_by_id, get_visible
+from datameta.logic.ids import find_by_id, get_visible, id_condition
 from datameta.models import Group, User
 from datameta.security import authz
 
@@ -142,17 +143,44 @@ def _apply(user: User, differing: dict[str, Any]) -> None:
         user.session_generation += 1
 
 
-def list_users(
-    db: Session, actor: User, *, search: str | None = None, limit: int = 50, offset: int = 0
-) -> tuple[list[User], int]:
-    """One page of the users the actor administers, ordered by name, and how many match."""
-    if not authz.can_list_users(actor):
-        raise Forbidden("Only site admins and group admins may list users.")
-    conditions = []
+# The filters of the user list by role: each a condition on the user's row.
+ROLE_FILTERS = {
+    "siteAdmin": User.site_admin.is_(True),
+    "groupAdmin": User.group_admin.is_(True),
+    "siteRead": User.site_read.is_(True),
+    "enabled": User.enabled.is_(True),
+    "disabled": User.enabled.is_(False),
+}
+# The orders of the user list; ties are broken by name, then id, so pages never overlap.
+SORT_KEYS = {
+    "name": User.fullname,
+    "email": User.email,
+    "siteId": User.site_id,
+    "group": Group.name,
+    "created": User.created,
+    "lastLogin": User.last_login,
+    "lastApiUse": User.last_api_use,
+}
+
+
+@dataclass(frozen=True)
+class UserQuery:
+    """What the user list is narrowed to and ordered by (API parameter names in comments)."""
+
+    search: str | None = None  # search
+    group_id: str | None = None  # groupId: UUID or site id
+    roles: Sequence[str] = ()  # role: every one given must hold
+    sort: str = "name"  # sort: a key of SORT_KEYS, "-" in front for descending
+    limit: int = 50
+    offset: int = 0
+
+
+def _list_conditions(db: Session, actor: User, query: UserQuery) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
     if not authz.is_site_admin(actor):
         conditions.append(User.group_id == actor.group_id)
-    if search and search.strip():
-        term = search.strip()
+    if query.search and query.search.strip():
+        term = query.search.strip()
         conditions.append(
             or_(
                 User.fullname.icontains(term, autoescape=True),
@@ -160,14 +188,33 @@ def list_users(
                 User.site_id.icontains(term, autoescape=True),
             )
         )
+    if query.group_id is not None:
+        # An unknown group, or one outside a group admin's reach, simply matches nobody.
+        condition = id_condition(Group, query.group_id)
+        group_ids = select(Group.id).where(condition) if condition is not None else None
+        conditions.append(User.group_id.in_(group_ids) if group_ids is not None else false())
+    conditions.extend(ROLE_FILTERS[role] for role in query.roles)
+    return conditions
+
+
+def list_users(db: Session, actor: User, query: UserQuery) -> tuple[list[User], int]:
+    """One page of the users the actor administers, and how many match in all."""
+    if not authz.can_list_users(actor):
+        raise Forbidden("Only site admins and group admins may list users.")
+    conditions = _list_conditions(db, actor, query)
     total = db.scalar(select(func.count()).select_from(User).where(*conditions)) or 0
+    descending = query.sort.startswith("-")
+    key = SORT_KEYS[query.sort.removeprefix("-")]
+    # Users who never logged in (null) come last either way.
+    order = key.desc().nulls_last() if descending else key.asc().nulls_last()
     page = db.scalars(
         select(User)
+        .join(User.group)
         .where(*conditions)
-        # The list shows each user's group: load it in the same query.
-        .options(joinedload(User.group))
-        .order_by(User.fullname, User.id)
-        .limit(limit)
-        .offset(offset)
+        # The list shows each user's group: load it with the same join.
+        .options(contains_eager(User.group))
+        .order_by(order, User.fullname, User.id)
+        .limit(query.limit)
+        .offset(query.offset)
     )
     return list(page), total

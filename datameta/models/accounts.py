@@ -53,6 +53,10 @@ class User(HasSiteId, Base):
     locked_until: Mapped[datetime | None]
     # Bumped whenever existing sessions must end (password, group or enabled change).
     session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
+    # For admins judging whether an account is in use: the last complete login,
+    # and the last request made with an API key (to a few minutes, see security/policy.py).
+    last_login: Mapped[datetime | None]
+    last_api_use: Mapped[datetime | None]
     created: Mapped[datetime] = created_column()
 
     group: Mapped[Group] = relationship(back_populates="users")

@@ -133,6 +133,11 @@ def can_create_group(actor: Actor) -> bool:
     return is_site_admin(actor)
 
 
+def can_list_groups(actor: Actor) -> bool:
+    """The list of all groups with their member counts (the registration form shows names only)."""
+    return is_site_admin(actor)
+
+
 # Registration requests
 
 

@@ -10,7 +10,7 @@ change bumps ``User.session_generation``).
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pyramid.config import Configurator
@@ -30,6 +30,9 @@ SESSION_GENERATION = "generation"
 SESSION_PREAUTH_USER = "preauth_user_id"
 SESSION_PREAUTH_UNTIL = "preauth_until"
 PREAUTH_SECONDS = 300
+# How precisely a user's last API use is kept: writing it on every request would
+# make concurrent requests of one user contend for their row.
+API_USE_PRECISION = timedelta(minutes=5)
 
 
 def bearer_token(request: Request) -> str | None:
@@ -45,7 +48,11 @@ def user_for_api_key(request: Request, token: str) -> User | None:
     if key is None or (key.expires is not None and key.expires <= now):
         return None
     user = key.user
-    return user if user.enabled else None
+    if not user.enabled:
+        return None
+    if user.last_api_use is None or now - user.last_api_use >= API_USE_PRECISION:
+        user.last_api_use = now
+    return user
 
 
 def user_for_session(request: Request) -> User | None:

@@ -173,3 +173,55 @@ def test_renaming_an_unknown_group_is_not_found(testapp, admin):
         "/api/v1/groups/DMG-99999999", {"name": "Ghost Lab"}, headers=admin, status=404
     )
     assert_api_error(response, 404, "NotFound")
+
+
+# GET /groups
+
+
+def test_listing_groups_needs_credentials(testapp):
+    assert_api_error(testapp.get("/api/v1/groups", status=401), 401)
+
+
+def test_a_site_admin_lists_every_group_with_its_member_count(
+    testapp, dbsession, lab, other, admin
+):
+    make_user(dbsession, group=lab)
+    make_user(dbsession, group=lab)
+    empty = make_group(dbsession, "an empty lab")
+    listed = testapp.get("/api/v1/groups", headers=admin).json
+    ours = [
+        item for item in listed if item["id"]["uuid"] in {str(g.uuid) for g in (lab, other, empty)}
+    ]
+    # By name, ignoring case; the admin is the one member of "Genomics Lab".
+    assert ours == [
+        {
+            "id": {"uuid": str(empty.uuid), "site": empty.site_id},
+            "name": "an empty lab",
+            "memberCount": 0,
+        },
+        {
+            "id": {"uuid": str(other.uuid), "site": other.site_id},
+            "name": "Genomics Lab",
+            "memberCount": 1,
+        },
+        {
+            "id": {"uuid": str(lab.uuid), "site": lab.site_id},
+            "name": "Proteomics Lab",
+            "memberCount": 2,
+        },
+    ]
+
+
+@pytest.mark.parametrize(
+    ("group", "roles"),
+    [
+        ("lab", {}),
+        ("lab", {"group_admin": True}),
+        ("other", {"group_admin": True}),
+        ("lab", {"site_read": True}),
+    ],
+    ids=["regular", "group admin of this group", "group admin of another", "site read"],
+)
+def test_only_site_admins_list_groups(testapp, dbsession, request, group, roles):
+    headers = as_user(dbsession, request.getfixturevalue(group), **roles)
+    assert_api_error(testapp.get("/api/v1/groups", headers=headers, status=403), 403)

@@ -377,6 +377,9 @@ def test_the_list_shows_what_admins_need_to_manage_users(testapp, site):
             "siteRead": False,
             "enabled": True,
             "lockedUntil": None,
+            "secondFactor": False,
+            "lastLogin": None,
+            "lastApiUse": None,
         }
     ]
 
@@ -449,3 +452,109 @@ def test_a_group_admin_searches_only_within_their_group(testapp, site):
 def test_a_bad_query_parameter_names_itself(testapp, site):
     response = testapp.get("/api/v1/users?limit=0", headers=site.headers(site.admin), status=400)
     assert_api_error(response, 400, "ValidationError", field="limit")
+
+
+# GET /users: filters, orders, last login and API use
+
+
+@pytest.mark.parametrize("by", ["uuid", "site"])
+def test_a_site_admin_lists_the_members_of_one_group(testapp, site, by):
+    group = str(site.lab.uuid) if by == "uuid" else site.lab.site_id
+    response = list_users(testapp, site, site.admin, f"?groupId={group}")
+    assert names(response) == ["Gus Groupadmin", "Mia Member"]
+    assert response.headers["X-Total-Count"] == "2"
+
+
+def test_a_group_admin_asking_for_another_group_finds_nobody(testapp, site):
+    response = list_users(testapp, site, site.group_admin, f"?groupId={site.other.site_id}")
+    assert response.json == []
+    assert response.headers["X-Total-Count"] == "0"
+
+
+def test_an_unknown_group_has_no_members(testapp, site):
+    assert list_users(testapp, site, site.admin, "?groupId=DMG-99999999").json == []
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("?role=siteAdmin", ["Ada Admin"]),
+        ("?role=groupAdmin", ["Gus Groupadmin"]),
+        ("?role=siteRead", ["Rita Reader"]),
+        ("?role=disabled", ["Otto Outsider"]),
+        ("?role=enabled&role=siteRead", ["Rita Reader"]),
+        ("?role=disabled&role=siteRead", []),
+    ],
+)
+def test_users_are_filtered_by_every_role_given(testapp, site, query, expected):
+    site.outsider.enabled = False
+    assert names(list_users(testapp, site, site.admin, query)) == expected
+
+
+def test_an_unknown_role_or_order_is_refused_naming_the_parameter(testapp, site):
+    response = list_users(testapp, site, site.admin, "?role=king", status=400)
+    assert_api_error(response, 400, "ValidationError", field="role")
+    response = list_users(testapp, site, site.admin, "?sort=shoeSize", status=400)
+    assert_api_error(response, 400, "ValidationError", field="sort")
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("-name", ["Rita Reader", "Otto Outsider", "Mia Member", "Gus Groupadmin", "Ada Admin"]),
+        ("group", ["Gus Groupadmin", "Mia Member", "Ada Admin", "Otto Outsider", "Rita Reader"]),
+        ("email", ["Rita Reader", "Otto Outsider", "Gus Groupadmin", "Ada Admin", "Mia Member"]),
+    ],
+)
+def test_users_are_listed_in_the_order_asked_for(testapp, site, sort, expected):
+    for user, email in [(site.reader, "a"), (site.outsider, "b"), (site.group_admin, "c")]:
+        user.email = f"{email}@example.org"
+    site.admin.email = "d@example.org"
+    assert names(list_users(testapp, site, site.admin, f"?sort={sort}")) == expected
+
+
+def test_users_who_never_logged_in_come_last_in_either_order(testapp, site):
+    now = datetime.now(UTC)
+    site.member.last_login = now - timedelta(days=2)
+    site.reader.last_login = now - timedelta(days=1)
+    newest = names(list_users(testapp, site, site.admin, "?sort=-lastLogin"))
+    oldest = names(list_users(testapp, site, site.admin, "?sort=lastLogin"))
+    assert newest[:2] == ["Rita Reader", "Mia Member"]
+    assert oldest[:2] == ["Mia Member", "Rita Reader"]
+
+
+def test_the_list_shows_the_last_api_use(testapp, site):
+    before = datetime.now(UTC)
+    testapp.get("/api/v1/rpc/whoami", headers=site.headers(site.member))
+    listed = {item["name"]: item for item in list_users(testapp, site, site.admin).json}
+    assert datetime.fromisoformat(listed["Mia Member"]["lastApiUse"]) >= before
+    assert listed["Otto Outsider"]["lastApiUse"] is None
+
+
+def test_the_last_api_use_is_written_at_most_every_few_minutes(testapp, site):
+    a_minute_ago = datetime.now(UTC) - timedelta(minutes=1)
+    site.member.last_api_use = a_minute_ago
+    testapp.get("/api/v1/rpc/whoami", headers=site.headers(site.member))
+    assert site.member.last_api_use == a_minute_ago
+
+
+def test_a_login_on_the_pages_is_the_last_login(testapp, site):
+    before = datetime.now(UTC)
+    login(testapp, site.member.email, DEFAULT_PASSWORD)
+    listed = {item["name"]: item for item in list_users(testapp, site, site.admin).json}
+    assert datetime.fromisoformat(listed["Mia Member"]["lastLogin"]) >= before
+    # Using the API is no login.
+    assert listed["Ada Admin"]["lastLogin"] is None
+
+
+def test_a_failed_login_is_no_last_login(testapp, site):
+    login(testapp, site.member.email, "Wrong-Password-1", status=400)
+    assert site.member.last_login is None
+
+
+def test_whoami_and_the_user_answer_of_1x_clients_keep_their_keys(testapp, site):
+    # DataMeta 1.x's client refuses unknown keys: the new facts live in the list only.
+    whoami = testapp.get("/api/v1/rpc/whoami", headers=site.headers(site.admin)).json
+    assert set(whoami) == {"id", "name", "groupAdmin", "siteAdmin", "siteRead", "email", "group"}
+    shown = testapp.get(user_url(site.member), headers=site.headers(site.admin)).json
+    assert set(shown) == USER_RESPONSE_KEYS

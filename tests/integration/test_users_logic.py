@@ -87,7 +87,7 @@ def test_listing_users_takes_the_same_queries_however_many_users(dbsession, dben
         dbsession.expire_all()
         dbsession.refresh(admin)
         with recorded_statements(dbengine) as statements:
-            page, total = users.list_users(dbsession, admin, limit=1000)
+            page, total = users.list_users(dbsession, admin, users.UserQuery(limit=1000))
             assert all(user.group.name for user in page)
         assert len(page) == total
         return len(statements)

@@ -143,6 +143,7 @@ MATRIX = [
     (authz.can_list_group_submissions,  OTHER,            N,      N,      Y,     N,     N),
     (authz.can_rename_group,            ANYTHING,         N,      N,      N,     Y,     N),
     (authz.can_create_group,            ANYTHING,         N,      N,      N,     Y,     N),
+    (authz.can_list_groups,             ANYTHING,         N,      N,      N,     Y,     N),
     # Registration requests and the admin page
     (authz.can_answer_registration,     OWN,              N,      Y,      N,     Y,     N),
     (authz.can_answer_registration,     OTHER,            N,      N,      N,     Y,     N),

@@ -16,6 +16,7 @@ from datameta.linting import (
     duplicated_values,
     lint_record,
     render_value,
+    vocabulary,
 )
 
 SAMPLE = Column("SampleId", mandatory=True, pattern="S[0-9]+", pattern_description="S then digits")
@@ -123,3 +124,34 @@ def test_duplicated_values_are_found_per_column_ignoring_empty_ones():
         (1, "SampleId"),
         (2, "SampleId"),
     ]
+
+
+# A fixed list of values: the form the admin page's list helper writes
+
+
+@pytest.mark.parametrize(
+    ("pattern", "values"),
+    [
+        ("^(liver|heart)$", ["liver", "heart"]),
+        ("(f|m)", ["f", "m"]),
+        ("^(single)$", ["single"]),
+        (r"^(a\.b|c\|d|e\(f\)|x y|ü)$", ["a.b", "c|d", "e(f)", "x y", "ü"]),
+        ("^(a|a|b)$", ["a", "b"]),
+    ],
+)
+def test_a_pattern_listing_literal_values_is_a_vocabulary(pattern, values):
+    assert vocabulary(pattern) == values
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [None, "", "S[0-9]+", "^(a|b+)$", r"^(\d|x)$", "^(a|)$", "^(a|b)c$", "a|b", "^(a.b)$"],
+)
+def test_any_other_pattern_is_no_vocabulary(pattern):
+    assert vocabulary(pattern) is None
+
+
+def test_a_vocabulary_allows_exactly_its_values():
+    pattern = r"^(a\.b|c)$"
+    assert all(compile_pattern(pattern).fullmatch(value) for value in vocabulary(pattern))
+    assert compile_pattern(pattern).fullmatch("axb") is None

@@ -11,6 +11,8 @@ from datameta.linting import Column
 from datameta.samplesheet_template import (
     COLUMNS_HEADER,
     EXAMPLE_ROW_LABEL,
+    LAST_ROW,
+    LISTS_SHEET,
     comment_text,
     datetime_kind,
     example_value,
@@ -281,3 +283,35 @@ def test_the_tsv_uses_lf_and_no_bom():
 def test_no_columns_give_a_tsv_of_comments_only():
     lines = tsv_template([]).rstrip("\n").split("\n")
     assert all(line.startswith("# ") for line in lines)
+
+
+# --- xlsx: drop-down lists of vocabulary columns ----------------------------------------
+
+ORGAN = Column(name="Organ", pattern="^(liver|heart|big\\|small)$", pattern_description="An organ")
+SEX = Column(name="Sex", pattern="(f|m)", mandatory=True)
+
+
+def test_a_vocabulary_column_offers_its_values_as_a_drop_down_list():
+    book = workbook([SAMPLE_ID, ORGAN, SEX])
+    validations = book["Samples"].data_validations.dataValidation
+    assert [(v.type, str(v.sqref)) for v in validations] == [
+        ("list", f"B2:B{LAST_ROW}"),
+        ("list", f"C2:C{LAST_ROW}"),
+    ]
+    lists = book[LISTS_SHEET]
+    assert lists.sheet_state == "hidden"
+    assert rows(lists) == [["liver", "f"], ["heart", "m"], ["big|small", None]]
+    organ = validations[0]
+    assert organ.formula1 == "'Lists'!$A$1:$A$3"
+    # Other values are refused with the column's own message, as the server would.
+    assert organ.showErrorMessage and organ.error == "An organ"
+
+
+def test_the_lists_sheet_comes_last_so_the_samples_sheet_stays_first():
+    assert workbook([ORGAN]).sheetnames == ["Samples", "Columns", "Example", LISTS_SHEET]
+
+
+def test_columns_without_a_vocabulary_get_no_drop_down_and_no_lists_sheet():
+    book = workbook()
+    assert book["Samples"].data_validations.dataValidation == []
+    assert LISTS_SHEET not in book.sheetnames
