@@ -54,6 +54,7 @@ def includeme(config: Configurator) -> None:
     config.add_route("api_registration_settings", f"{API}/registrationsettings")
     config.add_route("api_appsettings", f"{API}/appsettings")
     config.add_route("api_appsetting", f"{API}/appsettings/{{id}}")
+    config.add_route("api_appsetting_preview", f"{API}/rpc/appsetting-preview")
     # API: metadata definitions, staging, files, submissions, services
     config.add_route("api_metadata", f"{API}/metadata")
     config.add_route("api_metadatum", f"{API}/metadata/{{id}}")

@@ -37,3 +37,14 @@ def update_app_setting(request: Request) -> Response:
         request.openapi_validated.body["value"],
     )
     return Response(status=204)
+
+
+@view_config(
+    route_name="api_appsetting_preview", request_method="POST", renderer="json", openapi=True
+)
+def preview_app_setting(request: Request) -> dict[str, Any]:
+    body = request.openapi_validated.body
+    preview = appsettings.preview_app_setting(
+        request.dbsession, request.user, body["key"], body["value"]
+    )
+    return {"placeholders": preview.placeholders, "text": preview.text, "html": preview.html}

@@ -16,6 +16,7 @@ from datameta.logic.ids import get_by_id
 from datameta.logic.mails import PLACEHOLDERS, template_problem
 from datameta.models import AppSetting, SettingType, User
 from datameta.security import authz
+from datameta.security.html import sanitize_html
 from datameta.security.passwords import PasswordPolicy
 
 
@@ -107,3 +108,44 @@ def update_app_setting(db: Session, actor: User, setting_id: str, text: str) -> 
             raise ValidationFailed([ErrorItem(message=f"{setting.key} {problem}.", field="value")])
     setting.value = value
     return setting
+
+
+# Settings that pages show as HTML (sanitized): their previews are sanitized the same way.
+HTML_SETTINGS = frozenset({"renderer_logo_html", "renderer_legal_notice", "user_agreement"})
+# What a mail preview fills in, one made-up value per placeholder.
+SAMPLE_VALUES = {
+    "fullname": "Jane Doe",
+    "token_url": "https://datameta.example.org/setpass/0123456789abcdef",
+    "expiry_minutes": 10,
+    "req_fullname": "John Roe",
+    "req_email": "john.roe@example.org",
+    "req_group": "Example Lab",
+    "req_url": "https://datameta.example.org/admin?showreq=00000000-0000-4000-8000-000000000000",
+}
+
+
+@dataclass(frozen=True)
+class SettingPreview:
+    """How a setting's value would show: a mail text filled in, or HTML as pages show it."""
+
+    placeholders: list[str]
+    text: str | None
+    html: str | None
+
+
+def preview_app_setting(db: Session, actor: User, key: str, value: str) -> SettingPreview:
+    """Preview ``value`` for the setting ``key`` without saving it (site admins)."""
+    if not authz.can_manage_site(actor):
+        raise Forbidden("Only site admins may preview the application settings.")
+    if db.scalar(select(AppSetting.id).where(AppSetting.key == key)) is None:
+        raise ValidationFailed([ErrorItem(message=f"There is no setting {key}.", field="key")])
+    if key in PLACEHOLDERS:
+        allowed = PLACEHOLDERS[key]
+        problem = template_problem(value, allowed)
+        if problem is not None:
+            raise ValidationFailed([ErrorItem(message=f"{key} {problem}.", field="value")])
+        samples = {name: SAMPLE_VALUES[name] for name in allowed}
+        return SettingPreview(sorted(allowed), value.format_map(samples), None)
+    if key in HTML_SETTINGS:
+        return SettingPreview([], None, str(sanitize_html(value)))
+    return SettingPreview([], None, None)

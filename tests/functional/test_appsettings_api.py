@@ -165,3 +165,66 @@ def test_placeholder_braces_in_texts_other_than_mails_are_free(testapp, dbsessio
     target = setting(dbsession, "renderer_page_title")
     put_setting(testapp, admin, target.uuid, "Portal {beta}")
     assert target.value == "Portal {beta}"
+
+
+# POST /rpc/appsetting-preview
+
+PREVIEW = "/api/v1/rpc/appsetting-preview"
+
+
+def preview(testapp, headers, key, value, *, status=200):
+    return testapp.post_json(PREVIEW, {"key": key, "value": value}, headers=headers, status=status)
+
+
+def test_a_mail_preview_fills_sample_values_and_names_the_placeholders(testapp, admin):
+    answer = preview(testapp, admin, "template_reject", "Dear {fullname}, {{sorry}}.").json
+    assert answer == {"placeholders": ["fullname"], "text": "Dear Jane Doe, {sorry}.", "html": None}
+
+
+def test_a_mail_preview_refuses_what_saving_refuses_in_the_same_words(testapp, dbsession, admin):
+    previewed = preview(testapp, admin, "subject_reject", "Hi {token_url}", status=400)
+    saved = put_setting(
+        testapp, admin, setting(dbsession, "subject_reject").uuid, "Hi {token_url}", status=400
+    )
+    assert_api_error(previewed, 400, "ValidationError", field="value")
+    assert previewed.json == saved.json
+
+
+def test_an_html_preview_is_sanitized_as_the_pages_show_it(testapp, admin):
+    html = '<b>Lab</b><script>alert(1)</script><a href="javascript:x()" onclick="y()">legal</a>'
+    answer = preview(testapp, admin, "renderer_legal_notice", html).json
+    assert answer["placeholders"] == [] and answer["text"] is None
+    assert "<b>Lab</b>" in answer["html"]
+    assert "script" not in answer["html"] and "javascript" not in answer["html"]
+    assert "onclick" not in answer["html"]
+
+
+def test_other_settings_have_nothing_to_preview(testapp, admin):
+    answer = preview(testapp, admin, "security_lockout_window_minutes", "60").json
+    assert answer == {"placeholders": [], "text": None, "html": None}
+
+
+def test_previewing_saves_nothing(testapp, dbsession, admin):
+    before = setting(dbsession, "template_reject").value
+    preview(testapp, admin, "template_reject", "Changed {fullname}")
+    assert setting(dbsession, "template_reject").value == before
+
+
+def test_previewing_an_unknown_setting_is_refused(testapp, admin):
+    assert_api_error(preview(testapp, admin, "no_such_key", "x", status=400), 400, field="key")
+
+
+def test_previewing_needs_credentials(testapp):
+    assert_api_error(
+        testapp.post_json(PREVIEW, {"key": "subject_reject", "value": "x"}, status=401), 401
+    )
+
+
+@pytest.mark.parametrize(
+    "roles",
+    [{}, {"group_admin": True}, {"site_read": True}],
+    ids=["regular", "group admin", "site read"],
+)
+def test_only_site_admins_preview_settings(testapp, dbsession, roles):
+    headers = api_headers(make_api_key(dbsession, make_user(dbsession, **roles)))
+    assert_api_error(preview(testapp, headers, "subject_reject", "x", status=403), 403)
