@@ -28,6 +28,7 @@ def includeme(config: Configurator) -> None:
     config.add_route("home", "/home")
     config.add_route("account", "/account")
     config.add_route("admin", "/admin")
+    config.add_route("admin_section", "/admin/{section}")
     config.add_route("submit", "/submit")
 
     # API: explorer (the spec itself is served at /api/v1/openapi.yaml, see datameta.api)

@@ -1,8 +1,10 @@
-"""The admin page: one page of sections, each shown to the admins it concerns.
+"""The admin page: sections, each at its own URL and shown to the admins it concerns.
 
-A section is a template plus a function that gathers what it shows; forms in a
-section post to /admin with an ``action`` field that selects their view. The one
-section so far answers registration requests; another is one more entry in SECTIONS.
+A section is a template plus a function that gathers what it shows. Registration
+requests are answered with forms that post to /admin with an ``action`` field
+(they work without script); the other sections are clients of the public API
+(static/js/admin/), like the submit page: the view hands them only what they
+need to start. A section the user may not use is neither linked nor served (403).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
 
-from pyramid.httpexceptions import HTTPForbidden, HTTPFound
+from pyramid.httpexceptions import HTTPForbidden, HTTPFound, HTTPNotFound
 from pyramid.renderers import render_to_response
 from pyramid.request import Request
 from pyramid.response import Response
@@ -20,7 +22,10 @@ from pyramid.view import view_config
 
 from datameta.errors import NotFound, ValidationFailed
 from datameta.logic import registrations
+from datameta.logic.appsettings import HTML_SETTINGS
+from datameta.logic.mails import PLACEHOLDERS
 from datameta.models import RegistrationRequest, User
+from datameta.routes import API
 from datameta.security import authz
 from datameta.views.auth import errors_of
 
@@ -92,7 +97,34 @@ def registrations_context(
     }
 
 
+def api_section_context(request: Request, **failed: Any) -> dict[str, Any]:
+    """What a script-driven section starts with: the API, the caller and their powers."""
+    actor = request.user
+    return {
+        "api_base": API,
+        "actor": {
+            "id": str(actor.uuid),
+            "siteAdmin": authz.is_site_admin(actor),
+            "groupAdmin": actor.group_admin,
+            "groupId": actor.group.site_id,
+            "groupName": actor.group.name,
+        },
+        # Which settings are mail texts and which HTML, so editors and previews fit them.
+        "setting_kinds": {
+            "mail": sorted(PLACEHOLDERS),
+            "html": sorted(HTML_SETTINGS),
+        },
+    }
+
+
 SECTIONS = [
+    Section(
+        id="users",
+        title="Users",
+        template="admin/users.html",
+        visible=authz.can_list_users,
+        context=api_section_context,
+    ),
     Section(
         id="registrations",
         title="Registration requests",
@@ -100,7 +132,38 @@ SECTIONS = [
         visible=authz.can_use_admin_page,
         context=registrations_context,
     ),
+    Section(
+        id="groups",
+        title="Groups",
+        template="admin/groups.html",
+        visible=authz.can_list_groups,
+        context=api_section_context,
+    ),
+    Section(
+        id="columns",
+        title="Sample-sheet columns",
+        template="admin/columns.html",
+        visible=authz.can_manage_site,
+        context=api_section_context,
+    ),
+    Section(
+        id="settings",
+        title="Site settings",
+        template="admin/settings.html",
+        visible=authz.can_manage_site,
+        context=api_section_context,
+    ),
+    Section(
+        id="services",
+        title="Services",
+        template="admin/services.html",
+        visible=authz.can_manage_site,
+        context=api_section_context,
+    ),
 ]
+SECTIONS_BY_ID = {section.id: section for section in SECTIONS}
+# /admin itself shows the requests: the links in notification mails lead there.
+DEFAULT_SECTION = "registrations"
 
 
 def require_admin(request: Request) -> None:
@@ -108,12 +171,16 @@ def require_admin(request: Request) -> None:
         raise HTTPForbidden()
 
 
-def render_admin(request: Request, status: int = 200, **failed: dict[str, Any]) -> Response:
-    """The page with every section the user may see; ``failed`` maps a section to its state."""
-    sections = [section for section in SECTIONS if section.visible(request.user)]
-    values: dict[str, Any] = {"sections": sections}
-    for section in sections:
-        values.update(section.context(request, **failed.get(section.id, {})))
+def render_admin(
+    request: Request, status: int = 200, section_id: str = DEFAULT_SECTION, **failed: Any
+) -> Response:
+    """The page with one section and links to every section the user may use."""
+    section = SECTIONS_BY_ID[section_id]
+    sections = [item for item in SECTIONS if item.visible(request.user)]
+    if section not in sections:
+        raise HTTPForbidden()
+    values: dict[str, Any] = {"sections": sections, "section": section}
+    values.update(section.context(request, **failed.get(section.id, {})))
     request.response.status_int = status
     return render_to_response(
         "admin/index.html", values, request=request, response=request.response
@@ -126,8 +193,17 @@ def admin_page(request: Request) -> Response:
     return render_admin(request)
 
 
+@view_config(route_name="admin_section", request_method="GET")
+def admin_section(request: Request) -> Response:
+    require_admin(request)
+    section_id = request.matchdict["section"]
+    if section_id not in SECTIONS_BY_ID:
+        raise HTTPNotFound()
+    return render_admin(request, section_id=section_id)
+
+
 def back_to(request: Request, section: str) -> HTTPFound:
-    return HTTPFound(location=request.route_path("admin", _anchor=section))
+    return HTTPFound(location=request.route_path("admin_section", section=section))
 
 
 @view_config(route_name="admin", request_method="POST", request_param="action=accept_registration")
