@@ -1,0 +1,224 @@
+"""The admin page in a real browser: columns, groups and users, mail texts, services.
+
+Each test works through the page as an admin would and checks the outcome where
+it matters: on the submit page and in the template, in the group admin's view,
+in the next mail, in the API. Screenshots of every section land in
+test-output/screenshots/.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import openpyxl
+import pytest
+import requests
+from playwright.sync_api import Browser, Page, expect
+
+from datameta.logic.metadata import save_definition
+from tests.browser.conftest import Screenshots
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    add_request,
+    definition_input,
+    make_api_key,
+    make_group,
+    make_user,
+)
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def site(committed_db):
+    """A site admin and a submitter in one lab, with a SampleId column defined."""
+    lab = make_group(committed_db, "Sequencing Lab")
+    admin = make_user(
+        committed_db, group=lab, email="admin@example.org", fullname="Ada Admin", site_admin=True
+    )
+    submitter = make_user(
+        committed_db, group=lab, email="submitter@example.org", fullname="Sam Submitter"
+    )
+    save_definition(
+        committed_db, admin, definition_input("SampleId", 10, mandatory=True, example="S1")
+    )
+    committed_db.commit()
+    return {"lab": lab, "admin": admin, "submitter": submitter}
+
+
+def log_in(page: Page, email: str) -> None:
+    page.goto("/login")
+    page.fill("#email", email)
+    page.fill("#password", DEFAULT_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/home")
+    # Destructive actions ask first; the tests answer yes.
+    page.on("dialog", lambda dialog: dialog.accept())
+
+
+def new_page(browser: Browser, live_server: str) -> Page:
+    page = browser.new_context(base_url=live_server).new_page()
+    page.set_default_timeout(10_000)
+    return page
+
+
+def test_a_column_with_a_vocabulary_reaches_the_submit_page_the_template_and_the_check(
+    page, browser, live_server, screenshots, site, tmp_path: Path
+):
+    log_in(page, site["admin"].email)
+    page.goto("/admin/columns")
+    expect(page.locator("#columns-table tr[data-column=SampleId]")).to_be_visible()
+    page.click("#column-new")
+    page.fill("#col-name", "Organ")
+    page.check("#col-mandatory")
+    page.click("#vocabulary-helper summary")
+    page.fill("#vocabulary-values", "liver\nheart\nbig.toe")
+    page.click("#vocabulary-apply")
+    expect(page.locator("#col-regexp")).to_have_value(r"^(liver|heart|big\.toe)$")
+    # The live checker: whole values only, and the dot is a dot.
+    page.fill("#col-example", "liver")
+    page.fill("#col-test", "heart\nliverish\nbigxtoe")
+    results = page.locator("#col-test-results li")
+    expect(results).to_have_count(4)
+    expect(page.locator("#col-test-results li[data-ok=true]")).to_have_count(2)
+    expect(page.locator("#col-test-results li[data-value=liverish]")).to_contain_text(
+        "does not match"
+    )
+    screenshots.take("columns-editor-with-checker")
+    page.click("#column-save")
+    expect(page.locator("#admin-alerts")).to_contain_text("The column Organ was created")
+    expect(page.locator("#columns-table tr[data-column=Organ]")).to_contain_text("mandatory")
+    screenshots.take("columns-list")
+
+    # The submitter sees the column at once, in the panel and the template.
+    submitter = new_page(browser, live_server)
+    log_in(submitter, site["submitter"].email)
+    submitter.goto("/submit")
+    submitter.wait_for_selector("#submit-app[data-ready=true]")
+    expect(submitter.locator("#columns-table tr[data-column=Organ]")).to_be_visible()
+    Screenshots(submitter, "admin_column_on_submit_page").take("column-panel")
+    with submitter.expect_download() as download_info:
+        submitter.click("#template-xlsx")
+    template = openpyxl.load_workbook(io.BytesIO(Path(download_info.value.path()).read_bytes()))
+    assert [cell.value for cell in template["Samples"][1]] == ["SampleId", "Organ"]
+    [drop_down] = template["Samples"].data_validations.dataValidation
+    assert (drop_down.type, str(drop_down.sqref).split(":")[0]) == ("list", "B2")
+    assert [row[0] for row in template["Lists"].iter_rows(values_only=True)] == [
+        "liver",
+        "heart",
+        "big.toe",
+    ]
+
+    # A sheet that breaks the rule is reported at the cell.
+    sheet = tmp_path / "organs.csv"
+    sheet.write_text("SampleId,Organ\nS1,liver\nS2,lung\n")
+    submitter.set_input_files("#sheet-input", str(sheet))
+    report = submitter.locator(".sheet-report[data-sheet='organs.csv'] .rejected-table")
+    expect(report.locator("tr[data-row='3'] td[data-column=Organ].cell-problem")).to_contain_text(
+        "One of: liver, heart, big.toe"
+    )
+    Screenshots(submitter, "admin_column_on_submit_page").take("cell-problem")
+    submitter.context.close()
+
+
+def test_an_admin_creates_a_group_and_makes_a_user_its_admin_who_then_sees_only_it(
+    page, browser, live_server, screenshots, site
+):
+    log_in(page, site["admin"].email)
+    page.goto("/admin/groups")
+    page.fill("#group-create-name", "Imaging Lab")
+    page.click("#group-create button[type=submit]")
+    expect(page.locator("#admin-alerts")).to_contain_text("The group Imaging Lab")
+    imaging = page.locator("#groups-table tr", has_text="Imaging Lab")
+    expect(imaging.locator("td").nth(1)).to_have_text("0")
+    screenshots.take("groups")
+
+    page.goto("/admin/users")
+    page.fill("#users-search", "Sam")
+    row = page.locator("#users-table tbody tr", has_text="Sam Submitter")
+    expect(page.locator("#users-table tbody tr:not(.user-editor)")).to_have_count(1)
+    row.get_by_role("button", name="Edit Sam Submitter").click()
+    editor = page.locator("#users-table tr.user-editor")
+    editor.get_by_label("Group", exact=True).select_option(label="Imaging Lab")
+    editor.get_by_label("Group admin", exact=True).check()
+    screenshots.take("users-editor")
+    editor.get_by_role("button", name="Save").click()
+    expect(page.locator("#admin-alerts")).to_contain_text(
+        "Sam Submitter: saved groupId, groupAdmin"
+    )
+    expect(row).to_contain_text("Imaging Lab")
+    expect(row).to_contain_text("group admin")
+    screenshots.take("users")
+
+    # The new group admin sees their group's users and requests, nothing else.
+    group_admin = new_page(browser, live_server)
+    log_in(group_admin, site["submitter"].email)
+    group_admin.goto("/admin/users")
+    expect(group_admin.locator("#users-table tbody tr")).to_have_count(1)
+    expect(group_admin.locator("#users-table tbody tr")).to_contain_text("Sam Submitter")
+    tabs = group_admin.locator("nav[aria-label='Admin sections'] a")
+    expect(tabs).to_have_text(["Users", "Registration requests"])
+    expect(group_admin.locator("#users-group-filter")).to_be_hidden()
+    Screenshots(group_admin, "admin_group_admin_view").take("users-of-own-group")
+    assert group_admin.goto("/admin/columns").status == 403
+    group_admin.context.close()
+
+
+def test_an_edited_mail_text_is_used_by_the_next_mail(
+    page, screenshots, site, mailbox, committed_db
+):
+    registration = add_request(committed_db, group=site["lab"], email="applicant@example.org")
+    committed_db.commit()
+    log_in(page, site["admin"].email)
+    page.goto("/admin/settings")
+    setting = page.locator("form.setting[data-key=template_reject]")
+    expect(setting.locator("#setting-template_reject-placeholders")).to_contain_text("{fullname}")
+    setting.locator("textarea").fill("Dear {fullname},\nthe lab is full this year. {{Sorry}}")
+    setting.get_by_role("button", name="Preview").click()
+    expect(setting.locator(".mail-preview")).to_have_text(
+        "Dear Jane Doe,\nthe lab is full this year. {Sorry}"
+    )
+    legal = page.locator("form.setting[data-key=renderer_legal_notice]")
+    legal.locator("textarea").fill("<b>Imprint</b><script>alert(1)</script>")
+    legal.get_by_role("button", name="Preview").click()
+    expect(legal.locator("iframe.html-preview")).to_have_attribute(
+        "srcdoc", re.compile(r"^<b>Imprint</b>$")
+    )
+    screenshots.take("settings-with-previews")
+    setting.get_by_role("button", name="Save").click()
+    expect(page.locator("#admin-alerts")).to_contain_text("template_reject was saved")
+
+    page.goto(f"/admin?showreq={registration.uuid}")
+    page.click(f"#request-{registration.uuid}-reject button[type=submit]")
+    expect(page.locator(".alert-success")).to_contain_text("was rejected")
+    screenshots.take("registrations")
+    [mail] = mailbox.received("applicant@example.org")
+    assert mailbox.body(mail).strip() == "Dear Applicant Name,\nthe lab is full this year. {Sorry}"
+
+
+def test_a_service_is_created_and_assigned_a_user(
+    page, screenshots, site, live_server, committed_db
+):
+    log_in(page, site["admin"].email)
+    page.goto("/admin/services")
+    page.fill("#service-create-name", "QC pipeline")
+    page.click("#service-create button[type=submit]")
+    card = page.locator("form.service[data-service='QC pipeline']")
+    expect(card).to_be_visible()
+    expect(card.locator(".service-columns")).to_contain_text("no column yet")
+    card.get_by_label("Assigned users").select_option(
+        label="Sam Submitter <submitter@example.org> (Sequencing Lab)"
+    )
+    card.get_by_role("button", name="Save").click()
+    expect(page.locator("#admin-alerts")).to_contain_text("with 1 assigned user")
+    screenshots.take("services")
+
+    # The assigned user now sees the service through the API.
+    key = make_api_key(committed_db, site["submitter"])
+    committed_db.commit()
+    services = requests.get(
+        f"{live_server}/api/v1/services", headers={"Authorization": f"Bearer {key}"}, timeout=10
+    ).json()
+    assert [service["name"] for service in services] == ["QC pipeline"]
