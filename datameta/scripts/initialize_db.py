@@ -8,8 +8,10 @@ import sys
 from pyramid.paster import get_appsettings, setup_logging
 
 from datameta.config import ConfigurationError, parse_settings
-from datameta.db import make_engine, make_session_factory
+from datameta.db import advisory_lock, make_engine, make_session_factory
 from datameta.logic.bootstrap import InitialUser, create_initial_admin
+
+SEEDING_LOCK_ID = 0x446D536565640001
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -45,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         group_name=args.initial_group,
         api_key=args.initial_api_key,
     )
-    with session_factory.begin() as db:
+    # Replicas that start at once seed one after the other; the later ones find the admin.
+    with advisory_lock(engine, SEEDING_LOCK_ID), session_factory.begin() as db:
         user = create_initial_admin(db, initial)
     engine.dispose()
     if user is None:

@@ -53,3 +53,31 @@ def test_a_missing_setting_stops_it_with_a_message(test_database_url):
     )
     assert result.returncode == 2
     assert "DATAMETA_SESSION_SECRET" in result.stderr
+
+
+def test_replicas_starting_at_once_migrate_and_seed_one_after_the_other(test_database_url):
+    # What every container does at start: migrate, then seed the first admin.
+    url = fresh_database(test_database_url, "datameta_replicas")
+    alembic = os.path.join(ROOT, ".venv", "bin", "alembic")
+    env = {**os.environ, "DATAMETA_SQLALCHEMY_URL": url}
+    starts = [
+        subprocess.Popen(
+            f"{alembic} -c alembic.ini upgrade head && {COMMAND} -c development.ini {' '.join(ARGS)}",
+            shell=True,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [start.communicate(timeout=120) for start in starts]
+
+    assert [start.returncode for start in starts] == [0, 0, 0], [err for _, err in outputs]
+    said = sorted(out.strip().splitlines()[-1] for out, _ in outputs)
+    assert said == [
+        "initialize_datameta_db: created site admin operator@example.org",
+        "initialize_datameta_db: users exist already, nothing to do",
+        "initialize_datameta_db: users exist already, nothing to do",
+    ]
