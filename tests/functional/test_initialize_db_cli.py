@@ -56,14 +56,19 @@ def test_a_missing_setting_stops_it_with_a_message(test_database_url):
 
 
 def test_replicas_starting_at_once_migrate_and_seed_one_after_the_other(test_database_url):
-    # What every container does at start: migrate, then seed the first admin.
+    # What every container of the image does at start: docker/entrypoint.sh.
     url = fresh_database(test_database_url, "datameta_replicas")
-    alembic = os.path.join(ROOT, ".venv", "bin", "alembic")
-    env = {**os.environ, "DATAMETA_SQLALCHEMY_URL": url}
+    env = {
+        **os.environ,
+        "PATH": os.path.join(ROOT, ".venv", "bin") + os.pathsep + os.environ["PATH"],
+        "DATAMETA_SQLALCHEMY_URL": url,
+        "DATAMETA_INI": "development.ini",
+        "DATAMETA_INITIAL_EMAIL": "operator@example.org",
+        "DATAMETA_INITIAL_PASS": "Operator-Password-1",
+    }
     starts = [
         subprocess.Popen(
-            f"{alembic} -c alembic.ini upgrade head && {COMMAND} -c development.ini {' '.join(ARGS)}",
-            shell=True,
+            [os.path.join(ROOT, "docker", "entrypoint.sh"), "true"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
