@@ -1,7 +1,8 @@
 #!/bin/sh
 # Every container of the image starts here: migrate the database, seed the first
-# site admin when DATAMETA_INITIAL_EMAIL is set, then run the command (the web
-# server, or datameta-worker). Both steps are idempotent and take PostgreSQL
+# site admin when DATAMETA_INITIAL_EMAIL is set (and create the S3 bucket with
+# DATAMETA_CREATE_BUCKET=true), then run the command (the web server, or
+# datameta-worker). Both steps are idempotent and take PostgreSQL
 # advisory locks, so replicas that start at once wait for each other.
 set -eu
 ini=${DATAMETA_INI:-production.ini}
@@ -15,7 +16,8 @@ if [ -n "${DATAMETA_INITIAL_EMAIL:-}" ]; then
     --initial-user-fullname "${DATAMETA_INITIAL_FULLNAME:-Site Admin}" \
     --initial-user-email "$DATAMETA_INITIAL_EMAIL" \
     --initial-user-pass "${DATAMETA_INITIAL_PASS:?DATAMETA_INITIAL_PASS is required with DATAMETA_INITIAL_EMAIL}" \
-    --initial-group "${DATAMETA_INITIAL_GROUPNAME:-Admins}"
+    --initial-group "${DATAMETA_INITIAL_GROUPNAME:-Admins}" \
+    $([ "${DATAMETA_CREATE_BUCKET:-false}" = "true" ] && echo --create-bucket)
 fi
 
 exec "$@"
