@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUN_DIR := var
 RUN_PORT_BASE := 16400
 
-.PHONY: run stop test install lint format readme bench
+.PHONY: run stop test install lint format readme bench deploy-test
 
 install:
 	@scripts/install.sh
@@ -30,6 +30,10 @@ bench: install
 	$(BIN)/python -m benchmarks.bench_samplesheet
 	$(BIN)/python -m benchmarks.bench_hostile_input
 	$(BIN)/python -m benchmarks.bench_listing_stream
+
+# Builds the container image, runs the compose stack of docker/ and tests it end to end.
+deploy-test: install
+	@scripts/deploy_test.sh
 
 readme: install
 	$(BIN)/python scripts/update_readme.py

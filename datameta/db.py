@@ -13,7 +13,7 @@ from pyramid.config import Configurator
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid_retry import is_last_attempt, mark_error_retryable
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,6 +36,21 @@ def make_session_factory(engine: Engine, settings: Settings) -> sessionmaker[Ses
     factory = sessionmaker(bind=engine, info={SITE_ID_FORMATS_KEY: settings.site_ids})
     install_site_id_listener(factory)
     return factory
+
+
+@contextmanager
+def advisory_lock(engine: Engine, lock_id: int) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock, on a connection of its own, for the block.
+
+    Taken before the block's transaction begins: a SERIALIZABLE transaction that
+    waited for a lock inside itself would still read from its older snapshot.
+    """
+    with engine.connect() as connection:
+        connection.execute(select(func.pg_advisory_lock(lock_id)))
+        try:
+            yield
+        finally:
+            connection.execute(select(func.pg_advisory_unlock(lock_id)))
 
 
 def get_tm_session(

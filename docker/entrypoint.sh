@@ -1,19 +1,23 @@
 #!/bin/sh
-# Migrate the database, seed the first admin when asked to, then serve.
-# Migrations run inside one transaction, so replicas starting together are safe;
-# set DATAMETA_MIGRATE=false on all but one replica to skip the work.
+# Every container of the image starts here: migrate the database, seed the first
+# site admin when DATAMETA_INITIAL_EMAIL is set (and create the S3 bucket with
+# DATAMETA_CREATE_BUCKET=true), then run the command (the web server, or
+# datameta-worker). Both steps are idempotent and take PostgreSQL
+# advisory locks, so replicas that start at once wait for each other.
 set -eu
+ini=${DATAMETA_INI:-production.ini}
 
 if [ "${DATAMETA_MIGRATE:-true}" = "true" ]; then
-  alembic -c alembic.ini upgrade head
+  alembic -c alembic.ini -x "ini=$ini" upgrade head
 fi
 
 if [ -n "${DATAMETA_INITIAL_EMAIL:-}" ]; then
-  initialize_datameta_db -c production.ini \
+  initialize_datameta_db -c "$ini" \
     --initial-user-fullname "${DATAMETA_INITIAL_FULLNAME:-Site Admin}" \
     --initial-user-email "$DATAMETA_INITIAL_EMAIL" \
     --initial-user-pass "${DATAMETA_INITIAL_PASS:?DATAMETA_INITIAL_PASS is required with DATAMETA_INITIAL_EMAIL}" \
-    --initial-group "${DATAMETA_INITIAL_GROUPNAME:-Admins}"
+    --initial-group "${DATAMETA_INITIAL_GROUPNAME:-Admins}" \
+    $([ "${DATAMETA_CREATE_BUCKET:-false}" = "true" ] && echo --create-bucket)
 fi
 
 exec "$@"

@@ -6,7 +6,7 @@ import os
 from logging.config import fileConfig
 
 from alembic import context
-from sqlalchemy import engine_from_config, pool
+from sqlalchemy import Connection, engine_from_config, pool, text
 
 from datameta.config import env_name, resolve_raw
 from datameta.models import Base
@@ -16,6 +16,10 @@ if config.config_file_name is not None:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = Base.metadata
+
+# Held for the migration's transaction, so that app replicas starting at once
+# migrate one after the other: the later ones find the schema at head.
+MIGRATION_LOCK_ID = 0x446174614D657461
 
 
 def database_url() -> str:
@@ -36,20 +40,23 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def migrate(connection: Connection) -> None:
+    context.configure(connection=connection, target_metadata=target_metadata)
+    with context.begin_transaction():
+        connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+        context.run_migrations()
+
+
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
-        context.configure(connection=connection, target_metadata=target_metadata)
-        with context.begin_transaction():
-            context.run_migrations()
+        migrate(connection)
         return
     engine = engine_from_config(
         {"sqlalchemy.url": database_url()}, prefix="sqlalchemy.", poolclass=pool.NullPool
     )
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata)
-        with context.begin_transaction():
-            context.run_migrations()
+        migrate(connection)
 
 
 if context.is_offline_mode():

@@ -37,11 +37,6 @@ if [ ! -d "$here/node_modules" ] || [ "$here/package-lock.json" -nt "$here/node_
 fi
 vendor="$here/static/vendor"
 if [ ! -f "$vendor/.installed" ] || [ "$here/package-lock.json" -nt "$vendor/.installed" ]; then
-  mkdir -p "$vendor"
-  cp "$here/node_modules/bootstrap/dist/css/bootstrap.min.css" \
-     "$here/node_modules/bootstrap/dist/js/bootstrap.bundle.min.js" \
-     "$here/node_modules/swagger-ui-dist/swagger-ui-bundle.js" \
-     "$here/node_modules/swagger-ui-dist/swagger-ui.css" \
-     "$here/node_modules/spark-md5/spark-md5.min.js" "$vendor/"
+  "$here/scripts/vendor.sh" "$here/node_modules" "$vendor"
   touch "$vendor/.installed"
 fi

@@ -8,8 +8,11 @@ import sys
 from pyramid.paster import get_appsettings, setup_logging
 
 from datameta.config import ConfigurationError, parse_settings
-from datameta.db import make_engine, make_session_factory
+from datameta.db import advisory_lock, make_engine, make_session_factory
 from datameta.logic.bootstrap import InitialUser, create_initial_admin
+from datameta.storage import storage_from_settings
+
+SEEDING_LOCK_ID = 0x446D536565640001
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -24,6 +27,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--initial-group", required=True)
     parser.add_argument(
         "--initial-api-key", help="also create a non-expiring API key with this token"
+    )
+    parser.add_argument(
+        "--create-bucket",
+        action="store_true",
+        help="also create the S3 bucket of the settings unless it exists",
     )
     return parser.parse_args(argv)
 
@@ -45,9 +53,12 @@ def main(argv: list[str] | None = None) -> int:
         group_name=args.initial_group,
         api_key=args.initial_api_key,
     )
-    with session_factory.begin() as db:
+    # Replicas that start at once seed one after the other; the later ones find the admin.
+    with advisory_lock(engine, SEEDING_LOCK_ID), session_factory.begin() as db:
         user = create_initial_admin(db, initial)
     engine.dispose()
+    if args.create_bucket and storage_from_settings(settings).create_bucket_if_missing():
+        print(f"initialize_datameta_db: created S3 bucket {settings.s3.bucket}")
     if user is None:
         print("initialize_datameta_db: users exist already, nothing to do")
     else:

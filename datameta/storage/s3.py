@@ -267,3 +267,20 @@ class S3Storage:
             raise StorageError(
                 f"S3 bucket {self.bucket!r} at {self.endpoint_url} is not reachable: {error}"
             ) from error
+
+    def create_bucket_if_missing(self) -> bool:
+        """Create the bucket unless it exists; True when it was created."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+            return False
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket"):
+                raise StorageError(f"S3 bucket {self.bucket!r}: {error}") from error
+        try:
+            self.client.create_bucket(Bucket=self.bucket)
+        except ClientError as error:
+            # Another replica starting at the same moment may have created it.
+            if error.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+                raise StorageError(f"S3 bucket {self.bucket!r}: {error}") from error
+            return False
+        return True

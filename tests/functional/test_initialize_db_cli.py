@@ -53,3 +53,36 @@ def test_a_missing_setting_stops_it_with_a_message(test_database_url):
     )
     assert result.returncode == 2
     assert "DATAMETA_SESSION_SECRET" in result.stderr
+
+
+def test_replicas_starting_at_once_migrate_and_seed_one_after_the_other(test_database_url):
+    # What every container of the image does at start: docker/entrypoint.sh.
+    url = fresh_database(test_database_url, "datameta_replicas")
+    env = {
+        **os.environ,
+        "PATH": os.path.join(ROOT, ".venv", "bin") + os.pathsep + os.environ["PATH"],
+        "DATAMETA_SQLALCHEMY_URL": url,
+        "DATAMETA_INI": "development.ini",
+        "DATAMETA_INITIAL_EMAIL": "operator@example.org",
+        "DATAMETA_INITIAL_PASS": "Operator-Password-1",
+    }
+    starts = [
+        subprocess.Popen(
+            [os.path.join(ROOT, "docker", "entrypoint.sh"), "true"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [start.communicate(timeout=120) for start in starts]
+
+    assert [start.returncode for start in starts] == [0, 0, 0], [err for _, err in outputs]
+    said = sorted(out.strip().splitlines()[-1] for out, _ in outputs)
+    assert said == [
+        "initialize_datameta_db: created site admin operator@example.org",
+        "initialize_datameta_db: users exist already, nothing to do",
+        "initialize_datameta_db: users exist already, nothing to do",
+    ]

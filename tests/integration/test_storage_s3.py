@@ -353,3 +353,15 @@ def test_ping_fails_for_a_missing_bucket(settings: Settings) -> None:
 
     with pytest.raises(StorageError, match="not reachable"):
         missing.ping()
+
+
+def test_a_missing_bucket_is_created_once(settings: Settings) -> None:
+    bucket = f"datameta-new-{uuid.uuid4().hex[:12]}"
+    storage = S3Storage(dataclasses.replace(settings.s3, bucket=bucket))
+    with pytest.raises(StorageError):
+        storage.ping()
+
+    assert storage.create_bucket_if_missing() is True
+    storage.ping()
+    assert storage.create_bucket_if_missing() is False
+    storage.client.delete_bucket(Bucket=bucket)
