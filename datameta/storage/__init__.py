@@ -70,6 +70,8 @@ class Storage(Protocol):
 
     def ping(self) -> None: ...
 
+    def create_bucket_if_missing(self) -> bool: ...
+
 
 def md5_from_etag(etag: str) -> str | None:
     """The content MD5 an ETag stands for, if any.
