@@ -36,10 +36,14 @@ ANSWERED = "The registration request does not exist or was already answered."
 class Section:
     id: str
     title: str
-    template: str
     visible: Callable[[User], bool]
     # Gathers the section's template values; keyword arguments carry a failed form's state.
-    context: Callable[..., dict[str, Any]]
+    # None: the section fetches its data through the public API (api_section_context).
+    context: Callable[..., dict[str, Any]] | None = None
+
+    @property
+    def template(self) -> str:
+        return f"admin/{self.id}.html"
 
 
 # Registration requests
@@ -118,48 +122,14 @@ def api_section_context(request: Request, **failed: Any) -> dict[str, Any]:
 
 
 SECTIONS = [
+    Section("users", "Users", authz.can_list_users),
     Section(
-        id="users",
-        title="Users",
-        template="admin/users.html",
-        visible=authz.can_list_users,
-        context=api_section_context,
+        "registrations", "Registration requests", authz.can_use_admin_page, registrations_context
     ),
-    Section(
-        id="registrations",
-        title="Registration requests",
-        template="admin/registrations.html",
-        visible=authz.can_use_admin_page,
-        context=registrations_context,
-    ),
-    Section(
-        id="groups",
-        title="Groups",
-        template="admin/groups.html",
-        visible=authz.can_list_groups,
-        context=api_section_context,
-    ),
-    Section(
-        id="columns",
-        title="Sample-sheet columns",
-        template="admin/columns.html",
-        visible=authz.can_manage_site,
-        context=api_section_context,
-    ),
-    Section(
-        id="settings",
-        title="Site settings",
-        template="admin/settings.html",
-        visible=authz.can_manage_site,
-        context=api_section_context,
-    ),
-    Section(
-        id="services",
-        title="Services",
-        template="admin/services.html",
-        visible=authz.can_manage_site,
-        context=api_section_context,
-    ),
+    Section("groups", "Groups", authz.can_list_groups),
+    Section("columns", "Sample-sheet columns", authz.can_manage_site),
+    Section("settings", "Site settings", authz.can_manage_site),
+    Section("services", "Services", authz.can_manage_site),
 ]
 SECTIONS_BY_ID = {section.id: section for section in SECTIONS}
 # /admin itself shows the requests: the links in notification mails lead there.
@@ -180,7 +150,8 @@ def render_admin(
     if section not in sections:
         raise HTTPForbidden()
     values: dict[str, Any] = {"sections": sections, "section": section}
-    values.update(section.context(request, **failed.get(section.id, {})))
+    context = section.context or api_section_context
+    values.update(context(request, **failed.get(section.id, {})))
     request.response.status_int = status
     return render_to_response(
         "admin/index.html", values, request=request, response=request.response
