@@ -24,6 +24,8 @@ def configure(
     # The settings are reached as `request.settings` everywhere a request is at hand.
     config.add_request_method(request_settings, "settings", reify=True)
     config.registry.update(services)
+    # A request id, one JSON access line and Prometheus counts for every request.
+    config.include(".telemetry")
     # Who is calling (API key or session), secure by default, CSRF checks.
     config.include(".security.policy")
     # Content-Security-Policy and friends on every response.

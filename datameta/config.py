@@ -257,6 +257,26 @@ SPECS: tuple[SettingSpec, ...] = (
         "false",
         "answer upload URLs of the app itself (for DataMeta 1.x clients) instead of S3",
     ),
+    SettingSpec(
+        "datameta.limits.max_body_bytes",
+        _parse_positive_int,
+        str(64 * 2**20),
+        "largest request body in bytes; a larger one is refused with 413 before it is read "
+        "(file content posted to `/api/v1/upload/{id}` has its own limit)",
+    ),
+    SettingSpec(
+        "datameta.limits.max_upload_bytes",
+        _parse_positive_int,
+        str(10 * 2**30),
+        "largest file content in bytes that a DataMeta 1.x client may post through the app",
+    ),
+    SettingSpec(
+        "datameta.metrics.token",
+        str,
+        "",
+        "token Prometheus presents (`Authorization: Bearer ...`) to read `/metrics`; "
+        "empty: `/metrics` answers 404",
+    ),
 )
 
 
@@ -310,6 +330,9 @@ class Settings:
     files_download_max_expiry_minutes: int
     public_url: str
     links_from_request: bool
+    max_body_bytes: int
+    max_upload_bytes: int
+    metrics_token: str
 
 
 def resolve_raw(ini: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -407,6 +430,9 @@ def parse_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = N
         files_download_max_expiry_minutes=values["datameta.files.download_max_expiry_minutes"],
         public_url=values["datameta.public_url"],
         links_from_request=values["datameta.links_from_request"],
+        max_body_bytes=values["datameta.limits.max_body_bytes"],
+        max_upload_bytes=values["datameta.limits.max_upload_bytes"],
+        metrics_token=values["datameta.metrics.token"],
     )
 
 

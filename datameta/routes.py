@@ -30,6 +30,8 @@ def includeme(config: Configurator) -> None:
     config.add_route("admin", "/admin")
     config.add_route("admin_section", "/admin/{section}")
     config.add_route("submit", "/submit")
+    # Prometheus metrics, for whoever holds datameta.metrics.token
+    config.add_route("metrics", "/metrics")
 
     # API: explorer (the spec itself is served at /api/v1/openapi.yaml, see datameta.api)
     config.add_route("api_root", "/api")

@@ -14,6 +14,7 @@ from datameta.api.serialize import aware_utc, file_json, file_upload_json, ident
 from datameta.api.streaming import uploaded_file
 from datameta.logic import files
 from datameta.storage import delete_after_commit
+from datameta.telemetry.metrics import count_uploaded_bytes
 
 
 @view_config(route_name="api_files", request_method="POST", renderer="json", openapi=True)
@@ -50,6 +51,8 @@ def update_file(request: Request) -> dict[str, Any]:
         checksum=body.get("checksum"),
         content_uploaded=body.get("contentUploaded"),
     )
+    if body.get("contentUploaded") and file.filesize is not None:
+        count_uploaded_bytes(request, file.filesize)
     return file_json(file)
 
 

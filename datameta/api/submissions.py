@@ -12,6 +12,7 @@ from datameta.api.serialize import aware_utc, identifier
 from datameta.logic import submissions
 from datameta.logic.submissions import SubmissionContents
 from datameta.models import Submission
+from datameta.telemetry.metrics import count_submission
 
 
 def submission_json(submission: Submission, contents: SubmissionContents) -> dict[str, Any]:
@@ -40,6 +41,7 @@ def create_submission(request: Request) -> dict[str, Any]:
         request.dbsession, request.user, *_request_args(request)
     )
     contents = submissions.submission_contents(request.dbsession, [submission])[submission.id]
+    count_submission(request, len(contents.metadatasets))
     return submission_json(submission, contents)
 
 

@@ -21,6 +21,7 @@ from datameta.logic.ids import get_visible
 from datameta.models import ApiKey, User
 from datameta.security import authz
 from datameta.security.tokens import generate_token, hash_token
+from datameta.telemetry.logs import security_event
 
 LABEL_MAX_LENGTH = 200
 
@@ -78,6 +79,9 @@ def key_owner(
         raise Forbidden(TFA_BYPASS_REFUSED)
     user = authenticate(db, credentials.email, credentials.password, lockout)
     record_success(db, user)
+    security_event(
+        "login", f"{user.site_id} logged in (password, to make an API key)", subject=user.site_id
+    )
     return user
 
 
@@ -145,6 +149,13 @@ def create_api_key(
     key = ApiKey(user_id=user.id, token_hash=hash_token(token), label=label, expires=moment)
     db.add(key)
     db.flush()
+    security_event(
+        "apikey_created",
+        f"API key {key.uuid} ({label!r}) created for {user.site_id}",
+        subject=user.site_id,
+        key=str(key.uuid),
+        expires=moment.isoformat(),
+    )
     return key, token
 
 
@@ -163,3 +174,9 @@ def delete_api_key(db: Session, actor: User, key_id: str) -> None:
         db, ApiKey, key_id, lambda key: authz.can_manage_api_keys(actor, key.user), what="API key"
     )
     db.execute(delete(ApiKey).where(ApiKey.id == key.id))
+    security_event(
+        "apikey_deleted",
+        f"API key {key.uuid} of {key.user.site_id} deleted by {actor.site_id}",
+        subject=key.user.site_id,
+        key=str(key.uuid),
+    )

@@ -8,7 +8,6 @@ them out for good.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -37,8 +36,7 @@ from datameta.security import authz
 from datameta.security.passwords import PasswordPolicy, hash_password, verify_password
 from datameta.security.tokens import generate_token
 from datameta.security.totp import decrypt_secret, encrypt_secret, verify_code
-
-security_log = logging.getLogger("datameta.security")
+from datameta.telemetry.logs import security_event
 
 LOGIN_FAILED = (
     "Wrong email or password, or the account is locked for a while after too many failed attempts."
@@ -93,12 +91,15 @@ def record_failed_attempt(db: Session, user: User, policy: LockoutPolicy) -> Non
         # The lock uses these attempts up: after the cooldown the user has the full
         # number of tries again instead of being locked by the next single mistake.
         _clear_attempts(db, user)
-        security_log.warning(
-            "account %s (%s) locked until %s after %d failed login attempts",
-            user.email,
-            user.site_id,
-            user.locked_until.isoformat(),
-            failures,
+        security_event(
+            "lockout",
+            f"account {user.email} ({user.site_id}) locked until {user.locked_until.isoformat()} "
+            f"after {failures} failed login attempts",
+            warning=True,
+            subject=user.site_id,
+            email=user.email,
+            locked_until=user.locked_until.isoformat(),
+            failures=failures,
         )
 
 
@@ -107,15 +108,33 @@ def _clear_attempts(db: Session, user: User) -> None:
 
 
 def record_success(db: Session, user: User) -> None:
-    """A complete login: forget earlier failures."""
+    """Forget earlier failures and end a lockout (a complete login, an unlock, a reset)."""
     _clear_attempts(db, user)
     user.locked_until = None
 
 
-def record_login(db: Session, user: User) -> None:
-    """A complete login (password and, where required, second factor): admins see when."""
+def record_login(db: Session, user: User, factors: str) -> None:
+    """A complete login (password and, where required, second factor): admins see when.
+
+    ``factors`` names them, for the log.
+    """
     record_success(db, user)
     user.last_login = datetime.now(UTC)
+    security_event(
+        "login", f"{user.site_id} logged in ({factors})", subject=user.site_id, factors=factors
+    )
+
+
+def _login_failed(email: str, user: User | None, reason: str) -> None:
+    # The log tells the reason; the answer never does (see LOGIN_FAILED).
+    security_event(
+        "login_failed",
+        f"failed login for {email!r}: {reason}",
+        warning=True,
+        subject=user.site_id if user is not None else None,
+        email=email[:320],
+        reason=reason,
+    )
 
 
 def authenticate(db: Session, email: str, password: str, policy: LockoutPolicy) -> User:
@@ -129,8 +148,11 @@ def authenticate(db: Session, email: str, password: str, policy: LockoutPolicy) 
     # Always one bcrypt check, so that timing does not tell which emails exist.
     password_ok = verify_password(password, pwhash or _dummy_hash()) and pwhash is not None
     if user is None or not may_log_in(user):
+        reason = "unknown email" if user is None else "account disabled or locked"
+        _login_failed(email, user, reason)
         raise Unauthenticated(LOGIN_FAILED)
     if not password_ok:
+        _login_failed(email, user, "wrong password")
         record_failed_attempt(db, user, policy)
         raise Unauthenticated(LOGIN_FAILED)
     return user
@@ -151,7 +173,7 @@ class LoginStep(Enum):
 def after_password(db: Session, user: User, *, tfa_enabled: bool) -> LoginStep:
     """The next step of ``user``'s login once their password was right."""
     if not tfa_enabled:
-        record_login(db, user)
+        record_login(db, user, "password")
         return LoginStep.DONE
     if needs_tfa_enrolment(user, tfa_enabled):
         return LoginStep.ENROLMENT_NEEDED
@@ -169,15 +191,17 @@ def verify_second_factor(
 ) -> None:
     """Accept the current TOTP ``code`` of ``user``; a wrong one counts as a failed login."""
     if not may_log_in(user):
+        _login_failed(user.email, user, "account disabled or locked, at the second factor")
         raise Unauthenticated(LOGIN_FAILED)
     # No secret (reset meanwhile) or one the current key cannot read: no code can match.
     secret = totp_secret(user, encrypt_key)
     if secret is None or not verify_code(secret, code):
+        _login_failed(user.email, user, "wrong second-factor code")
         record_failed_attempt(db, user, policy)
         if is_locked(user):
             raise Unauthenticated(LOGIN_FAILED)
         raise Unauthenticated([ErrorItem(message=WRONG_CODE, field="code")])
-    record_login(db, user)
+    record_login(db, user, "password and second factor")
 
 
 def unlock_user(db: Session, actor: User, user_id: str) -> User:
@@ -186,7 +210,9 @@ def unlock_user(db: Session, actor: User, user_id: str) -> User:
     if not authz.can_unlock(actor, user):
         raise Forbidden("You may not unlock this account.")
     record_success(db, user)
-    security_log.info("account %s (%s) unlocked by %s", user.email, user.site_id, actor.email)
+    security_event(
+        "unlock", f"account {user.site_id} unlocked by {actor.site_id}", subject=user.site_id
+    )
     return user
 
 
@@ -196,7 +222,11 @@ def reset_second_factor(db: Session, actor: User, user_id: str) -> User:
     if not authz.can_reset_second_factor(actor, user):
         raise Forbidden("Only site admins may reset a second factor.")
     user.tfa_secret_encrypted = None
-    security_log.info("second factor of %s (%s) reset by %s", user.email, user.site_id, actor.email)
+    security_event(
+        "second_factor_reset",
+        f"second factor of {user.site_id} reset by {actor.site_id}",
+        subject=user.site_id,
+    )
     return user
 
 

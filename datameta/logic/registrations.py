@@ -32,6 +32,7 @@ from datameta.logic.passwords import issue_token
 from datameta.logic.users import find_user_by_email, normalize_email
 from datameta.models import Group, RegistrationRequest, TokenPurpose, User
 from datameta.security import authz
+from datameta.telemetry.logs import security_event
 
 MAX_NAME_LENGTH = 200
 MAX_EMAIL_LENGTH = 254
@@ -314,6 +315,13 @@ def accept(db: Session, actor: User, request_id: str, answer: Acceptance) -> Use
     db.add(user)
     db.delete(registration)
     db.flush()
+    security_event(
+        "registration_accepted",
+        f"registration of {user.email} accepted by {actor.site_id}: account {user.site_id}",
+        subject=user.site_id,
+        email=user.email,
+        group=group.site_id if group is not None else None,
+    )
     return user
 
 
@@ -323,6 +331,11 @@ def reject(db: Session, actor: User, request_id: str) -> Answered:
     answered = Answered(fullname=registration.fullname, email=registration.email)
     db.delete(registration)
     db.flush()
+    security_event(
+        "registration_rejected",
+        f"registration of {answered.email} rejected by {actor.site_id}",
+        email=answered.email,
+    )
     return answered
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from datameta.models import ApiKey, User
 from datameta.security.tokens import hash_token
+from datameta.telemetry.logs import note_user
 
 AUTHENTICATED = "authenticated"
 
@@ -75,6 +76,13 @@ def user_for_session(request: Request) -> User | None:
 
 def authenticated_user(request: Request) -> User | None:
     """The caller: by API key when a Bearer header is present, else by session."""
+    user = _authenticate(request)
+    if user is not None:
+        note_user(user.site_id)  # the request's log lines name the user from here on
+    return user
+
+
+def _authenticate(request: Request) -> User | None:
     token = bearer_token(request)
     if token is not None:
         request.environ["datameta.auth_method"] = "apikey"

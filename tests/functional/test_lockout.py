@@ -49,7 +49,7 @@ def test_reaching_the_limit_locks_the_account_and_logs_it(testapp, dbsession, li
     assert user.locked_until is not None
     expected_end = datetime.now(UTC) + timedelta(minutes=15)
     assert abs((user.locked_until - expected_end).total_seconds()) < 60
-    record = next(r for r in caplog.records if r.name == "datameta.security")
+    record = next(r for r in caplog.records if getattr(r, "event", None) == "lockout")
     assert record.levelno == logging.WARNING
     assert "target@example.org" in record.getMessage()
     assert "locked" in record.getMessage()

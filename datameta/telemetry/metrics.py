@@ -1,0 +1,111 @@
+"""Prometheus metrics: requests by route, submissions, uploaded bytes.
+
+Under a server with several worker processes (gunicorn), each process counts
+for itself; prometheus_client's multiprocess mode adds them up when
+``PROMETHEUS_MULTIPROC_DIR`` names an empty folder shared by the processes
+(set before the app starts, emptied at each start). ``/metrics`` then reports
+the sum over all processes, whichever process answers the scrape. Without the
+variable, a single process reports its own counts.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from pyramid.httpexceptions import HTTPNotFound
+from pyramid.request import Request
+from pyramid.response import Response
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+REQUESTS = Counter(
+    "datameta_http_requests",
+    "HTTP requests answered, by route name, method and status",
+    ["route", "method", "status"],
+)
+REQUEST_SECONDS = Histogram(
+    "datameta_http_request_duration_seconds",
+    "Time from the request's arrival to its answer's headers, by route name and method",
+    ["route", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+SUBMISSIONS = Counter("datameta_submissions", "Submissions committed")
+SUBMITTED_RECORDS = Counter(
+    "datameta_submitted_records", "Metadata records committed in submissions"
+)
+UPLOADED_BYTES = Counter(
+    "datameta_uploaded_bytes", "Bytes of data file content verified and recorded"
+)
+
+
+def observe_request(route: str, method: str, status: int, seconds: float) -> None:
+    REQUESTS.labels(route=route, method=method, status=str(status)).inc()
+    REQUEST_SECONDS.labels(route=route, method=method).observe(seconds)
+
+
+def after_commit(request: Request, count: Callable[[], None]) -> None:
+    """Count something once the request's transaction has committed, never for a rollback."""
+
+    def count_if_committed(committed: bool) -> None:
+        if committed:
+            count()
+
+    request.tm.get().addAfterCommitHook(count_if_committed)
+
+
+def count_submission(request: Request, records: int) -> None:
+    """A submission of ``records`` metadata records, counted once it is committed."""
+
+    def count() -> None:
+        SUBMISSIONS.inc()
+        SUBMITTED_RECORDS.inc(records)
+
+    after_commit(request, count)
+
+
+def count_uploaded_bytes(request: Request, size: int) -> None:
+    """A file's verified content of ``size`` bytes, counted once it is recorded."""
+    after_commit(request, lambda: UPLOADED_BYTES.inc(size))
+
+
+def exposition() -> bytes:
+    """The metrics in Prometheus' text format: of all processes in multiprocess mode."""
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+    return generate_latest()
+
+
+def metrics_view(request: Request) -> Response:
+    """``/metrics`` for whoever presents the configured token; 404 while none is set."""
+    expected = request.settings.metrics_token
+    if not expected:
+        raise HTTPNotFound()
+    given = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+        response = Response(status=401, body=b"A valid metrics token is required.\n")
+        response.content_type = "text/plain"
+        response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    response = Response(body=exposition())
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """gunicorn's ``child_exit`` hook: forget the live gauges of a worker that has ended."""
+    if os.environ.get(MULTIPROC_ENV):
+        multiprocess.mark_process_dead(worker.pid)
