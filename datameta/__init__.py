@@ -30,6 +30,8 @@ def configure(
     config.include(".security.policy")
     # Content-Security-Policy and friends on every response.
     config.include(".security.headers")
+    # Bodies over the configured size answer 413 before anything reads them.
+    config.include(".security.body_limit")
     # Text no database can store (NUL, lone surrogates, not UTF-8) answers 400 at the door.
     config.include(".security.text_input")
     # Request-scoped DB session joined to the request's transaction (pyramid_tm, retry).

@@ -6,7 +6,12 @@ import logging
 from urllib.parse import urlencode
 
 from pyramid.exceptions import BadCSRFOrigin, BadCSRFToken
-from pyramid.httpexceptions import HTTPForbidden, HTTPFound, HTTPNotFound
+from pyramid.httpexceptions import (
+    HTTPForbidden,
+    HTTPFound,
+    HTTPNotFound,
+    HTTPRequestEntityTooLarge,
+)
 from pyramid.renderers import render_to_response
 from pyramid.request import Request
 from pyramid.response import Response
@@ -40,6 +45,12 @@ def forbidden_page(error: HTTPForbidden, request: Request) -> Response:
 @exception_view_config(HTTPNotFound, path_info=PAGES)
 def not_found_page(error: HTTPNotFound, request: Request) -> Response:
     return render_error(request, 404, "Page not found", "There is no page at this address.")
+
+
+@exception_view_config(HTTPRequestEntityTooLarge, path_info=PAGES)
+def too_large_page(error: HTTPRequestEntityTooLarge, request: Request) -> Response:
+    message = error.detail or "The request is too large."
+    return render_error(request, 413, "Too much at once", message)
 
 
 @exception_view_config(BadCSRFToken, path_info=PAGES)
