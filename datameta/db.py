@@ -119,6 +119,9 @@ def includeme(config: Configurator) -> None:
         {
             "tm.manager_hook": "pyramid_tm.explicit_manager",
             "tm.commit_veto": "datameta.db.commit_veto",
+            # Annotating the transaction would authenticate the caller before the error
+            # views are in place: a memcached outage would escape them as a bare 500.
+            "tm.annotate_user": "false",
         }
     )
     config.include("pyramid_tm")
@@ -134,6 +137,15 @@ def is_serialization_failure(error: BaseException) -> bool:
     """A transaction lost a race with a concurrent one (SERIALIZABLE): retrying may succeed."""
     return isinstance(error, DBAPIError) and isinstance(
         error.orig, psycopg2.extensions.TransactionRollbackError
+    )
+
+
+def is_database_outage(error: BaseException) -> bool:
+    """PostgreSQL cannot be reached or dropped the connection: not a bug, not a lost race."""
+    if not isinstance(error, DBAPIError) or is_serialization_failure(error):
+        return False
+    return error.connection_invalidated or isinstance(
+        error.orig, psycopg2.OperationalError | psycopg2.InterfaceError
     )
 
 

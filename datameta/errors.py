@@ -93,3 +93,12 @@ class Conflict(DomainError, status=409, exception_name="Conflict"):
 
 class Gone(DomainError, status=410, exception_name="Gone"):
     """A link that was valid once but has expired."""
+
+
+class ServiceUnavailable(Exception):
+    """A service the app needs (``component``) does not answer: the request answers 503.
+
+    Raised by the adapters, never by the logic; the message is for the log only.
+    """
+
+    component = "service"

@@ -12,10 +12,12 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from pymemcache.client.hash import HashClient
+from pymemcache.exceptions import MemcacheError
 from pyramid.config import Configurator
 from pyramid.interfaces import ISession
 from pyramid.request import Request
@@ -24,10 +26,26 @@ from webob.cookies import SignedSerializer
 from zope.interface import implementer
 
 from datameta.config import settings_of
+from datameta.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "datameta:session:"
+
+
+class SessionStoreUnavailable(ServiceUnavailable):
+    """memcached does not answer: sessions can be neither read nor kept."""
+
+    component = "memcached"
+
+
+@contextmanager
+def _unavailable_when_down(action: str) -> Iterator[None]:
+    # Callers handle one error and need not know the client library's.
+    try:
+        yield
+    except (MemcacheError, OSError) as error:
+        raise SessionStoreUnavailable(f"memcached {action} failed: {error!r}") from error
 
 
 class SessionStore(Protocol):
@@ -40,6 +58,8 @@ class SessionStore(Protocol):
     def delete(self, session_id: str) -> None: ...
 
     def ping(self) -> None: ...
+
+    def check(self) -> None: ...
 
 
 class MemcachedStore:
@@ -58,27 +78,40 @@ class MemcachedStore:
             # Wait for "STORED": with fire-and-forget writes, the next request (often on
             # another pooled connection) may read the session before the write landed.
             default_noreply=False,
-            retry_attempts=1,
+            # A server that fails is set aside at once and tried again after dead_timeout.
+            # With retries, HashClient answers a miss (None) while it waits to retry a
+            # failed server: a logged-in user would silently lose the session.
+            retry_attempts=0,
             dead_timeout=1,
         )
 
     def load(self, session_id: str) -> dict[str, Any] | None:
-        raw = self.client.get(KEY_PREFIX + session_id)
+        with _unavailable_when_down("get"):
+            raw = self.client.get(KEY_PREFIX + session_id)
         return None if raw is None else json.loads(raw)
 
     def save(self, session_id: str, data: dict[str, Any], ttl: int) -> None:
-        self.client.set(KEY_PREFIX + session_id, json.dumps(data).encode(), expire=ttl)
+        with _unavailable_when_down("set"):
+            self.client.set(KEY_PREFIX + session_id, json.dumps(data).encode(), expire=ttl)
 
     def delete(self, session_id: str) -> None:
-        self.client.delete(KEY_PREFIX + session_id)
+        with _unavailable_when_down("delete"):
+            self.client.delete(KEY_PREFIX + session_id)
+
+    def check(self) -> None:
+        """Raise SessionStoreUnavailable unless sessions can be read now (a read of no key)."""
+        with _unavailable_when_down("get"):
+            self.client.get(KEY_PREFIX + "check")
 
     def ping(self) -> None:
-        """Raise unless every server answers."""
+        """Raise SessionStoreUnavailable unless every server answers (for the health check)."""
         for server, client in self.client.clients.items():
             try:
                 client.version()
             except Exception as error:
-                raise ConnectionError(f"memcached {server} does not answer: {error}") from error
+                raise SessionStoreUnavailable(
+                    f"memcached {server} does not answer: {error!r}"
+                ) from error
 
 
 def _new_session_id() -> str:
@@ -162,6 +195,10 @@ class SessionFactory:
             data = self.store.load(session_id)
             if data is None:  # expired or unknown: start afresh under a new id
                 session_id = None
+        if session_id is None:
+            # A new session is saved only once the answer is ready, too late to answer
+            # 503 when memcached is down: find out now, while the view can still fail.
+            self.store.check()
         session = ServerSideSession(request, self.store, session_id, data)
         request.add_response_callback(self._save_callback(session))
         return session
@@ -177,31 +214,39 @@ class SessionFactory:
 
     def _save_callback(self, session: ServerSideSession) -> Callable[[Request, Response], None]:
         def save(request: Request, response: Response) -> None:
-            if session._invalidated_id:
-                self.store.delete(session._invalidated_id)
-            if not session:
-                if not session.new:
-                    self.store.delete(session.session_id)
-                if request.cookies.get(self.cookie_name) is not None:
-                    response.delete_cookie(self.cookie_name)
-                return
-            # Saved by every request that loaded it, changed or not: that keeps the idle
-            # timeout sliding, and in-place changes of nested values (a flash queue) are kept.
-            session["_created"] = session.created
-            self.store.save(session.session_id, dict(session), self.timeout)
-            if session.new:
-                # No max_age: the cookie ends with the browser; the data ends after
-                # the idle timeout in memcached.
-                response.set_cookie(
-                    self.cookie_name,
-                    self.serializer.dumps(session.session_id).decode(),
-                    path="/",
-                    secure=self.secure,
-                    httponly=True,
-                    samesite="Lax",
-                )
+            try:
+                self._save(session, request, response)
+            except SessionStoreUnavailable as error:
+                # Too late for an error answer: memcached went away during the request.
+                # The session is not kept; the next request answers 503 while it is away.
+                log.warning("session not saved: %s", error)
 
         return save
+
+    def _save(self, session: ServerSideSession, request: Request, response: Response) -> None:
+        if session._invalidated_id:
+            self.store.delete(session._invalidated_id)
+        if not session:
+            if not session.new:
+                self.store.delete(session.session_id)
+            if request.cookies.get(self.cookie_name) is not None:
+                response.delete_cookie(self.cookie_name)
+            return
+        # Saved by every request that loaded it, changed or not: that keeps the idle
+        # timeout sliding, and in-place changes of nested values (a flash queue) are kept.
+        session["_created"] = session.created
+        self.store.save(session.session_id, dict(session), self.timeout)
+        if session.new:
+            # No max_age: the cookie ends with the browser; the data ends after
+            # the idle timeout in memcached.
+            response.set_cookie(
+                self.cookie_name,
+                self.serializer.dumps(session.session_id).decode(),
+                path="/",
+                secure=self.secure,
+                httponly=True,
+                samesite="Lax",
+            )
 
 
 class _Text:

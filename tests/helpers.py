@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import functools
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
 from typing import Any
 
 import webtest
@@ -102,3 +108,60 @@ def assert_matches_spec(response: Any, method: str, path: str) -> None:
         response.body, status_code=response.status_int, content_type=response.content_type
     )
     _openapi().validate_response(request, mock)
+
+
+class PrivateStack:
+    """A service stack of a test's own (scripts/stack.sh), whose services it may stop.
+
+    Outage tests use it so that the stack the other tests share is never disturbed.
+    """
+
+    ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    SCRIPT = os.path.join(ROOT, "scripts", "stack.sh")
+    PG_CTL = "/usr/lib/postgresql/15/bin/pg_ctl"
+
+    def __init__(self, port_base: int, prefix: str = "datameta-stack-") -> None:
+        self.port_base = port_base
+        self.folder = tempfile.mkdtemp(prefix=prefix)
+
+    def up(self) -> None:
+        """Start every service that is not running (all of them, the first time)."""
+        environ = {**os.environ, "STACK_FAST": "1"}
+        command = [self.SCRIPT, "up", self.folder, str(self.port_base)]
+        subprocess.run(command, check=True, env=environ)
+
+    def down(self) -> None:
+        subprocess.run([self.SCRIPT, "down", self.folder], check=False)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    @property
+    def environ(self) -> dict[str, str]:
+        """The DATAMETA_* settings that point the app at this stack."""
+        environ = {}
+        with open(os.path.join(self.folder, "env.sh")) as env_file:
+            for line in env_file:
+                name, _, value = line.removeprefix("export ").strip().partition("=")
+                environ[name] = value
+        return environ
+
+    def stop(self, service: str) -> None:
+        """Stop ``memcached`` or ``weed`` (S3), as an outage would."""
+        with open(os.path.join(self.folder, f"{service}.pid")) as handle:
+            pid = int(handle.read())
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):  # not our child process, so wait by polling
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+        os.kill(pid, signal.SIGKILL)
+
+    def stop_postgres(self, mode: str = "immediate") -> None:
+        as_postgres = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
+        data = os.path.join(self.folder, "pg", "data")
+        subprocess.run(
+            [*as_postgres, self.PG_CTL, "-D", data, "-m", mode, "-w", "stop"],
+            check=True,
+            capture_output=True,
+        )

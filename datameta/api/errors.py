@@ -23,8 +23,8 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import exception_view_config
 
-from datameta.db import is_serialization_failure, retry_if_possible
-from datameta.errors import DomainError, ErrorItem
+from datameta.db import is_database_outage, is_serialization_failure, retry_if_possible
+from datameta.errors import DomainError, ErrorItem, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,23 @@ def forbidden(error: HTTPForbidden, request: Request) -> Response:
     return error_response(403, [item])
 
 
+def unavailable_response(component: str) -> Response:
+    """503 naming the component that does not answer, as the health check names it."""
+    item = ErrorItem(
+        exception="ServiceUnavailable",
+        error_code=f"{component}_unavailable",
+        message=f"{component} is temporarily unavailable; nothing was changed. Please try again.",
+        field=component,
+    )
+    return error_response(503, [item])
+
+
+@exception_view_config(ServiceUnavailable, path_info=API_PATHS)
+def service_unavailable(error: ServiceUnavailable, request: Request) -> Response:
+    log.warning("%s %s: %s", request.method, request.path, error)
+    return unavailable_response(error.component)
+
+
 @exception_view_config(Exception, path_info=API_PATHS)
 def unexpected_error(error: Exception, request: Request) -> Response:
     retry_if_possible(request, error)
@@ -116,6 +133,9 @@ def unexpected_error(error: Exception, request: Request) -> Response:
             message="A concurrent request changed the same data. Please try again.",
         )
         return error_response(409, [item])
+    if is_database_outage(error):
+        log.warning("%s %s: database unavailable: %s", request.method, request.path, error)
+        return unavailable_response("database")
     log.exception("unexpected error answering %s %s", request.method, request.path)
     item = ErrorItem(
         exception="InternalServerError",

@@ -18,6 +18,7 @@ from pyramid.config import Configurator
 from pyramid.request import Request
 
 from datameta.config import Settings, settings_of
+from datameta.errors import ServiceUnavailable
 
 MiB = 1024 * 1024
 DEFAULT_CHUNK_SIZE = 8 * MiB
@@ -28,8 +29,10 @@ _MD5_HEX = re.compile(r"[0-9a-f]{32}")
 log = logging.getLogger(__name__)
 
 
-class StorageError(Exception):
+class StorageError(ServiceUnavailable):
     """The storage backend could not be reached or refused a request."""
+
+    component = "storage"
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,13 @@ from pyramid.httpexceptions import (
     HTTPNotFound,
     HTTPRequestEntityTooLarge,
 )
-from pyramid.renderers import render_to_response
+from pyramid.renderers import render, render_to_response
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import exception_view_config
 
-from datameta.db import retry_if_possible
-from datameta.errors import DomainError
+from datameta.db import is_database_outage, retry_if_possible
+from datameta.errors import DomainError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +69,27 @@ def domain_error_page(error: DomainError, request: Request) -> Response:
     return render_error(request, error.status, "That did not work", str(error))
 
 
+def unavailable_page(component: str) -> Response:
+    """503 "temporarily unavailable", rendered without the session, the user or the database."""
+    body = render("unavailable.html", {"component": component}, request=None)
+    response = Response(status=503, content_type="text/html", charset="utf-8")
+    response.text = body
+    response.headers["Retry-After"] = "60"
+    return response
+
+
+@exception_view_config(ServiceUnavailable, path_info=PAGES)
+def service_unavailable_page(error: ServiceUnavailable, request: Request) -> Response:
+    log.warning("%s %s: %s", request.method, request.path, error)
+    return unavailable_page(error.component)
+
+
 @exception_view_config(Exception, path_info=PAGES)
 def unexpected_error_page(error: Exception, request: Request) -> Response:
     retry_if_possible(request, error)
+    if is_database_outage(error):
+        log.warning("%s %s: database unavailable: %s", request.method, request.path, error)
+        return unavailable_page("database")
     log.exception("unexpected error answering %s %s", request.method, request.path)
     return render_error(
         request, 500, "Something went wrong", "An unexpected error occurred. It has been logged."

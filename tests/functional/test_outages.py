@@ -1,0 +1,220 @@
+"""Outages of memcached, S3 and PostgreSQL: what keeps working, what answers 503, and that
+the app recovers by itself once the service is back.
+
+These tests start a private stack of their own (on TEST_PORT_BASE + 1000) and stop and
+start its services, so that the stack the other tests share is never disturbed. Each
+test starts whatever it stopped again before it ends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+import requests
+import webtest
+from alembic import command
+from sqlalchemy import select
+
+from datameta import make_app
+from datameta.models import File
+from tests.conftest import TEST_INI, alembic_config
+from tests.factories import DEFAULT_PASSWORD, make_api_key, make_user
+from tests.helpers import PrivateStack, api_headers, assert_api_error, committing_client, login
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[PrivateStack]:
+    stack = PrivateStack(int(os.environ.get("TEST_PORT_BASE", "17400")) + 1000, "datameta-outage-")
+    try:
+        stack.up()
+        command.upgrade(alembic_config(stack.environ["DATAMETA_SQLALCHEMY_URL"]), "head")
+        yield stack
+    finally:
+        stack.down()
+
+
+@pytest.fixture
+def restarted(stack: PrivateStack) -> Iterator[PrivateStack]:
+    """The stack, whose stopped services are started again after the test."""
+    yield stack
+    stack.up()
+
+
+@pytest.fixture(scope="module")
+def outage_app(stack: PrivateStack):
+    # DataMeta 1.x clients post file content through the app on this site.
+    ini = {**TEST_INI, "datameta.files.upload_via_app": "true"}
+    return make_app(ini, environ=stack.environ)
+
+
+def account(wsgi_app) -> tuple[str, str]:
+    """A new user's email and API key, committed."""
+    db = wsgi_app.registry["dbsession_factory"]()
+    try:
+        user = make_user(db)
+        key = make_api_key(db, user)
+        email = user.email
+        db.commit()
+        return email, key
+    finally:
+        db.close()
+
+
+def eventually(check: Callable[[], bool], attempts: int = 150) -> None:
+    """Wait (bounded) until ``check`` holds: the app notices a returned service by itself."""
+    for _ in range(attempts):
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError("the app did not recover")
+
+
+def unavailable(response: webtest.TestResponse, component: str) -> None:
+    [item] = assert_api_error(response, 503, "ServiceUnavailable")
+    assert item["field"] == component
+
+
+def health_down(client: webtest.TestApp) -> set[str]:
+    response = client.get("/api/v1/health", status="*")
+    if response.status_int == 200:
+        return set()
+    return {item["field"] for item in assert_api_error(response, 503, "ServiceUnavailable")}
+
+
+# memcached
+
+
+def test_without_memcached_api_keys_work_and_pages_say_temporarily_unavailable(
+    restarted, outage_app
+):
+    email, key = account(outage_app)
+    browser = committing_client(outage_app)
+    login(browser, email, DEFAULT_PASSWORD)
+    browser.get("/home", status=200)
+
+    restarted.stop("memcached")
+
+    script = committing_client(outage_app)
+    for _ in range(2):  # and again, while the app has set the server aside
+        assert script.get("/api/v1/rpc/whoami", headers=api_headers(key)).json["email"] == email
+        newcomer = committing_client(outage_app).get("/login", status=503)
+        assert "Temporarily unavailable" in newcomer.text
+        assert "memcached" in newcomer.text
+        assert "Temporarily unavailable" in browser.get("/home", status=503).text
+        unavailable(browser.get("/api/v1/rpc/whoami", status=503), "memcached")
+    assert health_down(script) == {"memcached"}
+
+    restarted.up()
+
+    # The same app, not restarted: logging in works again once memcached answers.
+    # (The sessions were in memcached's memory: everybody logs in anew.)
+    returning = committing_client(outage_app)
+    eventually(lambda: returning.get("/login", expect_errors=True).status_int == 200)
+    login(returning, email, DEFAULT_PASSWORD)
+    returning.get("/home", status=200)
+    assert health_down(script) == set()
+
+
+# S3
+
+
+def announce(client: webtest.TestApp, key: str, content: bytes, **query: str) -> dict:
+    checksum = hashlib.md5(content).hexdigest()  # noqa: S324 (DataMeta's announced checksum)
+    suffix = "?directUpload=true" if query.get("direct") else ""
+    return client.post_json(
+        f"/api/v1/files{suffix}",
+        {"name": "reads.fastq", "checksum": checksum},
+        headers=api_headers(key),
+    ).json
+
+
+def put_through_app(client: webtest.TestApp, announced: dict, content: bytes, status: int):
+    """File content as DataMeta 1.x clients send it, to the app (a raw PUT)."""
+    return client.put(
+        f"/api/v1/upload/{announced['id']['uuid']}",
+        content,
+        headers={**announced["requestHeaders"], "Content-Type": "application/octet-stream"},
+        status=status,
+    )
+
+
+def stored_file(wsgi_app, file_id: str) -> File:
+    db = wsgi_app.registry["dbsession_factory"]()
+    try:
+        return db.scalar(select(File).where(File.site_id == file_id))
+    finally:
+        db.close()
+
+
+def test_without_s3_file_calls_answer_503_and_record_nothing(restarted, outage_app):
+    _, key = account(outage_app)
+    client = committing_client(outage_app)
+    content = b"ACGT" * 100
+    direct = announce(client, key, content, direct="true")
+    response = requests.put(
+        direct["urlToUpload"], data=content, headers=direct["requestHeaders"], timeout=30
+    )
+    assert response.status_code == 200
+    through_app = announce(client, key, content)
+
+    restarted.stop("weed")
+
+    confirm = client.put_json(
+        f"/api/v1/files/{direct['id']['site']}",
+        {"contentUploaded": True},
+        headers=api_headers(key),
+        status=503,
+    )
+    unavailable(confirm, "storage")
+    assert stored_file(outage_app, direct["id"]["site"]).content_uploaded is False
+
+    posted = put_through_app(client, through_app, content, status=503)
+    unavailable(posted, "storage")
+    assert stored_file(outage_app, through_app["id"]["site"]).content_md5 is None
+    assert health_down(client) == {"storage"}
+
+    restarted.up()
+
+    # The same app recovers; the upload token of the failed upload is still good.
+    eventually(lambda: health_down(client) == set())
+    client.put_json(
+        f"/api/v1/files/{direct['id']['site']}", {"contentUploaded": True}, headers=api_headers(key)
+    )
+    put_through_app(client, through_app, content, status=204)
+
+
+# PostgreSQL
+
+
+def test_after_a_postgresql_restart_the_next_request_succeeds(restarted, outage_app):
+    email, key = account(outage_app)
+    browser = committing_client(outage_app)
+    login(browser, email, DEFAULT_PASSWORD)
+    script = committing_client(outage_app)
+    # Every pooled connection has been used: after the restart, each is stale.
+    assert script.get("/api/v1/rpc/whoami", headers=api_headers(key)).json["email"] == email
+
+    restarted.stop_postgres()
+    unavailable(script.get("/api/v1/rpc/whoami", headers=api_headers(key), status=503), "database")
+    assert "Temporarily unavailable" in browser.get("/home", status=503).text
+    assert health_down(script) == {"database"}
+    restarted.up()
+
+    assert script.get("/api/v1/rpc/whoami", headers=api_headers(key)).json["email"] == email
+    browser.get("/home", status=200)
+    assert health_down(script) == set()
+
+
+def test_a_postgresql_restart_between_requests_goes_unnoticed(restarted, outage_app):
+    email, key = account(outage_app)
+    script = committing_client(outage_app)
+    assert script.get("/api/v1/rpc/whoami", headers=api_headers(key)).json["email"] == email
+
+    restarted.stop_postgres("fast")
+    restarted.up()
+
+    assert script.get("/api/v1/rpc/whoami", headers=api_headers(key)).json["email"] == email
