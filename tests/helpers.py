@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import glob
 import os
 import shutil
 import signal
@@ -156,6 +157,12 @@ class PrivateStack:
                 return
             time.sleep(0.1)
         os.kill(pid, signal.SIGKILL)
+        if service == "weed":  # killed SeaweedFS leaves sockets that block its restart
+            for offset in (12, 14, 16, 17, 19):
+                # Where SeaweedFS puts them, as scripts/stack.sh down knows too.
+                pattern = f"/tmp/seaweedfs-*-grpc-{self.port_base + offset}.sock"  # noqa: S108
+                for path in glob.glob(pattern):
+                    os.remove(path)
 
     def stop_postgres(self, mode: str = "immediate") -> None:
         as_postgres = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
