@@ -15,7 +15,7 @@ from datameta.api.serialize import metadataset_json, record_columns
 from datameta.api.streaming import json_array
 from datameta.db import body_session
 from datameta.logic import metadatasets
-from datameta.logic.metadata import list_definitions
+from datameta.logic.metadata import definitions
 from datameta.logic.metadatasets import DEFAULT_PAGE_SIZE, SubmittedQuery
 from datameta.models import MetaDataSet
 from datameta.security import authz
@@ -29,7 +29,7 @@ def metadatasets_json(
     Dates are in each column's format unless ``iso_dates`` (default: the ``isoDates``
     query parameter).
     """
-    columns = record_columns(list_definitions(request.dbsession))
+    columns = record_columns(definitions(request.dbsession).all)
     if iso_dates is None:
         iso_dates = bool(request.openapi_validated.parameters.query.get("isoDates", False))
     show_service_values = authz.can_read_service_values(request.user)
@@ -77,7 +77,7 @@ def _streamed(request: Request, statement: Select) -> Iterator[bytes]:
 
     def batches() -> Iterator[list[dict[str, Any]]]:
         with body_session(request) as db:
-            columns = record_columns(list_definitions(db))
+            columns = record_columns(definitions(db).all)
             for views in metadatasets.stream_views(db, statement):
                 yield [
                     metadataset_json(

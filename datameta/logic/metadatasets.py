@@ -15,12 +15,11 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from datameta.errors import ErrorItem, ValidationFailed
 from datameta.linting import lint_record
 from datameta.logic.ids import find_by_id, get_visible, not_modifiable
-from datameta.logic.metadata import column_of, submitter_definitions
+from datameta.logic.metadata import Definition, submitter_definitions
 from datameta.logic.users import staged_data_owner
 from datameta.models import (
     File,
     MetaDataSet,
-    MetaDatum,
     MetaDatumRecord,
     Service,
     ServiceExecution,
@@ -58,7 +57,7 @@ def stage_records(
     record's position (``field`` is ``"<index>.<column>"`` when more than one).
     """
     definitions = submitter_definitions(db)
-    rules = [column_of(definition) for definition in definitions]
+    rules = [definition.column for definition in definitions]
     results = [lint_record(rules, record) for record in records]
     problems = []
     for index, result in enumerate(results):
@@ -103,7 +102,7 @@ def _persistent(db: Session, actor: User, ref: StagedRef) -> MetaDataSet:
 def insert_checked(
     db: Session,
     actor: User,
-    definitions: Sequence[MetaDatum],
+    definitions: Sequence[Definition],
     records: Sequence[Mapping[str, str | None]],
 ) -> list[StagedRef]:
     """Stage records already checked by ``lint_record`` (values as stored), set-wise.
