@@ -56,6 +56,17 @@ def stage_records(
     Every record is checked first; any problem raises ValidationFailed naming the
     record's position (``field`` is ``"<index>.<column>"`` when more than one).
     """
+    return [view.metadataset for view in stage_record_views(db, actor, records)]
+
+
+def stage_record_views(
+    db: Session, actor: User, records: Sequence[Mapping[str, Any]]
+) -> list[MetadatasetView]:
+    """``stage_records``, answering everything the sets' JSON needs without reading it back.
+
+    A set just staged has the values just stored, its owner, no submission, no file
+    links (those are made at submission) and no service executions.
+    """
     definitions = submitter_definitions(db)
     rules = [definition.column for definition in definitions]
     results = [lint_record(rules, record) for record in records]
@@ -67,7 +78,14 @@ def stage_records(
     if problems:
         raise ValidationFailed(problems)
     staged = insert_checked(db, actor, definitions, [result.values for result in results])
-    return [_persistent(db, actor, ref) for ref in staged]
+    return [
+        MetadatasetView(
+            _persistent(db, actor, ref),
+            values={d.id: result.values[d.name] for d in definitions},
+            owner=actor,
+        )
+        for ref, result in zip(staged, results, strict=True)
+    ]
 
 
 @dataclass(frozen=True)
