@@ -343,7 +343,7 @@ def write_results(options: argparse.Namespace, peer: list, own: list, load: list
         "harness (`../shared/peer/bench.py`); the figures are medians of the runs (each run's "
         "figures follow), the speed-up is this project against DataMeta 1.1.1. Listing rows "
         "come one per run, as each run lists every set submitted so far. This project: "
-        f"`{options.serve.format(bin='.venv/bin', port=options.app_port)}` with production.ini. "
+        f"`{options.serve.format(bin='.venv/bin', port=options.app_port)}`. "
         "Server CPU counts every server process (app, PostgreSQL, memcached, and here the S3 "
         "server, which receives the uploads that DataMeta 1.1.1 takes in the app).",
         "",
