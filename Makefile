@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUN_DIR := var
 RUN_PORT_BASE := 16400
 
-.PHONY: run stop test install lint format readme bench deploy-test
+.PHONY: run stop test install lint format readme bench bench-compare deploy-test
 
 install:
 	@scripts/install.sh
@@ -34,6 +34,11 @@ bench: install
 # Builds the container image, runs the compose stack of docker/ and tests it end to end.
 deploy-test: install
 	@scripts/deploy_test.sh
+
+# DataMeta 1.1.1 (../shared/peer) and this project, one after the other, on fresh databases:
+# medians and ratios into benchmarks/RESULTS.md. BENCH_ARGS passes options (see --help).
+bench-compare: install
+	$(BIN)/python -m benchmarks.compare $(BENCH_ARGS)
 
 readme: install
 	$(BIN)/python scripts/update_readme.py

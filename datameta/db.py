@@ -25,7 +25,10 @@ def make_engine(settings: Settings, **overrides: Any) -> Engine:
     """An engine whose transactions are SERIALIZABLE: races surface as retryable errors."""
     options: dict[str, Any] = {
         "isolation_level": "SERIALIZABLE",
-        "pool_pre_ping": True,
+        # No round trip to test each connection before use: connections are replaced
+        # after half an hour, and a request that meets one PostgreSQL dropped (a restart,
+        # a killed backend) is replayed on a fresh one (see retry_if_possible).
+        "pool_recycle": 1800,
         "connect_args": {"connect_timeout": 5},
     }
     options.update(overrides)
@@ -119,8 +122,10 @@ def includeme(config: Configurator) -> None:
         {
             "tm.manager_hook": "pyramid_tm.explicit_manager",
             "tm.commit_veto": "datameta.db.commit_veto",
-            # Annotating the transaction would authenticate the caller before the error
-            # views are in place: a memcached outage would escape them as a bare 500.
+            # No user in the transaction's notes: nothing reads them, and finding the user
+            # there would run before the exception views are in place, so a memcached
+            # outage would escape them as a bare 500 and a dropped connection could not
+            # be replayed.
             "tm.annotate_user": "false",
         }
     )
@@ -149,13 +154,23 @@ def is_database_outage(error: BaseException) -> bool:
     )
 
 
+def is_dropped_connection(error: BaseException) -> bool:
+    """PostgreSQL closed the connection (restarted, killed the backend): a fresh one may work.
+
+    SQLAlchemy then discards every connection of the pool that predates the failure.
+    """
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
 def retry_if_possible(request: Request, error: BaseException) -> None:
-    """Re-raise a lost race for pyramid_retry to replay the request, unless attempts are used up.
+    """Re-raise a lost race or a dropped connection for pyramid_retry to replay the request,
+    unless attempts are used up.
 
     Exception views call this first: pyramid_tm renders commit errors through
-    exception views, which would otherwise turn a retryable race into an answer.
+    exception views, which would otherwise turn a retryable error into an answer.
     """
-    if is_serialization_failure(error) and not is_last_attempt(request):
+    retryable = is_serialization_failure(error) or is_dropped_connection(error)
+    if retryable and not is_last_attempt(request):
         mark_error_retryable(error)
         raise error
 

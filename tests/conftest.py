@@ -160,7 +160,7 @@ def user_key(dbsession: Session) -> str:
 # talks to a server in another thread. They use `live_app`/`committed_db` and the
 # data they make is wiped afterwards.
 
-KEPT_TABLES = {"alembic_version", "appsettings"}
+KEPT_TABLES = {"alembic_version", "appsettings", "metadata_version"}
 
 
 @pytest.fixture(scope="session")

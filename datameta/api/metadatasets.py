@@ -15,8 +15,8 @@ from datameta.api.serialize import metadataset_json, record_columns
 from datameta.api.streaming import json_array
 from datameta.db import body_session
 from datameta.logic import metadatasets
-from datameta.logic.metadata import list_definitions
-from datameta.logic.metadatasets import DEFAULT_PAGE_SIZE, SubmittedQuery
+from datameta.logic.metadata import definitions
+from datameta.logic.metadatasets import DEFAULT_PAGE_SIZE, MetadatasetView, SubmittedQuery
 from datameta.models import MetaDataSet
 from datameta.security import authz
 
@@ -29,7 +29,13 @@ def metadatasets_json(
     Dates are in each column's format unless ``iso_dates`` (default: the ``isoDates``
     query parameter).
     """
-    columns = record_columns(list_definitions(request.dbsession))
+    return views_json(request, metadatasets.load_views(request.dbsession, sets), iso_dates)
+
+
+def views_json(
+    request: Request, views: Sequence[MetadatasetView], iso_dates: bool | None = None
+) -> list[dict]:
+    columns = record_columns(definitions(request.dbsession).all)
     if iso_dates is None:
         iso_dates = bool(request.openapi_validated.parameters.query.get("isoDates", False))
     show_service_values = authz.can_read_service_values(request.user)
@@ -37,17 +43,17 @@ def metadatasets_json(
         metadataset_json(
             view, columns, show_service_values=show_service_values, iso_dates=iso_dates
         )
-        for view in metadatasets.load_views(request.dbsession, sets)
+        for view in views
     ]
 
 
 @view_config(route_name="api_metadatasets", request_method="POST", renderer="json", openapi=True)
 def create_metadataset(request: Request) -> dict[str, Any]:
     record = request.openapi_validated.body["record"]
-    metadataset = metadatasets.stage_metadataset(request.dbsession, request.user, record)
+    staged = metadatasets.stage_record_views(request.dbsession, request.user, [record])
     # Staging answers the stored ISO values, as DataMeta 1.1.1 does: its clients turn a
     # bare date into a date object they cannot print, but print an ISO date-time fine.
-    return metadatasets_json(request, [metadataset], iso_dates=True)[0]
+    return views_json(request, staged, iso_dates=True)[0]
 
 
 @view_config(route_name="api_metadatasets", request_method="GET", renderer="json", openapi=True)
@@ -77,7 +83,7 @@ def _streamed(request: Request, statement: Select) -> Iterator[bytes]:
 
     def batches() -> Iterator[list[dict[str, Any]]]:
         with body_session(request) as db:
-            columns = record_columns(list_definitions(db))
+            columns = record_columns(definitions(db).all)
             for views in metadatasets.stream_views(db, statement):
                 yield [
                     metadataset_json(

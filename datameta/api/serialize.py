@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from datameta.linting import Column, render_value
-from datameta.logic.metadata import column_of
+from datameta.logic.metadata import Definition
 from datameta.models.base import HasSiteId, HasUuid
 
 
@@ -67,8 +67,8 @@ class RecordColumn:
     rule: Column
 
 
-def record_columns(definitions: Sequence[Any]) -> list[RecordColumn]:
-    return [RecordColumn(d.id, d.name, d.isfile, d.service_id, column_of(d)) for d in definitions]
+def record_columns(definitions: Sequence[Definition]) -> list[RecordColumn]:
+    return [RecordColumn(d.id, d.name, d.isfile, d.service_id, d.column) for d in definitions]
 
 
 def metadataset_json(

@@ -139,7 +139,10 @@ def submission_of(db: Session, file: File) -> Submission | None:
 
 def may_read(db: Session, actor: User, file: File) -> bool:
     """Staged files: only their owner. Submitted ones: the submission's group and site readers."""
-    submission = submission_of(db, file)
+    return _may_read(actor, file, submission_of(db, file))
+
+
+def _may_read(actor: User, file: File, submission: Submission | None) -> bool:
     if submission is None:
         return authz.can_view_staged(actor, file.user)
     return authz.can_read_submitted(actor, submission.group_id)
@@ -151,10 +154,17 @@ def get_file(db: Session, actor: User, file_id: str) -> File:
 
 
 def _own_modifiable_file(db: Session, actor: User, file_id: str) -> File:
-    file = get_file(db, actor, file_id)
+    # The submission is looked up once, for both visibility and whether it may change.
+    submissions: list[Submission | None] = []
+
+    def visible(file: File) -> bool:
+        submissions.append(submission_of(db, file))
+        return _may_read(actor, file, submissions[-1])
+
+    file = get_visible(db, File, file_id, visible)
     if file.user_id != actor.id:
         raise Forbidden("Only the owner may change a file.")
-    if file.content_uploaded or submission_of(db, file) is not None:
+    if file.content_uploaded or submissions[-1] is not None:
         raise not_modifiable(file)
     return file
 

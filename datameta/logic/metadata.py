@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
-from sqlalchemy import delete, exists, func, null, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, event, exists, func, null, select
+from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 
 from datameta.errors import Conflict, ErrorItem, Forbidden, ValidationFailed
 from datameta.linting import Column, InvalidPattern, compile_pattern, datetime_format_problem
 from datameta.linting.submission import stored_value_problem
 from datameta.logic.ids import get_by_id
-from datameta.models import MetaDataSet, MetaDatum, MetaDatumRecord, Service, User
+from datameta.models import MetaDataSet, MetadataVersion, MetaDatum, MetaDatumRecord, Service, User
 from datameta.security import authz
 
 MAX_NAME_LENGTH = 200
@@ -52,18 +53,94 @@ def column_of(definition: MetaDatum) -> Column:
 
 
 def list_definitions(db: Session) -> list[MetaDatum]:
-    """Every definition, service columns included, in display order."""
+    """Every definition, service columns included, in display order, as entities."""
     return list(db.scalars(select(MetaDatum).order_by(MetaDatum.order, MetaDatum.name)))
 
 
-def submitter_definitions(db: Session) -> list[MetaDatum]:
+@dataclass(frozen=True)
+class Definition:
+    """What requests need of a definition, detached from any session: processes keep it."""
+
+    id: int
+    name: str
+    isfile: bool
+    service_id: int | None
+    column: Column
+
+
+@dataclass(frozen=True)
+class Definitions:
+    """Every definition in display order, as of one version of them (see ``definitions``)."""
+
+    version: int
+    all: tuple[Definition, ...]
+
+    @property
+    def submitter(self) -> tuple[Definition, ...]:
+        """The columns submitters fill: all but those a service fills later."""
+        return tuple(definition for definition in self.all if definition.service_id is None)
+
+
+# The definitions each database had at the version last read, shared by the process's
+# threads (replacing the entry is atomic; two threads may at worst both load it).
+_loaded: dict[str, Definitions] = {}
+_SESSION_KEY = "datameta.definitions"
+_lock = threading.Lock()
+
+
+def definitions(db: Session) -> Definitions:
+    """The definitions as this transaction sees them, read once per process and version.
+
+    One cheap query per session checks the version (a trigger bumps it with every change
+    to the definitions, in the changing transaction); only a new version loads them again.
+    """
+    cached = db.info.get(_SESSION_KEY)
+    if cached is not None:
+        return cached
+    version = db.scalar(select(MetadataVersion.version))
+    database = db.get_bind().engine.url.render_as_string()
+    known = _loaded.get(database)
+    if known is None or version is None or known.version != version:
+        known = Definitions(
+            version or 0,
+            tuple(
+                Definition(d.id, d.name, d.isfile, d.service_id, column_of(d))
+                for d in list_definitions(db)
+            ),
+        )
+        with _lock:
+            _loaded[database] = known
+    db.info[_SESSION_KEY] = known
+    return known
+
+
+def forget_definitions(db: Session) -> None:
+    """This session changed the definitions: read them again when next asked."""
+    db.info.pop(_SESSION_KEY, None)
+
+
+# A session's definitions hold for one transaction, and only until it changes them.
+@event.listens_for(Session, "after_transaction_end")
+def _transaction_ended(db: Session, transaction: SessionTransaction) -> None:
+    db.info.pop(_SESSION_KEY, None)
+
+
+@event.listens_for(Session, "after_flush")
+def _flushed(db: Session, flush: UOWTransaction) -> None:
+    if _SESSION_KEY in db.info and any(
+        isinstance(entity, MetaDatum) for entity in (*db.new, *db.dirty, *db.deleted)
+    ):
+        forget_definitions(db)
+
+
+def submitter_definitions(db: Session) -> tuple[Definition, ...]:
     """The columns submitters fill: all but those a service fills later."""
-    return [definition for definition in list_definitions(db) if definition.service_id is None]
+    return definitions(db).submitter
 
 
 def submitter_columns(db: Session) -> list[Column]:
     """The columns submitters fill (service columns left out), in display order."""
-    return [column_of(definition) for definition in submitter_definitions(db)]
+    return [definition.column for definition in submitter_definitions(db)]
 
 
 def _blank_to_none(text: str | None) -> str | None:

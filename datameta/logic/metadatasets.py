@@ -15,12 +15,11 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from datameta.errors import ErrorItem, ValidationFailed
 from datameta.linting import lint_record
 from datameta.logic.ids import find_by_id, get_visible, not_modifiable
-from datameta.logic.metadata import column_of, submitter_definitions
+from datameta.logic.metadata import Definition, submitter_definitions
 from datameta.logic.users import staged_data_owner
 from datameta.models import (
     File,
     MetaDataSet,
-    MetaDatum,
     MetaDatumRecord,
     Service,
     ServiceExecution,
@@ -57,8 +56,19 @@ def stage_records(
     Every record is checked first; any problem raises ValidationFailed naming the
     record's position (``field`` is ``"<index>.<column>"`` when more than one).
     """
+    return [view.metadataset for view in stage_record_views(db, actor, records)]
+
+
+def stage_record_views(
+    db: Session, actor: User, records: Sequence[Mapping[str, Any]]
+) -> list[MetadatasetView]:
+    """``stage_records``, answering everything the sets' JSON needs without reading it back.
+
+    A set just staged has the values just stored, its owner, no submission, no file
+    links (those are made at submission) and no service executions.
+    """
     definitions = submitter_definitions(db)
-    rules = [column_of(definition) for definition in definitions]
+    rules = [definition.column for definition in definitions]
     results = [lint_record(rules, record) for record in records]
     problems = []
     for index, result in enumerate(results):
@@ -68,7 +78,14 @@ def stage_records(
     if problems:
         raise ValidationFailed(problems)
     staged = insert_checked(db, actor, definitions, [result.values for result in results])
-    return [_persistent(db, actor, ref) for ref in staged]
+    return [
+        MetadatasetView(
+            _persistent(db, actor, ref),
+            values={d.id: result.values[d.name] for d in definitions},
+            owner=actor,
+        )
+        for ref, result in zip(staged, results, strict=True)
+    ]
 
 
 @dataclass(frozen=True)
@@ -103,7 +120,7 @@ def _persistent(db: Session, actor: User, ref: StagedRef) -> MetaDataSet:
 def insert_checked(
     db: Session,
     actor: User,
-    definitions: Sequence[MetaDatum],
+    definitions: Sequence[Definition],
     records: Sequence[Mapping[str, str | None]],
 ) -> list[StagedRef]:
     """Stage records already checked by ``lint_record`` (values as stored), set-wise.

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from datameta.errors import ErrorItem, ValidationFailed
 from datameta.linting import lint_record
-from datameta.logic.metadata import column_of, submitter_definitions
+from datameta.logic.metadata import submitter_definitions
 from datameta.logic.metadatasets import StagedRef, insert_checked
 from datameta.models import User
 from datameta.samplesheet import CellProblem, SheetRefused, SheetRow, read_sample_sheet
@@ -40,7 +40,7 @@ def _duplicate_problem(row: SheetRow, seen: dict[tuple, int]) -> CellProblem | N
 def import_sample_sheet(db: Session, actor: User, data: bytes, *, dry_run: bool) -> SheetReport:
     """Read, check and (unless ``dry_run``) stage a sample sheet; raise when it is unreadable."""
     definitions = submitter_definitions(db)
-    columns = [column_of(definition) for definition in definitions]
+    columns = [definition.column for definition in definitions]
     try:
         rows = read_sample_sheet(data, columns)
     except SheetRefused as refused:

@@ -28,7 +28,7 @@ from datameta.logic import files as file_logic
 from datameta.logic import metadatasets
 from datameta.logic.groups import get_group
 from datameta.logic.ids import entity_ref, get_visible, parse_uuid
-from datameta.logic.metadata import column_of, submitter_definitions
+from datameta.logic.metadata import Definition, submitter_definitions
 from datameta.models import (
     File,
     MetaDataSet,
@@ -109,7 +109,7 @@ def linked_file_ids(db: Session, files: Sequence[File]) -> set[int]:
 
 def _taken_on_site(
     db: Session,
-    unique_definitions: list[MetaDatum],
+    unique_definitions: list[Definition],
     sets_values: Sequence[Mapping[str, str | None]],
 ) -> dict[str, set[str]]:
     """Values of site-unique columns that submitted metadatasets already hold (one query)."""
@@ -182,7 +182,7 @@ def validate_submission(
     sets = [mset for mset in dict.fromkeys(given_sets.values()) if mset is not None]
     files = [file for file in dict.fromkeys(given_files.values()) if file is not None]
     definitions = submitter_definitions(db)
-    rules = [column_of(definition) for definition in definitions]
+    rules = [definition.column for definition in definitions]
     values = _values_by_set(db, sets)
     linked = linked_file_ids(db, files)
     set_facts = [
@@ -192,7 +192,7 @@ def validate_submission(
         FileFacts(file.id, file.name, file.content_uploaded, file.id in linked) for file in files
     ]
     file_columns = [rule.name for rule in rules if rule.is_file]
-    site_unique = [d for d in definitions if d.site_unique]
+    site_unique = [d for d in definitions if d.column.site_unique]
     taken = _taken_on_site(db, site_unique, [values[mset.id] for mset in sets])
     problems = (
         association_problems(set_facts, file_facts, file_columns)

@@ -12,7 +12,7 @@ from .accounts import (
 )
 from .appsettings import AppSetting, SettingType
 from .base import Base
-from .metadata import MetaDatum, Service, ServiceExecution, service_user
+from .metadata import MetadataVersion, MetaDatum, Service, ServiceExecution, service_user
 from .siteids import SEQUENCES, allocate_site_ids
 from .submissions import File, MetaDataSet, MetaDatumRecord, Submission
 
@@ -27,6 +27,7 @@ __all__ = [
     "MetaDataSet",
     "MetaDatum",
     "MetaDatumRecord",
+    "MetadataVersion",
     "PasswordToken",
     "RegistrationRequest",
     "Service",

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Table,
+    Text,
+    UniqueConstraint,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .accounts import User
@@ -31,6 +40,20 @@ class Service(HasSiteId, Base):
     target_metadata: Mapped[list[MetaDatum]] = relationship(back_populates="service")
 
     __table_args__ = (CheckConstraint("btrim(name) <> ''", name="name_not_blank"),)
+
+
+class MetadataVersion(Base):
+    """One row: a number that a trigger changes with every change to ``metadata``.
+
+    Processes that keep the definitions in memory compare it with the one they loaded.
+    """
+
+    __tablename__ = "metadata_version"
+
+    id: Mapped[bool] = mapped_column(primary_key=True, server_default=true())
+    version: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (CheckConstraint("id", name="one_row"),)
 
 
 class MetaDatum(HasUuid, Base):

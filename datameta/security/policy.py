@@ -45,10 +45,17 @@ def bearer_token(request: Request) -> str | None:
 
 def user_for_api_key(request: Request, token: str) -> User | None:
     now = datetime.now(UTC)
-    key = request.dbsession.scalar(select(ApiKey).where(ApiKey.token_hash == hash_token(token)))
-    if key is None or (key.expires is not None and key.expires <= now):
+    # The key and its user in one round trip.
+    found = request.dbsession.execute(
+        select(ApiKey.expires, User)
+        .join(User, User.id == ApiKey.user_id)
+        .where(ApiKey.token_hash == hash_token(token))
+    ).one_or_none()
+    if found is None:
         return None
-    user = key.user
+    expires, user = found
+    if expires is not None and expires <= now:
+        return None
     if not user.enabled:
         return None
     if user.last_api_use is None or now - user.last_api_use >= API_USE_PRECISION:

@@ -7,6 +7,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from datameta.db import recorded_statements
 from datameta.models import File
 from tests.factories import make_api_key, make_user, upload_file
 from tests.helpers import api_headers, assert_api_error
@@ -46,6 +47,28 @@ def test_upload_and_confirm_records_the_size(testapp, owner):
     confirmed = upload_file(testapp, key, "reads.fq", CONTENT)
     assert set(confirmed) == FILE_KEYS
     assert (confirmed["contentUploaded"], confirmed["filesize"]) == (True, len(CONTENT))
+
+
+def test_announcing_and_confirming_run_few_statements(testapp, dbengine, dbsession, owner):
+    # Who calls (key and user in one query); announcing: a site id and the insert;
+    # confirming: the file, its submission (none yet, looked up once), the update.
+    _, key = owner
+    # The user's first API use of a while is noted once, here, not in what is counted.
+    testapp.get("/api/v1/rpc/whoami", headers=api_headers(key))
+    dbsession.flush()
+    with recorded_statements(dbengine) as announcing:
+        announced = announce(testapp, key).json
+    requests.put(
+        announced["urlToUpload"], data=CONTENT, headers=announced["requestHeaders"], timeout=30
+    ).raise_for_status()
+    with recorded_statements(dbengine) as confirming:
+        testapp.put_json(
+            f"/api/v1/files/{announced['id']['site']}",
+            {"contentUploaded": True},
+            headers=api_headers(key),
+        )
+    assert len(announcing) == 3
+    assert len(confirming) == 4
 
 
 def test_corrupted_bytes_are_refused_by_s3_itself(testapp, owner):

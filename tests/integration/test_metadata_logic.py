@@ -3,10 +3,14 @@
 from dataclasses import replace
 
 import pytest
+from sqlalchemy import text
 
+from datameta.db import recorded_statements
 from datameta.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from datameta.logic.metadata import (
+    definitions,
     delete_definition,
+    forget_definitions,
     list_definitions,
     save_definition,
 )
@@ -94,3 +98,59 @@ def test_an_unused_definition_can_be_deleted(dbsession, admin):
     definition = save_definition(dbsession, admin, SAMPLE_ID)
     delete_definition(dbsession, admin, str(definition.uuid))
     assert list_definitions(dbsession) == []
+
+
+# Every request needs the definitions; a process keeps them until they change.
+
+
+def names(dbsession) -> list[str]:
+    return [definition.name for definition in definitions(dbsession).all]
+
+
+def test_definitions_are_loaded_once_per_version_then_only_the_version_is_read(dbsession, admin):
+    save_definition(dbsession, admin, SAMPLE_ID)
+    with recorded_statements(dbsession.get_bind()) as first:
+        assert names(dbsession) == ["SampleId"]
+    forget_definitions(dbsession)  # as a new transaction does
+    with recorded_statements(dbsession.get_bind()) as again:
+        assert names(dbsession) == ["SampleId"]
+    assert len(first) == 2
+    assert len(again) == 1
+    assert "metadata_version" in again[0]
+
+
+def test_within_a_transaction_they_are_read_once(dbsession, admin):
+    save_definition(dbsession, admin, SAMPLE_ID)
+    definitions(dbsession)
+    with recorded_statements(dbsession.get_bind()) as statements:
+        definitions(dbsession)
+        definitions(dbsession)
+    assert statements == []
+
+
+def test_a_change_in_the_same_transaction_is_seen_at_once(dbsession, admin):
+    first = save_definition(dbsession, admin, SAMPLE_ID)
+    assert names(dbsession) == ["SampleId"]
+    save_definition(dbsession, admin, replace(SAMPLE_ID, name="Second", order=20))
+    assert names(dbsession) == ["SampleId", "Second"]
+    delete_definition(dbsession, admin, str(first.uuid))
+    dbsession.flush()
+    assert names(dbsession) == ["Second"]
+
+
+def test_a_change_by_plain_sql_is_seen_by_the_next_transaction(dbsession, admin):
+    save_definition(dbsession, admin, SAMPLE_ID)
+    assert names(dbsession) == ["SampleId"]
+    dbsession.execute(text("UPDATE metadata SET name = 'Renamed'"))
+    forget_definitions(dbsession)
+    assert names(dbsession) == ["Renamed"]
+
+
+def test_a_change_rolled_back_is_never_taken_for_a_later_one(dbsession, admin):
+    # The version comes from a sequence: a rolled-back change's number is never reused.
+    savepoint = dbsession.begin_nested()
+    save_definition(dbsession, admin, replace(SAMPLE_ID, name="Discarded"))
+    assert names(dbsession) == ["Discarded"]
+    savepoint.rollback()
+    save_definition(dbsession, admin, replace(SAMPLE_ID, name="Kept"))
+    assert names(dbsession) == ["Kept"]

@@ -1,0 +1,415 @@
+"""Side by side with DataMeta 1.1.1: the same harness against both servers, one after the other.
+
+    .venv/bin/python -m benchmarks.compare [--runs 3] [--stage-n 300] [--files-n 100]
+        [--submit-n 1000] [--bigfile-mib 256] [--port-base 18500] [--app-port 6545]
+
+DataMeta 1.1.1 comes from ``PEER_DIR`` (default ../shared/peer: its setup, start and stop
+scripts and ``bench.py``, the harness). Each server starts on a fresh, empty database and
+answers the same workloads ``--runs`` times; the medians of the runs and their ratios are
+written to benchmarks/RESULTS.md, every figure as JSON to test-output/bench-compare/.
+
+Both sides run their PostgreSQL without fsync (the peer's scripts start it so), and the
+server CPU counted is that of every server process: app, PostgreSQL, memcached and, for this
+project, the S3 server that receives the uploads DataMeta 1.1.1 takes in the app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = ROOT / ".venv" / "bin"
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+OUT = ROOT / "test-output" / "bench-compare"
+BEGIN, END = "<!-- bench-compare -->", "<!-- end bench-compare -->"
+PEER_URL = "http://127.0.0.1:6544"
+
+
+def peer_dir() -> Path:
+    return Path(os.environ.get("PEER_DIR_SCRIPTS", ROOT.parent / "shared" / "peer")).resolve()
+
+
+def peer_state() -> Path:
+    """Where the peer's scripts keep its state (their default, or PEER_DIR)."""
+    default = Path(os.environ.get("TMPDIR", "/tmp")) / "datameta-peer"
+    return Path(os.environ.get("PEER_DIR") or default)
+
+
+def log(message: str) -> None:
+    print(f"[bench-compare {datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+def run_bench(
+    url: str, token: str, pids: list[str], label: str, args: list[str], out: Path
+) -> dict:
+    """One bench.py invocation; its JSON figures."""
+    command = [str(BIN / "python"), str(peer_dir() / "bench.py"), "--url", url, "--token", token]
+    command += ["--server-pid", *pids, "--label", label, "--json", str(out), "--quiet", *args]
+    subprocess.run(command, check=False, stdout=subprocess.DEVNULL)
+    figures = json.loads(out.read_text())
+    for result in figures["results"]:
+        if not result["ok"]:
+            raise SystemExit(f"{label}: {result['workload']} failed: {result.get('error')}")
+    return figures
+
+
+def workloads(options: argparse.Namespace, run: int) -> list[tuple[str, list[str]]]:
+    """The bench.py arguments of one run: staging, small files, submission then listing."""
+    items = [
+        ("stage", ["--workload", "stage", "--n", str(options.stage_n)]),
+        ("files", ["--workload", "files", "--n", str(options.files_n)]),
+        ("submit", ["--workload", "submit", "--n", str(options.submit_n), "--list-after-submit"]),
+    ]
+    if run == 0 and options.bigfile_mib:
+        size = str(options.bigfile_mib)
+        items.append(("bigfile", ["--workload", "bigfile", "--size", size, "--reset-hwm"]))
+    return items
+
+
+def measure(name: str, url: str, token: str, pids: list[str], options: argparse.Namespace) -> list:
+    """Every run's figures for one server: a list (per run) of bench.py results."""
+    runs = []
+    for run in range(options.runs):
+        results = []
+        for workload, args in workloads(options, run):
+            out = OUT / f"{name}-run{run + 1}-{workload}.json"
+            log(f"{name}: run {run + 1}/{options.runs}, {workload}")
+            results += run_bench(url, token, pids, name, args, out)["results"]
+        runs.append(results)
+    return runs
+
+
+# The peer -----------------------------------------------------------------------------------
+
+
+def measure_peer(options: argparse.Namespace) -> list:
+    scripts, state = peer_dir(), peer_state()
+    subprocess.run(["bash", str(scripts / "setup-upstream.sh")], check=True)
+    subprocess.run(["bash", str(scripts / "start-upstream.sh"), "--reset"], check=True)
+    try:
+        token = (state / "admin.token").read_text().strip()
+        pids = []
+        for line in (state / "pids").read_text().splitlines():
+            name, pid = line.split()
+            pids.append(f"{'app' if name == 'datameta' else name}={pid}")
+        return measure("peer", PEER_URL, token, pids, options)
+    finally:
+        subprocess.run(["bash", str(scripts / "stop-upstream.sh")], check=False)
+
+
+# This project --------------------------------------------------------------------------------
+
+
+def stack_environ(stack: Path) -> dict[str, str]:
+    environ = dict(os.environ)
+    for line in (stack / "env.sh").read_text().splitlines():
+        name, _, value = line.removeprefix("export ").partition("=")
+        environ[name] = value
+    return environ
+
+
+@contextmanager
+def own_server(options: argparse.Namespace) -> Iterator[tuple[str, str, list[str]]]:
+    """A fresh stack and the app served as production serves it; yields url, token, pids."""
+    stack = Path(options.stack_dir)
+    subprocess.run([str(ROOT / "scripts" / "stack.sh"), "down", str(stack)], check=False)
+    shutil.rmtree(stack, ignore_errors=True)
+    environ = {**os.environ, "STACK_FAST": "1"}
+    subprocess.run(
+        [str(ROOT / "scripts" / "stack.sh"), "up", str(stack), str(options.port_base)],
+        check=True,
+        env=environ,
+    )
+    app = None
+    try:
+        environ = stack_environ(stack)
+        url = f"http://127.0.0.1:{options.app_port}"
+        environ.update(
+            DATAMETA_SESSION_SECRET=secrets.token_urlsafe(32),
+            DATAMETA_PUBLIC_URL=url,
+            DATAMETA_SESSION_COOKIE_SECURE="false",
+            DATAMETA_SECURITY_HSTS="false",
+        )
+        subprocess.run(
+            [str(BIN / "alembic"), "-c", "alembic.ini", "upgrade", "head"],
+            check=True,
+            cwd=ROOT,
+            env=environ,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        token = secrets.token_urlsafe(32)
+        subprocess.run(
+            [
+                str(BIN / "initialize_datameta_db"),
+                *("-c", "production.ini", "--initial-user-fullname", "Bench Admin"),
+                *("--initial-user-email", "admin@example.org", "--initial-group", "Bench Group"),
+                *("--initial-user-pass", secrets.token_urlsafe(16) + "-A1"),
+                *("--initial-api-key", token),
+            ],
+            check=True,
+            cwd=ROOT,
+            env=environ,
+        )
+        command = options.serve.format(bin=BIN, port=options.app_port).split()
+        log(f"serving: {' '.join(command)}")
+        app = subprocess.Popen(
+            command, cwd=ROOT, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        wait_until_up(url, app)
+        pids = [f"app={app.pid}"]
+        pids.append(f"postgres={(stack / 'pg' / 'data' / 'postmaster.pid').read_text().split()[0]}")
+        for name, label in (("memcached", "memcached"), ("weed", "s3")):
+            pids.append(f"{label}={(stack / f'{name}.pid').read_text().strip()}")
+        yield url, token, pids
+    finally:
+        if app is not None:
+            app.send_signal(signal.SIGTERM)
+            try:
+                app.wait(30)
+            except subprocess.TimeoutExpired:
+                app.kill()
+        subprocess.run([str(ROOT / "scripts" / "stack.sh"), "down", str(stack)], check=False)
+
+
+def wait_until_up(url: str, app: subprocess.Popen) -> None:
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        if app.poll() is not None:
+            raise SystemExit("the app exited at startup")
+        try:
+            if requests.get(f"{url}/api/v1/server", timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the app did not start within 60 s")
+
+
+def measure_own(options: argparse.Namespace) -> list:
+    with own_server(options) as (url, token, pids):
+        return measure("datameta", url, token, pids, options)
+
+
+# The table ------------------------------------------------------------------------------------
+
+
+def phase(results: list[dict], workload: str, name: str, nth: int = 0) -> dict:
+    found = [r for r in results if r["workload"] == workload]
+    return found[nth]["phases"][name] if nth < len(found) else {}
+
+
+def cpu_of(ph: dict, label: str) -> float | None:
+    values = [v for k, v in ph.get("server_cpu_by_pid", {}).items() if k.startswith(label + ":")]
+    return sum(v for v in values if v is not None) if values else None
+
+
+Metric = tuple[str, str, Callable[[list[dict]], float | None], bool]
+
+
+def metrics(options: argparse.Namespace) -> list[Metric]:
+    """(label, unit, how to read it from one run's results, higher is better)."""
+    stage, files, submit = options.stage_n, options.files_n, options.submit_n
+
+    def per_op(ph: dict, label: str | None, n: int) -> float | None:
+        cpu = ph.get("server_cpu_s") if label is None else cpu_of(ph, label)
+        return None if cpu is None else 1000 * cpu / n
+
+    def seq(r: list[dict]) -> dict:
+        return phase(r, "stage", "sequential")
+
+    def conc(r: list[dict]) -> dict:
+        return phase(r, "stage", f"concurrent{options.threads}")
+
+    def small(r: list[dict]) -> dict:
+        return phase(r, "files", "sequential")
+
+    everything = "server CPU (all processes)"
+    return [
+        (f"stage one record, sequential ({stage})", "req/s", lambda r: seq(r)["rate_per_s"], True),
+        ("  p50 latency", "ms", lambda r: seq(r)["latency"]["p50_ms"], False),
+        (f"  {everything} per request", "ms", lambda r: per_op(seq(r), None, stage), False),
+        ("  app CPU per request", "ms", lambda r: per_op(seq(r), "app", stage), False),
+        ("  PostgreSQL CPU per request", "ms", lambda r: per_op(seq(r), "postgres", stage), False),
+        (
+            f"stage, {options.threads} concurrent clients",
+            "req/s",
+            lambda r: conc(r)["rate_per_s"],
+            True,
+        ),
+        (
+            f"small files 4 KiB: announce + upload + confirm ({files})",
+            "files/s",
+            lambda r: small(r)["rate_per_s"],
+            True,
+        ),
+        ("  p50 per file", "ms", lambda r: small(r)["latency_total"]["p50_ms"], False),
+        (f"  {everything} per file", "ms", lambda r: per_op(small(r), None, files), False),
+        ("  app CPU per file", "ms", lambda r: per_op(small(r), "app", files), False),
+        (
+            f"prevalidation of {submit} records + files",
+            "s",
+            lambda r: phase(r, "submit", "presubvalidation")["wall_s"],
+            False,
+        ),
+        (
+            f"submission of {submit} records + files",
+            "s",
+            lambda r: phase(r, "submit", "submission")["wall_s"],
+            False,
+        ),
+    ]
+
+
+def median(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
+def fmt(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3g}" if value < 100 else f"{value:.0f}"
+
+
+def table(options: argparse.Namespace, peer: list, own: list) -> list[str]:
+    lines = [
+        "| workload | unit | DataMeta 1.1.1 | this project | speed-up | runs (1.1.1 / this) |",
+        "|---|---|---|---|---|---|",
+    ]
+
+    def row(label: str, unit: str, p: list, o: list, higher: bool) -> None:
+        mp, mo = median(p), median(o)
+        ratio = "-"
+        if mp and mo:
+            ratio = f"{(mo / mp) if higher else (mp / mo):.2f}x"
+        spread = f"{', '.join(fmt(v) for v in p)} / {', '.join(fmt(v) for v in o)}"
+        lines.append(f"| {label} | {unit} | {fmt(mp)} | {fmt(mo)} | {ratio} | {spread} |")
+
+    for label, unit, read, higher in metrics(options):
+        row(label, unit, [read(r) for r in peer], [read(r) for r in own], higher)
+    for k in range(min(len(peer), len(own))):
+        count = phase(own[k], "list", "get1").get("count")
+        p = [phase(peer[k], "list", "get1").get("wall_s")]
+        o = [phase(own[k], "list", "get1").get("wall_s")]
+        row(f"list all {count} submitted sets (GET /metadatasets)", "s", p, o, False)
+    if options.bigfile_mib:
+        for name in ("upload", "download"):
+            p = [phase(peer[0], "bigfile", name).get("mib_per_s")]
+            o = [phase(own[0], "bigfile", name).get("mib_per_s")]
+            row(f"{options.bigfile_mib} MiB file, {name}", "MiB/s", p, o, True)
+    return lines
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "?",
+    )
+    mem = int(Path("/proc/meminfo").read_text().split()[1]) // (1 << 20)
+    return f"{os.cpu_count()} cores ({cpu}), {mem} GiB, {platform.platform()}"
+
+
+def write_results(options: argparse.Namespace, peer: list, own: list, load: list[str]) -> str:
+    section = [
+        BEGIN,
+        f"## Side by side with DataMeta 1.1.1 ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
+        "",
+        f"Machine: {machine()}. Load average before / after: {load[0]} / {load[1]}.",
+        f"Command: `make bench-compare` (`.venv/bin/python -m benchmarks.compare"
+        f"{''.join(' ' + a for a in sys.argv[1:])}`).",
+        f"Each server on a fresh database, {options.runs} runs one after the other, the same "
+        "harness (`../shared/peer/bench.py`); the figures are medians of the runs (each run's "
+        "figures follow), the speed-up is this project against DataMeta 1.1.1. Listing rows "
+        "come one per run, as each run lists every set submitted so far. This project: "
+        f"`{options.serve.format(bin='.venv/bin', port=options.app_port)}`. "
+        "Server CPU counts every server process (app, PostgreSQL, memcached, and here the S3 "
+        "server, which receives the uploads that DataMeta 1.1.1 takes in the app).",
+        "",
+        *table(options, peer, own),
+        END,
+    ]
+    text = RESULTS.read_text()
+    block = "\n".join(section)
+    if BEGIN in text:
+        head, _, rest = text.partition(BEGIN)
+        _, _, tail = rest.partition(END)
+        text = head + block + tail
+    else:
+        title, _, rest = text.partition("\n\n")
+        text = f"{title}\n\n{block}\n\n{rest}"
+    RESULTS.write_text(text)
+    return block
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--stage-n", type=int, default=300)
+    parser.add_argument("--files-n", type=int, default=100)
+    parser.add_argument("--submit-n", type=int, default=1000)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--bigfile-mib", type=int, default=256, help="0: no big file")
+    parser.add_argument("--port-base", type=int, default=18500, help="ports of the stack")
+    parser.add_argument("--app-port", type=int, default=6545)
+    parser.add_argument("--stack-dir", default=str(ROOT / "var" / "bench-stack"))
+    parser.add_argument(
+        "--serve",
+        default="{bin}/pserve production.ini http_bind=127.0.0.1:{port}",
+        help="how this project is served ({bin}: the venv's bin, {port}: --app-port)",
+    )
+    parser.add_argument("--only", choices=["peer", "datameta"], help="measure one side only")
+    options = parser.parse_args(argv)
+    OUT.mkdir(parents=True, exist_ok=True)
+    load = [loadavg()]
+    peer = load_or(options, "peer", measure_peer)
+    own = load_or(options, "datameta", measure_own)
+    load.append(loadavg())
+    print(write_results(options, peer, own, load))
+    return 0
+
+
+def load_or(
+    options: argparse.Namespace, name: str, run: Callable[[argparse.Namespace], list]
+) -> list:
+    """Measure ``name``, or with ``--only`` the other side, reuse its last figures."""
+    if options.only and options.only != name:
+        runs: list[list[dict[str, Any]]] = []
+        for k in range(options.runs):
+            results = []
+            for workload, _ in workloads(options, k):
+                results += json.loads((OUT / f"{name}-run{k + 1}-{workload}.json").read_text())[
+                    "results"
+                ]
+            runs.append(results)
+        return runs
+    return run(options)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Serving as production does: several worker processes, any of which serves any request.
+
+Sessions live in memcached and API keys in PostgreSQL, so what one process starts
+another continues. The servers here are real `pserve production.ini` processes.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+from bs4 import BeautifulSoup
+
+from tests.conftest import ROOT, TEST_INI, free_port
+from tests.factories import DEFAULT_PASSWORD, make_user
+
+PSERVE = Path(sys.executable).parent / "pserve"
+
+
+def worker_processes(pid: int) -> list[int]:
+    """The child processes of ``pid`` (gunicorn's workers)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in children.read_text().split()]
+
+
+@contextmanager
+def production_server(workers: int) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`pserve production.ini` on a free port over the test database; its URL and process."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    environ = {
+        **os.environ,
+        "DATAMETA_SESSION_SECRET": TEST_INI["datameta.session.secret"],
+        "DATAMETA_PUBLIC_URL": url,
+        # Plain HTTP here: a secure cookie would never come back.
+        "DATAMETA_SESSION_COOKIE_SECURE": "false",
+    }
+    command = [str(PSERVE), "production.ini", f"http_bind=127.0.0.1:{port}"]
+    command.append(f"http_workers={workers}")
+    server = subprocess.Popen(command, cwd=ROOT, env=environ, stderr=subprocess.PIPE)
+    try:
+        wait_until_serving(url, server)
+        yield url, server
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def wait_until_serving(url: str, server: subprocess.Popen) -> None:
+    # Generous: starting workers on a busy machine takes a while; nothing here is timed.
+    end = time.monotonic() + 120
+    while time.monotonic() < end:
+        if server.poll() is not None:
+            pytest.fail(f"pserve exited: {server.stderr.read().decode()[-2000:]}")
+        try:
+            requests.get(f"{url}/api/v1/server", timeout=5)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.3)
+    pytest.fail("pserve did not start serving")
+
+
+def log_in(url: str, email: str) -> requests.Session:
+    client = requests.Session()
+    page = client.get(f"{url}/login", timeout=30)
+    token = BeautifulSoup(page.text, "html.parser").find("input", {"name": "csrf_token"})["value"]
+    answer = client.post(
+        f"{url}/login",
+        {"email": email, "password": DEFAULT_PASSWORD, "csrf_token": token},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert answer.status_code == 302
+    return client
+
+
+def whoami(url: str, **options: object) -> requests.Response:
+    return requests.get(f"{url}/api/v1/rpc/whoami", timeout=30, **options)  # type: ignore[arg-type]
+
+
+def test_production_ini_serves_with_several_workers() -> None:
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(Path(ROOT) / "production.ini")
+    assert ini["server:main"]["use"] == "egg:gunicorn#main"
+    assert int(ini.defaults()["http_workers"]) >= 2
+
+
+def test_make_run_serves_the_same_way() -> None:
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(Path(ROOT) / "development.ini")
+    assert ini["server:main"]["use"] == "egg:gunicorn#main"
+    assert int(ini.defaults()["http_workers"]) >= 2
+
+
+def test_a_session_and_an_api_key_work_in_every_process(committed_db) -> None:
+    user = make_user(committed_db)
+    email = user.email
+    committed_db.commit()
+    with ExitStack() as servers:
+        first, main = servers.enter_context(production_server(workers=2))
+        other, _ = servers.enter_context(production_server(workers=1))
+        assert len(worker_processes(main.pid)) == 2
+
+        client = log_in(first, email)
+        assert client.get(f"{other}/api/v1/rpc/whoami", timeout=30).json()["email"] == email
+
+        key = requests.post(
+            f"{other}/api/v1/keys",
+            json={"email": email, "password": DEFAULT_PASSWORD, "label": "from the other"},
+            timeout=30,
+        ).json()["token"]
+        answer = whoami(first, headers={"Authorization": f"Bearer {key}"})
+        assert answer.status_code == 200
+        assert answer.json()["email"] == email
+
+        # Logging out in one process ends the session in all of them.
+        page = client.get(f"{other}/submit", timeout=30)
+        token = BeautifulSoup(page.text, "html.parser").find("input", {"name": "csrf_token"})
+        client.post(f"{other}/logout", {"csrf_token": token["value"]}, timeout=30)
+        assert client.get(f"{first}/api/v1/rpc/whoami", timeout=30).status_code == 401
