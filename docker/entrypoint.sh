@@ -7,6 +7,12 @@
 set -eu
 ini=${DATAMETA_INI:-production.ini}
 
+# Metrics of the server's worker processes are added up in this folder, which
+# must start empty (see README, "Metrics").
+if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+  rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+fi
+
 if [ "${DATAMETA_MIGRATE:-true}" = "true" ]; then
   alembic -c alembic.ini -x "ini=$ini" upgrade head
 fi
