@@ -15,6 +15,8 @@ from typing import Any
 import openpyxl
 import pytest
 
+import datameta.logic.metadatasets
+from datameta.db import recorded_statements
 from tests.factories import (
     define,
     define_sample_sheet,
@@ -430,3 +432,35 @@ def test_an_export_takes_the_filter_and_sort_and_paging_counts(testapp, site):
 def test_a_group_member_exports_only_their_group(testapp, site):
     rows = rows_of(export(testapp, site.beta_key, "csv"), "csv")
     assert [row[8] for row in rows[1:]] == ["S200"]
+
+
+def test_a_page_costs_the_same_statements_however_many_sets_it_shows(testapp, site, dbengine):
+    # S100 first: the page of one has a file and a service report too.
+    params = {"q": "s", "filter": "SampleId:notempty", "sort": "record.SampleId"}
+    with recorded_statements(dbengine) as small:
+        listed(testapp, site.reader_key, limit=1, **params)
+    with recorded_statements(dbengine) as large:
+        listed(testapp, site.reader_key, limit=4, **params)
+    assert len(small) == len(large)
+
+
+@pytest.mark.parametrize("file_format", ["csv", "xlsx", "json"])
+def test_an_export_reads_a_fixed_number_of_statements_per_batch(
+    live_app, committed_db, dbengine, monkeypatch, file_format
+):
+    monkeypatch.setattr(datameta.logic.metadatasets, "STREAM_BATCH_SIZE", 5)
+    admin_key = make_api_key(committed_db, make_user(committed_db, site_admin=True))
+    key = make_api_key(committed_db, make_user(committed_db))
+    committed_db.commit()
+    define_sample_sheet(live_app, admin_key)
+    counts = []
+    for start in (100, 200, 300):
+        submit(live_app, key, [{"SampleId": f"S{start + i}"} for i in range(5)], None)
+        with recorded_statements(dbengine) as statements:
+            response = export(live_app, key, file_format)
+        counts.append(len(statements))
+    rows = response.json if file_format == "json" else rows_of(response, file_format)[1:]
+    assert len(rows) == 15
+    per_batch = counts[1] - counts[0]
+    assert 0 < per_batch <= 6
+    assert counts[2] - counts[1] == per_batch
