@@ -30,6 +30,7 @@ def includeme(config: Configurator) -> None:
     config.add_route("admin", "/admin")
     config.add_route("admin_section", "/admin/{section}")
     config.add_route("submit", "/submit")
+    config.add_route("view", "/view")
     # Prometheus metrics, for whoever holds datameta.metrics.token
     config.add_route("metrics", "/metrics")
 
