@@ -41,9 +41,7 @@ def lab(committed_db, live_app):
     key = make_api_key(committed_db, member)
     committed_db.commit()
     define_sample_sheet(live_app, admin_key)
-    sheet = "SampleId,Date,Reads\n" + "".join(
-        f"S{n},2024-01-{n:02d},\n" for n in range(1, 31)
-    )
+    sheet = "SampleId,Date,Reads\n" + "".join(f"S{n},2024-01-{n:02d},\n" for n in range(1, 31))
     report = live_app.post(
         "/api/v1/samplesheets",
         upload_files=[("file", "sheet.csv", sheet.encode())],
@@ -51,7 +49,8 @@ def lab(committed_db, live_app):
     ).json
     ids = [identifier["site"] for identifier in report["staged"]]
     file = upload_file(live_app, key, "S100_R1.fastq", READS)
-    ids.append(stage(live_app, key, {"SampleId": "S100", "Reads": "S100_R1.fastq"}).json["id"]["site"])
+    with_file = stage(live_app, key, {"SampleId": "S100", "Reads": "S100_R1.fastq"}).json
+    ids.append(with_file["id"]["site"])
     submission = live_app.post_json(
         "/api/v1/submissions",
         {"metadatasetIds": ids, "fileIds": [file["id"]["site"]], "label": "January run"},
