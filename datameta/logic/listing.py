@@ -93,7 +93,10 @@ def _iso_bound(value: str, *, upper: bool) -> str:
             "filter", f"{value!r} is no ISO 8601 date or date-time (such as 2021-03-04)."
         ) from None
     if upper and len(value) == len("2021-03-04"):
-        return (date.fromisoformat(value) + timedelta(days=1)).isoformat()
+        try:
+            return (date.fromisoformat(value) + timedelta(days=1)).isoformat()
+        except OverflowError:  # the last day there is: every later time of it
+            return f"{moment.date().isoformat()}T99"
     return moment.replace(tzinfo=None).isoformat()
 
 
@@ -118,9 +121,12 @@ def filter_condition(column_filter: ColumnFilter) -> ColumnElement[bool]:
         return _value_of(column, filled)
     if operation == "empty":
         return ~_value_of(column, filled)
+    # ISO 8601 text sorts like time byte by byte: compared in the "C" collation, whatever
+    # the database's own, which may weigh punctuation differently.
+    iso = stored.collate("C")
     if operation == "from":
-        return _value_of(column, stored >= _iso_bound(value, upper=False))
-    return _value_of(column, stored < _iso_bound(value, upper=True))
+        return _value_of(column, iso >= _iso_bound(value, upper=False))
+    return _value_of(column, iso < _iso_bound(value, upper=True))
 
 
 def word_condition(word: str, searchable: ColumnElement[bool] | None) -> ColumnElement[bool]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
 
 import openpyxl
 import pytest
@@ -59,12 +60,16 @@ def lab(committed_db, live_app):
     return {"member": member, "file": file, "submission": submission}
 
 
-def open_view(page: Page, email: str, path: str = "/view") -> None:
+def log_in(page: Page, email: str) -> None:
     page.goto("/login")
     page.fill("#email", email)
     page.fill("#password", DEFAULT_PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url("**/home")
+
+
+def open_view(page: Page, email: str, path: str = "/view") -> None:
+    log_in(page, email)
     page.goto(path)
     wait_loaded(page)
 
@@ -173,3 +178,48 @@ def test_exports_hold_what_is_found(page, screenshots, lab, tmp_path, file_forma
     column = header.index("SampleId")
     assert [record[column] for record in records] == expected
     assert records[2][header.index("Reads MD5")] == lab["file"]["checksum"]
+
+
+def test_the_submission_page_and_its_manifest(page, screenshots, lab, tmp_path):
+    log_in(page, lab["member"].email)
+    screenshots.take("home-page")
+    page.click("#recent-submissions a")
+    page.wait_for_selector("#submission-app[data-loaded]")
+    site_id = lab["submission"]["id"]["site"]
+    assert page.url.endswith(f"/submissions/{site_id}")
+    expect(page.locator("h1")).to_have_text("January run")
+    expect(page.locator("#summary-records")).to_have_text("31")
+    expect(page.locator("#summary-user")).to_contain_text("Mia Member")
+    expect(page.locator("#summary-files")).to_contain_text("1 (")
+    expect(page.locator("#records tbody tr")).to_have_count(31)
+    expect(page.locator("#files tbody tr")).to_have_count(1)
+    expect(page.locator("#command-md5")).to_have_text(f"md5sum -c {site_id}.md5")
+    screenshots.take("submission-page")
+
+    assert download(page, "#files a.file-download", tmp_path) == READS
+    manifest = download(page, "#manifest-tsv", tmp_path).decode()
+    header, line = manifest.splitlines()
+    assert header == "name\tsize\tmd5\tsite_id\turl"
+    name, size, md5, file_id, url = line.split("\t")
+    assert (name, size, md5) == ("S100_R1.fastq", str(len(READS)), lab["file"]["checksum"])
+    assert file_id == lab["file"]["id"]["site"]
+    response = page.request.get(url)
+    assert response.body() == READS
+    sums = download(page, "#manifest-md5", tmp_path).decode()
+    assert sums == f"{md5}  S100_R1.fastq\n"
+    records = download(page, "#export-csv", tmp_path).decode()
+    assert len(records.splitlines()) == 32
+
+    # The commands the page shows work as shown, in the folder of the two downloads.
+    for tool in ("wget", "curl"):
+        folder = tmp_path / tool
+        folder.mkdir()
+        for selector in ("#manifest-tsv", "#manifest-md5"):
+            download(page, selector, folder)
+        for command in (f"#command-{tool}", "#command-md5"):
+            shown = page.locator(command).inner_text()
+            done = subprocess.run(
+                ["bash", "-c", shown], cwd=folder, capture_output=True, text=True, check=False
+            )
+            assert done.returncode == 0, (shown, done.stdout, done.stderr)
+        assert (folder / "S100_R1.fastq").read_bytes() == READS

@@ -207,6 +207,7 @@ def test_too_many_words_are_refused(testapp, site):
         ("Date:from:2021-06-01", ["S101", "S200"]),
         ("Date:to:2021-06-01", ["S100", "S200"]),
         ("Date:equals:2021-03-04T00:00:00", ["S100"]),
+        ("Date:to:9999-12-31", ["S100", "S101", "S200"]),  # no day after it, no overflow
         ("Reads:contains:.fq", ["S100"]),
         ("QC:equals:pass", ["S100"]),
     ],
