@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.orm import aliased
 
 from datameta.errors import ErrorItem, ValidationFailed
@@ -101,11 +101,15 @@ def _iso_bound(value: str, *, upper: bool) -> str:
 
 
 def _value_of(column: MetaDatum, condition: ColumnElement[bool]) -> ColumnElement[bool]:
-    """A set has a value of ``column`` that meets ``condition``."""
-    return exists().where(
-        MetaDatumRecord.metadataset_id == MetaDataSet.id,
-        MetaDatumRecord.metadatum_id == column.id,
-        condition,
+    """A set has a value of ``column`` that meets ``condition``.
+
+    An uncorrelated IN: PostgreSQL reads the matching values once (by index where
+    one fits) and hashes their sets, instead of probing every set's values.
+    """
+    return MetaDataSet.id.in_(
+        select(MetaDatumRecord.metadataset_id).where(
+            MetaDatumRecord.metadatum_id == column.id, condition
+        )
     )
 
 
@@ -140,13 +144,13 @@ def word_condition(word: str, searchable: ColumnElement[bool] | None) -> ColumnE
     def like(column: Any) -> ColumnElement[bool]:
         return column.ilike(pattern, escape="\\")
 
-    in_values = [MetaDatumRecord.metadataset_id == MetaDataSet.id, like(MetaDatumRecord.value)]
+    in_values = select(MetaDatumRecord.metadataset_id).where(like(MetaDatumRecord.value))
     if searchable is not None:
-        in_values.append(searchable)
-    file_site_id = exists().where(
-        MetaDatumRecord.metadataset_id == MetaDataSet.id,
-        MetaDatumRecord.file_id == File.id,
-        like(File.site_id),
+        in_values = in_values.where(searchable)
+    in_file_ids = (
+        select(MetaDatumRecord.metadataset_id)
+        .join(File, File.id == MetaDatumRecord.file_id)
+        .where(like(File.site_id))
     )
     return or_(
         like(MetaDataSet.site_id),
@@ -156,8 +160,9 @@ def word_condition(word: str, searchable: ColumnElement[bool] | None) -> ColumnE
         like(User.fullname),
         like(Group.site_id),
         like(Group.name),
-        exists().where(*in_values),
-        file_site_id,
+        # Uncorrelated: the matching values are found once, by the trigram index.
+        MetaDataSet.id.in_(in_values),
+        MetaDataSet.id.in_(in_file_ids),
     )
 
 

@@ -367,10 +367,15 @@ def submitted_statement(db: Session, actor: User, query: SubmittedQuery) -> Sele
     return listing.ordered(statement, order)
 
 
+def count_statement(db: Session, actor: User, query: SubmittedQuery) -> Select:
+    """The statement counting the submitted sets the caller may read that match ``query``."""
+    matching = _matching(db, actor, query).with_only_columns(MetaDataSet.id)
+    return select(func.count()).select_from(matching.subquery())
+
+
 def count_submitted(db: Session, actor: User, query: SubmittedQuery) -> int:
     """How many submitted sets the caller may read match ``query``, over all pages."""
-    matching = _matching(db, actor, query).with_only_columns(MetaDataSet.id)
-    return db.scalar(select(func.count()).select_from(matching.subquery())) or 0
+    return db.scalar(count_statement(db, actor, query)) or 0
 
 
 def query_submitted(

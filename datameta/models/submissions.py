@@ -131,4 +131,11 @@ class MetaDatumRecord(Base):
             unique=True,
             postgresql_where="file_id IS NOT NULL",
         ),
+        # Search words match anywhere in a value (ILIKE '%word%'): trigrams find them.
+        Index(
+            "ix_metadatumrecords_value_trgm",
+            "value",
+            postgresql_using="gin",
+            postgresql_ops={"value": "gin_trgm_ops"},
+        ),
     )

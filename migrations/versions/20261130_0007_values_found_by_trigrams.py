@@ -1,0 +1,36 @@
+"""Values are found by any part of them: a trigram index on metadatum records.
+
+Searching submitted data matches words anywhere in a value, case-insensitively
+(ILIKE '%word%'). A GIN index of trigrams (pg_trgm, a trusted extension that the
+database's owner may create) answers that from the index instead of reading
+every value.
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-30 10:00:00
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0007"
+down_revision: str | None = "0006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    op.create_index(
+        "ix_metadatumrecords_value_trgm",
+        "metadatumrecords",
+        ["value"],
+        postgresql_using="gin",
+        postgresql_ops={"value": "gin_trgm_ops"},
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_metadatumrecords_value_trgm", table_name="metadatumrecords")
+    # The extension stays: other objects of the database may use it by now.
