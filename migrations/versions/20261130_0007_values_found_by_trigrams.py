@@ -1,4 +1,4 @@
-"""Values are found by any part of them: a trigram index on metadatum records.
+"""Values and set ids are found by any part of them: trigram indexes.
 
 Searching submitted data matches words anywhere in a value, case-insensitively
 (ILIKE '%word%'). A GIN index of trigrams (pg_trgm, a trusted extension that the
@@ -29,8 +29,16 @@ def upgrade() -> None:
         postgresql_using="gin",
         postgresql_ops={"value": "gin_trgm_ops"},
     )
+    op.create_index(
+        "ix_metadatasets_site_id_trgm",
+        "metadatasets",
+        ["site_id"],
+        postgresql_using="gin",
+        postgresql_ops={"site_id": "gin_trgm_ops"},
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_metadatasets_site_id_trgm", table_name="metadatasets")
     op.drop_index("ix_metadatumrecords_value_trgm", table_name="metadatumrecords")
     # The extension stays: other objects of the database may use it by now.
