@@ -35,6 +35,7 @@ from benchmarks.seed import add_group_and_user, add_metadatasets, define_columns
 
 COUNT = 100_000
 DATABASE = "datameta_bench_finding"
+NO_JIT = {"options": "-c jit=off"}  # as the app's engine (datameta.db)
 PAGES = {
     "one selective word, sort by a column": {"q": "S4242", "sort": "-record.C05"},
     "one word matching every set, sort by a column": {"q": "value", "sort": "-record.C05"},
@@ -46,7 +47,7 @@ PAGES = {
 
 def seed() -> tuple[sa.Engine, dict[str, str], str]:
     url, environ = scratch_database(DATABASE)
-    engine = sa.create_engine(url)
+    engine = sa.create_engine(url, connect_args=NO_JIT)
     with engine.begin() as connection:
         define_columns(connection, file_column=False)
         group_id, user_id = add_group_and_user(connection)
@@ -67,7 +68,7 @@ def reuse() -> tuple[sa.Engine, dict[str, str], str]:
     config.attributes["database_url"] = rendered
     command.upgrade(config, "head")
     environ["DATAMETA_SQLALCHEMY_URL"] = rendered
-    engine = sa.create_engine(rendered)
+    engine = sa.create_engine(rendered, connect_args=NO_JIT)
     with engine.connect() as connection:
         user_id = connection.execute(
             sa.text("SELECT id FROM users WHERE site_id = 'DMU-B0000001'")
