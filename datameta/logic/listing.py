@@ -217,9 +217,12 @@ def parse_sort(spec: str, columns: Sequence[MetaDatum]) -> SortOrder:
     )
 
 
-def ordered(statement: Any, order: SortOrder) -> Any:
-    """``statement`` sorted by ``order``; empty values last either way, then by set id."""
-    if order.column is not None:
+def ordered(statement: Any, order: SortOrder, *, narrowed: bool) -> Any:
+    """``statement`` sorted by ``order``; empty values last either way, then by set id.
+
+    ``narrowed``: words or filters select the sets, so few may match.
+    """
+    if order.column is not None and narrowed:
         # The value looked up by the primary key for each set that matches, after the
         # filters: cheaper than joining every set's value of the column before them.
         key: Any = (
@@ -230,6 +233,13 @@ def ordered(statement: Any, order: SortOrder) -> Any:
             )
             .scalar_subquery()
         )
+    elif order.column is not None:
+        # Every set in the order: one hash join of the column's values beats a look-up each.
+        cell = aliased(MetaDatumRecord)
+        statement = statement.outerjoin(
+            cell, and_(cell.metadataset_id == MetaDataSet.id, cell.metadatum_id == order.column.id)
+        )
+        key = cell.value
     else:
         key = {
             "id": MetaDataSet.id,

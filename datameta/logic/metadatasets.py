@@ -364,7 +364,8 @@ def submitted_statement(db: Session, actor: User, query: SubmittedQuery) -> Sele
     if query.sort is None:
         return statement.order_by(Submission.date, MetaDataSet.id)
     order = listing.parse_sort(query.sort, readable_definitions(db, actor))
-    return listing.ordered(statement, order)
+    narrowed = bool(listing.search_words(query.search) or query.filters)
+    return listing.ordered(statement, order, narrowed=narrowed)
 
 
 def count_statement(db: Session, actor: User, query: SubmittedQuery) -> Select:
