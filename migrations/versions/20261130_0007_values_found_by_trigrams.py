@@ -6,7 +6,7 @@ database's owner may create) answers that from the index instead of reading
 every value.
 
 Revision ID: 0007
-Revises: 0006
+Revises: 0008
 Create Date: 2026-11-30 10:00:00
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0006"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
