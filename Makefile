@@ -30,6 +30,7 @@ bench: install
 	$(BIN)/python -m benchmarks.bench_samplesheet
 	$(BIN)/python -m benchmarks.bench_hostile_input
 	$(BIN)/python -m benchmarks.bench_listing_stream
+	$(BIN)/python -m benchmarks.bench_finding
 
 # Builds the container image, runs the compose stack of docker/ and tests it end to end.
 deploy-test: install

@@ -30,6 +30,8 @@ def includeme(config: Configurator) -> None:
     config.add_route("admin", "/admin")
     config.add_route("admin_section", "/admin/{section}")
     config.add_route("submit", "/submit")
+    config.add_route("view", "/view")
+    config.add_route("submission", "/submissions/{id}")
     # Prometheus metrics, for whoever holds datameta.metrics.token
     config.add_route("metrics", "/metrics")
 
@@ -76,6 +78,7 @@ def includeme(config: Configurator) -> None:
     config.add_route("api_presubvalidation", f"{API}/presubvalidation")
     config.add_route("api_submissions", f"{API}/submissions")
     config.add_route("api_submission", f"{API}/submissions/{{id}}")
+    config.add_route("api_submission_manifest", f"{API}/submissions/{{id}}/manifest")
     config.add_route("api_group_submissions", f"{API}/groups/{{id}}/submissions")
     config.add_route("api_samplesheets", f"{API}/samplesheets")
     config.add_route("api_samplesheet_template", f"{API}/samplesheets/template")

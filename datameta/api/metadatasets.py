@@ -11,7 +11,13 @@ from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import Select
 
-from datameta.api.serialize import metadataset_json, record_columns
+from datameta.api.exports import MEDIA_TYPES, export_bytes
+from datameta.api.serialize import (
+    export_header,
+    export_json,
+    metadataset_json,
+    record_columns,
+)
 from datameta.api.streaming import json_array
 from datameta.db import body_session
 from datameta.logic import metadatasets
@@ -58,7 +64,10 @@ def create_metadataset(request: Request) -> dict[str, Any]:
 
 @view_config(route_name="api_metadatasets", request_method="GET", renderer="json", openapi=True)
 def list_submitted_metadatasets(request: Request) -> Response | list[dict[str, Any]]:
-    """One page with ``limit`` or ``offset``; else every set, as DataMeta 1.x answers."""
+    """One page with ``limit`` or ``offset``; else every set, as DataMeta 1.x answers.
+
+    With ``format``, an export of the same sets (streamed) instead of the 1.x JSON.
+    """
     params = request.openapi_validated.parameters.query
     query = SubmittedQuery(
         submitted_after=params.get("submittedAfter"),
@@ -66,8 +75,24 @@ def list_submitted_metadatasets(request: Request) -> Response | list[dict[str, A
         awaiting_service=params.get("awaitingService"),
         limit=params.get("limit", DEFAULT_PAGE_SIZE),
         offset=params.get("offset", 0),
+        search=params.get("q"),
+        filters=tuple(params.get("filter", ())),
+        submission_id=params.get("submissionId"),
+        group_id=params.get("groupId"),
+        user_id=params.get("userId"),
+        sort=params.get("sort"),
     )
-    if "limit" in request.GET or "offset" in request.GET:
+    paged = "limit" in request.GET or "offset" in request.GET
+    file_format = params.get("format")
+    if file_format is not None:
+        statement = metadatasets.submitted_statement(request.dbsession, request.user, query)
+        if not paged:
+            return _export(request, statement, file_format)
+        response = _export(request, statement.limit(query.limit).offset(query.offset), file_format)
+        total = metadatasets.count_submitted(request.dbsession, request.user, query)
+        response.headers["X-Total-Count"] = str(total)
+        return response
+    if paged:
         page, total = metadatasets.query_submitted(request.dbsession, request.user, query)
         request.response.headers["X-Total-Count"] = str(total)
         return metadatasets_json(request, page)
@@ -96,6 +121,39 @@ def _streamed(request: Request, statement: Select) -> Iterator[bytes]:
                 ]
 
     return json_array(batches())
+
+
+def _export(request: Request, statement: Select, file_format: str) -> Response:
+    """The sets ``statement`` selects as a file, read and written batch by batch."""
+    show_service_values = authz.can_read_service_values(request.user)
+    iso_dates = bool(request.openapi_validated.parameters.query.get("isoDates", False))
+    header = export_header(
+        record_columns(definitions(request.dbsession).all),
+        show_service_values=show_service_values,
+    )
+
+    def batches() -> Iterator[list[dict[str, Any]]]:
+        with body_session(request) as db:
+            columns = record_columns(definitions(db).all)
+            for views in metadatasets.stream_views(db, statement, with_groups=True):
+                yield [
+                    export_json(
+                        view,
+                        columns,
+                        show_service_values=show_service_values,
+                        iso_dates=iso_dates,
+                    )
+                    for view in views
+                ]
+
+    media_type = MEDIA_TYPES[file_format]
+    response = Response(
+        app_iter=export_bytes(file_format, header, batches()),
+        content_type=media_type,
+        charset="utf-8" if media_type.startswith("text/") else None,
+    )
+    response.content_disposition = f'attachment; filename="metadatasets.{file_format}"'
+    return response
 
 
 @view_config(route_name="api_metadataset", request_method="GET", renderer="json", openapi=True)

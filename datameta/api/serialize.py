@@ -81,12 +81,9 @@ def metadataset_json(
     column's own format unless ``iso_dates``.
     """
     mset = view.metadataset
-    submitted = mset.submission_id is not None
-    shown = [
-        column
-        for column in columns
-        if column.service_id is None or (submitted and show_service_values)
-    ]
+    shown = _shown_columns(
+        columns, submitted=mset.submission_id is not None, show_service_values=show_service_values
+    )
     record = {}
     for column in shown:
         stored = view.values.get(column.id)
@@ -155,3 +152,110 @@ def service_json(service: Any) -> dict[str, Any]:
         "name": service.name,
         "userIds": [identifier(user) for user in service.users],
     }
+
+
+def _shown_columns(
+    columns: Sequence[RecordColumn], *, submitted: bool, show_service_values: bool
+) -> list[RecordColumn]:
+    return [
+        column
+        for column in columns
+        if column.service_id is None or (submitted and show_service_values)
+    ]
+
+
+def export_json(
+    view: Any, columns: Sequence[RecordColumn], *, show_service_values: bool, iso_dates: bool
+) -> dict[str, Any]:
+    """A submitted set as exports and the View page show it: who, when, values, files.
+
+    ``files`` is the file manifest: for each file column, the file's name, site id,
+    size and MD5 (null when the set names no file there). ``serviceExecutions``
+    says when each service reported (null: pending), for readers of service values.
+    """
+    submission, owner = view.submission, view.owner
+    shown = _shown_columns(columns, submitted=True, show_service_values=show_service_values)
+    record = {}
+    for column in shown:
+        stored = view.values.get(column.id)
+        record[column.name] = stored if iso_dates else render_value(column.rule, stored)
+    files = {}
+    for column in shown:
+        if column.is_file:
+            file = view.files.get(column.id)
+            files[column.name] = None if file is None else _manifest_entry(file)
+    executions = None
+    if show_service_values:
+        executions = {
+            column.name: _reported_at(view.executions.get(column.service_id))
+            for column in shown
+            if column.service_id is not None
+        }
+    return {
+        "id": identifier(view.metadataset),
+        "submission": {
+            "id": identifier(submission),
+            "label": submission.label,
+            "submittedAt": aware_utc(submission.date),
+        },
+        "user": {"id": identifier(owner), "name": owner.fullname},
+        "group": {"id": identifier(submission.group), "name": submission.group.name},
+        "record": record,
+        "files": files,
+        "serviceExecutions": executions,
+    }
+
+
+def _reported_at(execution: Any) -> str | None:
+    return None if execution is None else aware_utc(execution.execution_time)
+
+
+def _manifest_entry(file: Any) -> dict[str, Any]:
+    return {"id": identifier(file), "name": file.name, "size": file.filesize, "md5": file.checksum}
+
+
+FIXED_EXPORT_HEADER = (
+    "Record",
+    "Submission",
+    "Submission label",
+    "Submitted at",
+    "User",
+    "User name",
+    "Group",
+    "Group name",
+)
+
+
+def export_header(columns: Sequence[RecordColumn], *, show_service_values: bool) -> list[str]:
+    """The header of a tabular export: fixed fields, then each column with its file manifest."""
+    header = list(FIXED_EXPORT_HEADER)
+    for column in _shown_columns(columns, submitted=True, show_service_values=show_service_values):
+        header.append(column.name)
+        if column.is_file:
+            header += [f"{column.name} site id", f"{column.name} size", f"{column.name} MD5"]
+    return header
+
+
+def export_cells(item: dict[str, Any]) -> list[str | None]:
+    """One row of a tabular export from ``export_json``'s item, in ``export_header``'s order."""
+    cells = [
+        item["id"]["site"],
+        item["submission"]["id"]["site"],
+        item["submission"]["label"],
+        item["submission"]["submittedAt"],
+        item["user"]["id"]["site"],
+        item["user"]["name"],
+        item["group"]["id"]["site"],
+        item["group"]["name"],
+    ]
+    files = item["files"]
+    for name, value in item["record"].items():
+        cells.append(value)
+        if name in files:
+            file = files[name]
+            if file is None:
+                cells += [None, None, None]
+            else:
+                size = file["size"]
+                cells += [file["id"]["site"], None if size is None else str(size), file["md5"]]
+    return cells

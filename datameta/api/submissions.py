@@ -6,6 +6,7 @@ from typing import Any
 
 from pyramid.httpexceptions import HTTPNoContent
 from pyramid.request import Request
+from pyramid.response import Response
 from pyramid.view import view_config
 
 from datameta.api.serialize import aware_utc, identifier
@@ -65,3 +66,60 @@ def list_group_submissions(request: Request) -> list[dict[str, Any]]:
     found = submissions.group_submissions(request.dbsession, request.user, request.matchdict["id"])
     contents = submissions.submission_contents(request.dbsession, found)
     return [submission_json(submission, contents[submission.id]) for submission in found]
+
+
+def _manifest_tsv(manifest: submissions.Manifest) -> str:
+    """One line per file: what download and checksum tools need (header first)."""
+    lines = ["name\tsize\tmd5\tsite_id\turl"]
+    for download in manifest.downloads:
+        file = download.file
+        lines.append(
+            f"{file.name}\t{file.filesize}\t{file.checksum}\t{file.site_id}\t{download.url}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _manifest_md5(manifest: submissions.Manifest) -> str:
+    """The checksums as ``md5sum -c`` reads them: MD5, two spaces, the file's name."""
+    return "".join(f"{d.file.checksum}  {d.file.name}\n" for d in manifest.downloads)
+
+
+@view_config(
+    route_name="api_submission_manifest", request_method="GET", renderer="json", openapi=True
+)
+def get_submission_manifest(request: Request) -> Response | dict[str, Any]:
+    query = request.openapi_validated.parameters.query
+    manifest = submissions.submission_manifest(
+        request.dbsession,
+        request.user,
+        request.matchdict["id"],
+        expires_minutes=query.get("expires"),
+        storage=request.storage,
+        settings=request.settings,
+    )
+    file_format = query.get("format", "json")
+    if file_format == "json":
+        return {
+            "submissionId": identifier(manifest.submission),
+            "expiresMinutes": manifest.expires_minutes,
+            "files": [
+                {
+                    "id": identifier(download.file),
+                    "name": download.file.name,
+                    "size": download.file.filesize,
+                    "md5": download.file.checksum,
+                    "url": download.url,
+                    "expires": aware_utc(download.expires),
+                }
+                for download in manifest.downloads
+            ],
+        }
+    site_id = manifest.submission.site_id
+    if file_format == "tsv":
+        body, name = _manifest_tsv(manifest), f"{site_id}-manifest.tsv"
+        media_type = "text/tab-separated-values"
+    else:
+        body, name, media_type = _manifest_md5(manifest), f"{site_id}.md5", "text/plain"
+    response = Response(body=body.encode(), content_type=media_type, charset="utf-8")
+    response.content_disposition = f'attachment; filename="{name}"'
+    return response

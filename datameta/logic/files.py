@@ -259,6 +259,20 @@ def pending_files(db: Session, actor: User, user_id: str) -> list[File]:
     )
 
 
+def check_download_expiry(expires_minutes: int, settings: Settings) -> None:
+    """Download URLs are valid from 1 minute up to the site's setting."""
+    if expires_minutes < 1 or expires_minutes > settings.files_download_max_expiry_minutes:
+        raise ValidationFailed(
+            [
+                ErrorItem(
+                    message="expires must be between 1 and "
+                    f"{settings.files_download_max_expiry_minutes} minutes.",
+                    field="expires",
+                )
+            ]
+        )
+
+
 @dataclass(frozen=True)
 class DownloadUrl:
     file: File
@@ -276,16 +290,7 @@ def download_url(
     settings: Settings,
 ) -> DownloadUrl:
     """A presigned GET for a file the caller may read, valid at most as long as the setting says."""
-    if expires_minutes < 1 or expires_minutes > settings.files_download_max_expiry_minutes:
-        raise ValidationFailed(
-            [
-                ErrorItem(
-                    message="expires must be between 1 and "
-                    f"{settings.files_download_max_expiry_minutes} minutes.",
-                    field="expires",
-                )
-            ]
-        )
+    check_download_expiry(expires_minutes, settings)
     file = get_file(db, actor, file_id)
     if not file.content_uploaded:
         raise ValidationFailed(

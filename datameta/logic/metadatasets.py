@@ -14,12 +14,19 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 
 from datameta.errors import ErrorItem, ValidationFailed
 from datameta.linting import lint_record
-from datameta.logic.ids import find_by_id, get_visible, not_modifiable
-from datameta.logic.metadata import Definition, submitter_definitions
+from datameta.logic import listing
+from datameta.logic.ids import find_by_id, get_visible, id_condition, not_modifiable
+from datameta.logic.metadata import (
+    Definition,
+    list_definitions,
+    submitter_definitions,
+)
 from datameta.logic.users import staged_data_owner
 from datameta.models import (
     File,
+    Group,
     MetaDataSet,
+    MetaDatum,
     MetaDatumRecord,
     Service,
     ServiceExecution,
@@ -186,8 +193,13 @@ def stage_metadataset(db: Session, actor: User, record: Mapping[str, Any]) -> Me
     return stage_records(db, actor, [record])[0]
 
 
-def load_views(db: Session, metadatasets: Sequence[MetaDataSet]) -> list[MetadatasetView]:
-    """Values, files and service executions of many sets in a few queries, whatever their number."""
+def load_views(
+    db: Session, metadatasets: Sequence[MetaDataSet], *, with_groups: bool = False
+) -> list[MetadatasetView]:
+    """Values, files and service executions of many sets in a few queries, whatever their number.
+
+    ``with_groups`` loads the submissions' groups as well (one query more).
+    """
     views = {mset.id: MetadatasetView(mset) for mset in metadatasets}
     if not views:
         return []
@@ -215,7 +227,7 @@ def load_views(db: Session, metadatasets: Sequence[MetaDataSet]) -> list[Metadat
         select(ServiceExecution).where(ServiceExecution.metadataset_id.in_(views))
     ):
         views[execution.metadataset_id].executions[execution.service_id] = execution
-    related = _preload_related(db, metadatasets, views.values())
+    related = _preload_related(db, metadatasets, views.values(), with_groups=with_groups)
     # Handed over directly: a relationship resolved per set costs more than its JSON.
     by_key = {(type(entity), entity.id): entity for entity in related}
     for view in views.values():
@@ -226,7 +238,11 @@ def load_views(db: Session, metadatasets: Sequence[MetaDataSet]) -> list[Metadat
 
 
 def _preload_related(
-    db: Session, metadatasets: Sequence[MetaDataSet], views: Iterable[MetadatasetView]
+    db: Session,
+    metadatasets: Sequence[MetaDataSet],
+    views: Iterable[MetadatasetView],
+    *,
+    with_groups: bool,
 ) -> list[Any]:
     """Owners, submissions, services: loaded once, so that attribute access needs no query.
 
@@ -238,7 +254,11 @@ def _preload_related(
     service_ids = {execution.service_id for execution in executions}
     related: list[Any] = list(db.scalars(select(User).where(User.id.in_(user_ids))))
     if submission_ids:
-        related += db.scalars(select(Submission).where(Submission.id.in_(submission_ids)))
+        submissions = list(db.scalars(select(Submission).where(Submission.id.in_(submission_ids))))
+        related += submissions
+        if with_groups:
+            group_ids = {submission.group_id for submission in submissions}
+            related += db.scalars(select(Group).where(Group.id.in_(group_ids)))
     if service_ids:
         related += db.scalars(select(Service).where(Service.id.in_(service_ids)))
     return related
@@ -273,11 +293,19 @@ def delete_metadatasets(db: Session, actor: User, metadataset_ids: Sequence[str]
 
 @dataclass(frozen=True)
 class SubmittedQuery:
+    """What a listing of submitted sets asks for; without the finding fields, DataMeta 1.x's."""
+
     submitted_after: datetime | None = None
     submitted_before: datetime | None = None
     awaiting_service: str | None = None
     limit: int = DEFAULT_PAGE_SIZE
     offset: int = 0
+    search: str | None = None  # words, all of which must match
+    filters: Sequence[str] = ()  # "<column>:<operation>[:<value>]"
+    submission_id: str | None = None
+    group_id: str | None = None
+    user_id: str | None = None
+    sort: str | None = None  # "[-]<field>" or "[-]record.<column>"; default oldest first
 
 
 def _in_utc(moment: datetime) -> datetime:
@@ -285,12 +313,20 @@ def _in_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def submitted_statement(db: Session, actor: User, query: SubmittedQuery) -> Select:
-    """The submitted sets the caller may read that match ``query``, oldest first (no paging).
+def readable_definitions(db: Session, actor: User) -> list[MetaDatum]:
+    """The columns whose values the actor may read in submitted sets, in display order."""
+    show_service_values = authz.can_read_service_values(actor)
+    return [d for d in list_definitions(db) if d.service_id is None or show_service_values]
 
-    A plain statement: it may run in another session than the caller's (a streamed answer).
-    """
-    statement = select(MetaDataSet).join(Submission, Submission.id == MetaDataSet.submission_id)
+
+def _matching(db: Session, actor: User, query: SubmittedQuery) -> Select:
+    """The submitted sets the caller may read that match ``query``, in no order."""
+    statement = (
+        select(MetaDataSet)
+        .join(Submission, Submission.id == MetaDataSet.submission_id)
+        .join(User, User.id == MetaDataSet.user_id)
+        .join(Group, Group.id == Submission.group_id)
+    )
     if not authz.can_list_all_groups_data(actor):
         statement = statement.where(Submission.group_id == actor.group_id)
     if query.submitted_after is not None:
@@ -298,24 +334,71 @@ def submitted_statement(db: Session, actor: User, query: SubmittedQuery) -> Sele
     if query.submitted_before is not None:
         statement = statement.where(Submission.date < _in_utc(query.submitted_before))
     if query.awaiting_service is not None:
-        service = find_by_id(db, Service, query.awaiting_service)
-        if service is None or not authz.can_read_service_values(actor):
-            raise ValidationFailed(
-                [
-                    ErrorItem(
-                        message="Unknown service, or its values are not readable for you.",
-                        field="awaitingService",
-                    )
-                ]
+        statement = statement.where(not_(_reported_by(db, actor, query.awaiting_service)))
+    # An id naming nothing (or nothing visible) matches nothing, whatever it names.
+    for model, given in (
+        (Submission, query.submission_id),
+        (Group, query.group_id),
+        (User, query.user_id),
+    ):
+        if given is not None:
+            condition = id_condition(model, given)
+            statement = statement.where(listing.no_match() if condition is None else condition)
+    for word in listing.search_words(query.search):
+        searchable = listing.searchable_values(authz.can_read_service_values(actor))
+        statement = statement.where(listing.word_condition(word, searchable))
+    if query.filters:
+        columns = readable_definitions(db, actor)
+        for spec in query.filters:
+            statement = statement.where(
+                listing.filter_condition(listing.parse_filter(spec, columns))
             )
-        done = exists().where(
-            and_(
-                ServiceExecution.metadataset_id == MetaDataSet.id,
-                ServiceExecution.service_id == service.id,
-            )
+    return statement
+
+
+def _reported_by(db: Session, actor: User, service_id: str) -> Any:
+    """The set has the report of the service ``service_id`` (which the actor must know of)."""
+    service = find_by_id(db, Service, service_id)
+    if service is None or not authz.can_read_service_values(actor):
+        raise ValidationFailed(
+            [
+                ErrorItem(
+                    message="Unknown service, or its values are not readable for you.",
+                    field="awaitingService",
+                )
+            ]
         )
-        statement = statement.where(not_(done))
-    return statement.order_by(Submission.date, MetaDataSet.id)
+    return exists().where(
+        and_(
+            ServiceExecution.metadataset_id == MetaDataSet.id,
+            ServiceExecution.service_id == service.id,
+        )
+    )
+
+
+def submitted_statement(db: Session, actor: User, query: SubmittedQuery) -> Select:
+    """The submitted sets the caller may read that match ``query``, sorted (no paging).
+
+    Oldest submission first unless ``query.sort`` says otherwise. A plain statement:
+    it may run in another session than the caller's (a streamed answer).
+    """
+    statement = _matching(db, actor, query)
+    if query.sort is None:
+        return statement.order_by(Submission.date, MetaDataSet.id)
+    order = listing.parse_sort(query.sort, readable_definitions(db, actor))
+    narrowed = bool(listing.search_words(query.search) or query.filters)
+    return listing.ordered(statement, order, narrowed=narrowed)
+
+
+def count_statement(db: Session, actor: User, query: SubmittedQuery) -> Select:
+    """The statement counting the submitted sets the caller may read that match ``query``."""
+    matching = _matching(db, actor, query).with_only_columns(MetaDataSet.id)
+    return select(func.count()).select_from(matching.subquery())
+
+
+def count_submitted(db: Session, actor: User, query: SubmittedQuery) -> int:
+    """How many submitted sets the caller may read match ``query``, over all pages."""
+    return db.scalar(count_statement(db, actor, query)) or 0
 
 
 def query_submitted(
@@ -323,16 +406,18 @@ def query_submitted(
 ) -> tuple[list[MetaDataSet], int]:
     """A page of the submitted sets the caller may read (oldest first), and their total."""
     statement = submitted_statement(db, actor, query)
-    total = db.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+    total = count_submitted(db, actor, query)
     page = db.scalars(statement.limit(query.limit).offset(query.offset)).all()
-    return list(page), total or 0
+    return list(page), total
 
 
 # Sets read per round trip when a whole listing is streamed: memory holds one batch.
 STREAM_BATCH_SIZE = 1000
 
 
-def stream_views(db: Session, statement: Select) -> Iterator[list[MetadatasetView]]:
+def stream_views(
+    db: Session, statement: Select, *, with_groups: bool = False
+) -> Iterator[list[MetadatasetView]]:
     """The sets ``statement`` selects, in batches with everything their JSON needs.
 
     A server-side cursor hands out the rows batch by batch; each batch costs the same
@@ -340,7 +425,7 @@ def stream_views(db: Session, statement: Select) -> Iterator[list[MetadatasetVie
     """
     rows = db.scalars(statement.execution_options(yield_per=STREAM_BATCH_SIZE))
     for batch in rows.partitions():
-        yield load_views(db, batch)
+        yield load_views(db, batch, with_groups=with_groups)
 
 
 def pending_metadatasets(db: Session, actor: User, user_id: str) -> list[MetaDataSet]:

@@ -12,9 +12,10 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from datameta.config import Settings
 from datameta.errors import ErrorItem, Forbidden, ValidationFailed
 from datameta.linting.submission import (
     FileFacts,
@@ -38,6 +39,7 @@ from datameta.models import (
     User,
 )
 from datameta.security import authz
+from datameta.storage import Storage
 
 MAX_LABEL_LENGTH = 200
 NOTHING_GIVEN = "Neither data nor metadata provided in submission."
@@ -305,3 +307,72 @@ def group_submissions(db: Session, actor: User, group_id: str) -> list[Submissio
             select(Submission).where(Submission.group_id == group.id).order_by(Submission.id)
         )
     )
+
+
+# How long a manifest's URLs stay valid unless asked otherwise (and the site allows it).
+MANIFEST_EXPIRY_MINUTES = 60
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The files of a submission, each with a presigned GET valid until ``expires``."""
+
+    submission: Submission
+    downloads: list[file_logic.DownloadUrl]
+    expires_minutes: int
+
+
+def submission_manifest(
+    db: Session,
+    actor: User,
+    submission_id: str,
+    *,
+    expires_minutes: int | None,
+    storage: Storage,
+    settings: Settings,
+) -> Manifest:
+    """Every file of a submission the caller may read, with a download URL each.
+
+    Presigning is computed locally, without a request to storage per file.
+    """
+    if expires_minutes is None:
+        expires_minutes = min(MANIFEST_EXPIRY_MINUTES, settings.files_download_max_expiry_minutes)
+    file_logic.check_download_expiry(expires_minutes, settings)
+    submission = get_submission(db, actor, submission_id)
+    files = submission_contents(db, [submission])[submission.id].files
+    downloads = []
+    for file in files:
+        presigned = storage.presigned_get(
+            file.storage_key, expires_seconds=expires_minutes * 60, download_name=file.name
+        )
+        downloads.append(file_logic.DownloadUrl(file, presigned.url, presigned.expires_at))
+    return Manifest(submission, downloads, expires_minutes)
+
+
+@dataclass(frozen=True)
+class RecentSubmission:
+    submission: Submission
+    records: int
+    files: int
+
+
+def recent_submissions(db: Session, actor: User, limit: int = 10) -> list[RecentSubmission]:
+    """The latest submissions of the actor's group, newest first, with their sizes."""
+    records = (
+        select(func.count(MetaDataSet.id))
+        .where(MetaDataSet.submission_id == Submission.id)
+        .scalar_subquery()
+    )
+    files = (
+        select(func.count(MetaDatumRecord.file_id))
+        .join(MetaDataSet, MetaDataSet.id == MetaDatumRecord.metadataset_id)
+        .where(MetaDataSet.submission_id == Submission.id)
+        .scalar_subquery()
+    )
+    rows = db.execute(
+        select(Submission, records, files)
+        .where(Submission.group_id == actor.group_id)
+        .order_by(Submission.date.desc(), Submission.id.desc())
+        .limit(limit)
+    )
+    return [RecentSubmission(submission, sets, files) for submission, sets, files in rows]

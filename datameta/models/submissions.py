@@ -63,6 +63,13 @@ class MetaDataSet(HasSiteId, Base):
         Index(
             "ix_metadatasets_user_id_staged", "user_id", postgresql_where="submission_id IS NULL"
         ),
+        # Search words match anywhere in a site id too.
+        Index(
+            "ix_metadatasets_site_id_trgm",
+            "site_id",
+            postgresql_using="gin",
+            postgresql_ops={"site_id": "gin_trgm_ops"},
+        ),
     )
 
 
@@ -130,5 +137,12 @@ class MetaDatumRecord(Base):
             "file_id",
             unique=True,
             postgresql_where="file_id IS NOT NULL",
+        ),
+        # Search words match anywhere in a value (ILIKE '%word%'): trigrams find them.
+        Index(
+            "ix_metadatumrecords_value_trgm",
+            "value",
+            postgresql_using="gin",
+            postgresql_ops={"value": "gin_trgm_ops"},
         ),
     )

@@ -7,6 +7,8 @@ from pyramid.request import Request
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 
+from datameta.logic import submissions
+
 
 @view_config(route_name="root", permission=NO_PERMISSION_REQUIRED)
 def root(request: Request) -> HTTPFound:
@@ -16,4 +18,4 @@ def root(request: Request) -> HTTPFound:
 
 @view_config(route_name="home", renderer="home.html")
 def home(request: Request) -> dict:
-    return {}
+    return {"recent": submissions.recent_submissions(request.dbsession, request.user)}

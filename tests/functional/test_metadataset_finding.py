@@ -1,0 +1,468 @@
+"""Finding, sorting and exporting submitted metadatasets: GET /metadatasets's new parameters.
+
+Two labs submit; a site reader sees both; a service reports on one set, and its
+value stays hidden from everyone who may not read service values.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import openpyxl
+import pytest
+
+import datameta.logic.metadatasets
+from datameta.db import recorded_statements
+from tests.factories import (
+    define,
+    define_sample_sheet,
+    define_service_column,
+    make_api_key,
+    make_group,
+    make_user,
+    stage,
+    upload_file,
+)
+from tests.helpers import api_headers, assert_api_error, assert_matches_spec
+
+FREE = {
+    "regExp": "",
+    "regexDescription": "",
+    "isMandatory": False,
+    "isSubmissionUnique": False,
+    "isSiteUnique": False,
+}
+READS = b"ACGT" * 10
+RESPONSE_KEYS = {"id", "record", "fileIds", "userId", "submissionId", "serviceExecutions"}
+
+
+@dataclass
+class Site:
+    alpha_key: str  # Alice, of Alpha Lab
+    beta_key: str  # Bob, of Beta Lab
+    reader_key: str  # a site reader of a third group
+    alice: Any
+    bob: Any
+    alpha: Any
+    beta: Any
+    alpha_submission: dict
+    beta_submission: dict
+    file: dict
+
+
+def submit(testapp, key, records, label, files=()):
+    ids = [stage(testapp, key, record).json["id"]["site"] for record in records]
+    return testapp.post_json(
+        "/api/v1/submissions",
+        {"metadatasetIds": ids, "fileIds": [f["id"]["site"] for f in files], "label": label},
+        headers=api_headers(key),
+    ).json
+
+
+@pytest.fixture
+def site(testapp, dbsession) -> Site:
+    admin = make_user(dbsession, site_admin=True)
+    admin_key = make_api_key(dbsession, admin)
+    define_sample_sheet(testapp, admin_key)
+    define(testapp, admin_key, name="Note", order=25, **FREE)
+    service = define_service_column(testapp, admin_key)
+    alpha, beta = make_group(dbsession, "Alpha Lab"), make_group(dbsession, "Beta Lab")
+    alice = make_user(dbsession, group=alpha, fullname="Alice Anders")
+    bob = make_user(dbsession, group=beta, fullname="Bob Berg")
+    runner = make_user(dbsession, group=alpha, fullname="Rita Runner")
+    testapp.put_json(
+        f"/api/v1/services/{service['id']['site']}",
+        {"userIds": [runner.site_id]},
+        headers=api_headers(admin_key),
+    )
+    alpha_key = make_api_key(dbsession, alice)
+    file = upload_file(testapp, alpha_key, "a_100.fq", READS)
+    alpha_submission = submit(
+        testapp,
+        alpha_key,
+        [
+            {"SampleId": "S100", "Date": "2021-03-04", "Reads": "a_100.fq", "Note": "0012"},
+            {"SampleId": "S101", "Date": "2022-01-01", "Note": "100% done"},
+            {"SampleId": "S102"},
+        ],
+        "first run",
+        files=[file],
+    )
+    beta_key = make_api_key(dbsession, bob)
+    beta_submission = submit(
+        testapp, beta_key, [{"SampleId": "S200", "Date": "2021-06-01"}], "beta batch"
+    )
+    first = alpha_submission["metadatasetIds"][0]["site"]
+    testapp.post_json(
+        f"/api/v1/service-execution/{service['id']['site']}/{first}",
+        {"record": {"QC": "pass"}, "fileIds": []},
+        headers=api_headers(make_api_key(dbsession, runner)),
+    )
+    reader = make_user(dbsession, site_read=True)
+    return Site(
+        alpha_key=alpha_key,
+        beta_key=beta_key,
+        reader_key=make_api_key(dbsession, reader),
+        alice=alice,
+        bob=bob,
+        alpha=alpha,
+        beta=beta,
+        alpha_submission=alpha_submission,
+        beta_submission=beta_submission,
+        file=file,
+    )
+
+
+def listed(testapp, key, status=200, **params):
+    return testapp.get("/api/v1/metadatasets", params, headers=api_headers(key), status=status)
+
+
+def samples(testapp, key, **params) -> list[str]:
+    return [mset["record"]["SampleId"] for mset in listed(testapp, key, **params).json]
+
+
+# Without the new parameters: DataMeta 1.x's answer
+
+
+def test_the_new_parameters_keep_datameta_1_answer_shape(testapp, site):
+    plain = listed(testapp, site.alpha_key).json
+    searched = listed(testapp, site.alpha_key, q="S1").json
+    assert searched == plain
+    assert [m["record"]["SampleId"] for m in plain] == ["S100", "S101", "S102"]
+    assert set(plain[0]) == RESPONSE_KEYS
+
+
+# Search words
+
+
+def test_a_word_matches_any_value_case_insensitively_as_a_substring(testapp, site):
+    assert samples(testapp, site.alpha_key, q="s10") == ["S100", "S101", "S102"]
+    assert samples(testapp, site.alpha_key, q="2022-01") == ["S101"]
+    assert samples(testapp, site.alpha_key, q="A_100") == ["S100"]
+
+
+def test_every_word_must_match(testapp, site):
+    assert samples(testapp, site.reader_key, q="2021 s1") == ["S100"]
+    assert samples(testapp, site.reader_key, q="2021") == ["S100", "S200"]
+    assert samples(testapp, site.reader_key, q="2021 nothing-like-this") == []
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("alice", ["S100", "S101", "S102"]),  # the user's name
+        ("BETA LAB", ["S200"]),  # both words: "beta" only in Beta Lab
+        ("beta", ["S200"]),  # the group's name, the submission's label
+        ("first", ["S100", "S101", "S102"]),  # the submission's label
+    ],
+)
+def test_words_match_names_and_labels(testapp, site, word, expected):
+    assert samples(testapp, site.reader_key, q=word) == expected
+
+
+def test_words_match_site_ids_of_sets_submissions_users_groups_and_files(testapp, site):
+    first = site.alpha_submission["metadatasetIds"][0]["site"]
+    assert samples(testapp, site.reader_key, q=first) == ["S100"]
+    assert samples(testapp, site.reader_key, q=site.beta_submission["id"]["site"]) == ["S200"]
+    assert samples(testapp, site.reader_key, q=site.bob.site_id) == ["S200"]
+    assert samples(testapp, site.reader_key, q=site.beta.site_id) == ["S200"]
+    assert samples(testapp, site.reader_key, q=site.file["id"]["site"]) == ["S100"]
+
+
+def test_wildcards_in_words_are_taken_literally(testapp, site):
+    assert samples(testapp, site.alpha_key, q="100%") == ["S101"]
+    assert samples(testapp, site.alpha_key, q="_") == ["S100"]  # only a_100.fq has one
+
+
+def test_a_service_value_is_found_only_by_those_who_may_read_it(testapp, site):
+    assert samples(testapp, site.alpha_key, q="pass") == []
+    assert samples(testapp, site.reader_key, q="pass") == ["S100"]
+
+
+def test_a_group_member_finds_only_their_groups_sets(testapp, site):
+    assert samples(testapp, site.beta_key, q="S1") == []
+    assert samples(testapp, site.beta_key, q="alice") == []
+
+
+def test_too_many_words_are_refused(testapp, site):
+    response = listed(testapp, site.alpha_key, q=" ".join(["w"] * 21), status=400)
+    assert_api_error(response, 400, field="q")
+
+
+# Column filters
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("SampleId:contains:s10", ["S100", "S101", "S102"]),
+        ("SampleId:equals:S101", ["S101"]),
+        ("SampleId:equals:s101", []),
+        ("Note:empty", ["S102", "S200"]),
+        ("Note:notempty", ["S100", "S101"]),
+        ("Date:from:2021-06-01", ["S101", "S200"]),
+        ("Date:to:2021-06-01", ["S100", "S200"]),
+        ("Date:equals:2021-03-04T00:00:00", ["S100"]),
+        ("Date:to:9999-12-31", ["S100", "S101", "S200"]),  # no day after it, no overflow
+        ("Reads:contains:.fq", ["S100"]),
+        ("QC:equals:pass", ["S100"]),
+    ],
+)
+def test_a_column_filter(testapp, site, spec, expected):
+    assert samples(testapp, site.reader_key, filter=spec) == expected
+
+
+def test_filters_all_hold(testapp, site):
+    both = [("filter", "Date:from:2021-01-01"), ("filter", "Date:to:2021-12-31")]
+    response = testapp.get("/api/v1/metadatasets", both, headers=api_headers(site.reader_key))
+    assert [m["record"]["SampleId"] for m in response.json] == ["S100", "S200"]
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "Nope:contains:x",  # no such column
+        "SampleId:like:x",  # no such operation
+        "SampleId:contains",  # no value
+        "SampleId:from:2021-01-01",  # not a date column
+        "Date:from:yesterday",  # not an ISO date
+        "QC:equals:pass",  # a service column: not there for a group member
+    ],
+)
+def test_a_filter_that_cannot_apply_is_refused_naming_it(testapp, site, spec):
+    response = listed(testapp, site.alpha_key, filter=spec, status=400)
+    assert_api_error(response, 400, field="filter")
+
+
+# Submission, group and user
+
+
+def test_sets_of_one_submission_by_uuid_or_site_id(testapp, site):
+    submission = site.alpha_submission["id"]
+    for given in (submission["uuid"], submission["site"]):
+        assert samples(testapp, site.alpha_key, submissionId=given) == ["S100", "S101", "S102"]
+
+
+def test_site_readers_filter_by_group_and_user(testapp, site):
+    assert samples(testapp, site.reader_key, groupId=site.beta.site_id) == ["S200"]
+    assert samples(testapp, site.reader_key, userId=str(site.alice.uuid)) == [
+        "S100",
+        "S101",
+        "S102",
+    ]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        lambda s: {"groupId": s.alpha.site_id},
+        lambda s: {"userId": s.alice.site_id},
+        lambda s: {"submissionId": s.alpha_submission["id"]["uuid"]},
+        lambda s: {"submissionId": "DMS-99999999"},
+        lambda s: {"groupId": "not an id"},
+    ],
+)
+def test_another_groups_data_is_found_like_nothing_at_all(testapp, site, params):
+    response = listed(testapp, site.beta_key, limit=10, **params(site))
+    assert response.json == []
+    assert response.headers["X-Total-Count"] == "0"
+
+
+# Sorting and counting
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("record.SampleId", ["S100", "S101", "S102", "S200"]),
+        ("-record.SampleId", ["S200", "S102", "S101", "S100"]),
+        ("record.Date", ["S100", "S200", "S101", "S102"]),  # empty last
+        ("-record.Date", ["S101", "S200", "S100", "S102"]),  # empty last either way
+        ("-submittedAt", ["S200", "S102", "S101", "S100"]),
+        ("group", ["S100", "S101", "S102", "S200"]),
+        ("-user", ["S200", "S102", "S101", "S100"]),
+        ("-id", ["S200", "S102", "S101", "S100"]),
+        ("record.QC", ["S100", "S101", "S102", "S200"]),
+    ],
+)
+def test_sorting_by_a_field_or_any_column(testapp, site, sort, expected):
+    assert samples(testapp, site.reader_key, sort=sort) == expected
+
+
+@pytest.mark.parametrize("sort", ["record.Nope", "name", "record.QC"])
+def test_sorting_by_what_is_not_there_is_refused(testapp, site, sort):
+    response = listed(testapp, site.alpha_key, sort=sort, status=400)
+    assert_api_error(response, 400, field="sort")
+
+
+@pytest.mark.parametrize(("who", "total"), [("alpha_key", 3), ("beta_key", 1), ("reader_key", 4)])
+def test_the_total_counts_what_each_role_may_read(testapp, site, who, total):
+    response = listed(testapp, getattr(site, who), limit=1, sort="-submittedAt")
+    assert response.headers["X-Total-Count"] == str(total)
+    assert len(response.json) == 1
+
+
+def test_a_page_of_a_sorted_filtered_listing(testapp, site):
+    response = listed(testapp, site.reader_key, limit=2, offset=1, sort="-record.SampleId", q="s")
+    assert [m["record"]["SampleId"] for m in response.json] == ["S102", "S101"]
+    assert response.headers["X-Total-Count"] == "4"
+
+
+@pytest.mark.parametrize(
+    "params", [{"q": "S1"}, {"format": "csv"}, {"filter": "SampleId:empty"}, {"sort": "id"}]
+)
+def test_anonymous_callers_find_nothing(testapp, params):
+    response = testapp.get("/api/v1/metadatasets", params, status=401)
+    assert_api_error(response, 401)
+
+
+# Exports
+
+
+def export(testapp, key, file_format, **params):
+    response = listed(testapp, key, format=file_format, **params)
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="metadatasets.{file_format}"'
+    )
+    return response
+
+
+def rows_of(response, file_format) -> list[list[str]]:
+    if file_format == "xlsx":
+        sheet = openpyxl.load_workbook(io.BytesIO(response.body), read_only=True).active
+        return [["" if c is None else c for c in row] for row in sheet.iter_rows(values_only=True)]
+    delimiter = "," if file_format == "csv" else "\t"
+    return list(csv.reader(io.StringIO(response.body.decode()), delimiter=delimiter))
+
+
+HEADER = [
+    "Record",
+    "Submission",
+    "Submission label",
+    "Submitted at",
+    "User",
+    "User name",
+    "Group",
+    "Group name",
+    "SampleId",
+    "Date",
+    "Note",
+    "Reads",
+    "Reads site id",
+    "Reads size",
+    "Reads MD5",
+]
+
+
+@pytest.mark.parametrize("file_format", ["csv", "tsv", "xlsx"])
+def test_a_table_export_has_one_row_per_set_with_its_file_manifest(testapp, site, file_format):
+    response = export(testapp, site.alpha_key, file_format, sort="-record.SampleId")
+    header, *rows = rows_of(response, file_format)
+    assert header == HEADER  # no service column for a group member
+    assert [row[8] for row in rows] == ["S102", "S101", "S100"]
+    first = dict(zip(header, rows[2], strict=True))
+    assert first["Submission"] == site.alpha_submission["id"]["site"]
+    assert first["Submission label"] == "first run"
+    assert first["User name"] == "Alice Anders"
+    assert first["Group name"] == "Alpha Lab"
+    assert first["Date"] == "2021-03-04"
+    assert first["Note"] == "0012"  # text stays text, leading zeros and all
+    assert first["Reads"] == "a_100.fq"
+    assert first["Reads site id"] == site.file["id"]["site"]
+    assert first["Reads size"] == str(len(READS))
+    assert first["Reads MD5"] == site.file["checksum"]
+    assert rows[0][header.index("Reads")] == ""  # empty, not "None" or "null"
+
+
+def test_an_xlsx_export_holds_text_cells(testapp, site):
+    response = export(testapp, site.alpha_key, "xlsx")
+    sheet = openpyxl.load_workbook(io.BytesIO(response.body)).active
+    assert {cell.data_type for row in sheet.iter_rows(min_row=2) for cell in row} <= {"s", "n"}
+    assert all(
+        cell.data_type == "s" for row in sheet.iter_rows(min_row=2) for cell in row if cell.value
+    )
+
+
+def test_a_site_reader_exports_service_columns_and_every_group(testapp, site):
+    header, *rows = rows_of(export(testapp, site.reader_key, "csv"), "csv")
+    assert header == [*HEADER, "QC"]
+    assert [(row[8], row[-1]) for row in rows] == [
+        ("S100", "pass"),
+        ("S101", ""),
+        ("S102", ""),
+        ("S200", ""),
+    ]
+
+
+def test_a_json_export_names_who_when_and_the_files(testapp, site):
+    response = export(testapp, site.reader_key, "json", q="S100")
+    assert_matches_spec(response, "GET", "/api/v1/metadatasets")
+    (item,) = json.loads(response.body)
+    assert item["submission"]["label"] == "first run"
+    alice = {"uuid": str(site.alice.uuid), "site": site.alice.site_id}
+    assert item["user"] == {"id": alice, "name": "Alice Anders"}
+    assert item["group"]["name"] == "Alpha Lab"
+    assert item["record"]["SampleId"] == "S100"
+    assert item["files"]["Reads"] == {
+        "id": site.file["id"],
+        "name": "a_100.fq",
+        "size": len(READS),
+        "md5": site.file["checksum"],
+    }
+    assert item["serviceExecutions"]["QC"] is not None
+
+
+def test_a_json_export_hides_service_columns_from_group_members(testapp, site):
+    items = json.loads(export(testapp, site.alpha_key, "json").body)
+    assert all("QC" not in item["record"] for item in items)
+    assert all(item["serviceExecutions"] is None for item in items)
+
+
+def test_an_export_takes_the_filter_and_sort_and_paging_counts(testapp, site):
+    response = export(
+        testapp, site.reader_key, "csv", filter="Date:notempty", sort="-record.Date", limit=2
+    )
+    assert [row[8] for row in rows_of(response, "csv")[1:]] == ["S101", "S200"]
+    assert response.headers["X-Total-Count"] == "3"
+
+
+def test_a_group_member_exports_only_their_group(testapp, site):
+    rows = rows_of(export(testapp, site.beta_key, "csv"), "csv")
+    assert [row[8] for row in rows[1:]] == ["S200"]
+
+
+def test_a_page_costs_the_same_statements_however_many_sets_it_shows(testapp, site, dbengine):
+    # S100 first: the page of one has a file and a service report too.
+    params = {"q": "s", "filter": "SampleId:notempty", "sort": "record.SampleId"}
+    listed(testapp, site.reader_key, limit=1, **params)  # the key's first use is recorded once
+    with recorded_statements(dbengine) as small:
+        listed(testapp, site.reader_key, limit=1, **params)
+    with recorded_statements(dbengine) as large:
+        listed(testapp, site.reader_key, limit=4, **params)
+    assert len(small) == len(large)
+
+
+@pytest.mark.parametrize("file_format", ["csv", "xlsx", "json"])
+def test_an_export_reads_a_fixed_number_of_statements_per_batch(
+    live_app, committed_db, dbengine, monkeypatch, file_format
+):
+    monkeypatch.setattr(datameta.logic.metadatasets, "STREAM_BATCH_SIZE", 5)
+    admin_key = make_api_key(committed_db, make_user(committed_db, site_admin=True))
+    key = make_api_key(committed_db, make_user(committed_db))
+    committed_db.commit()
+    define_sample_sheet(live_app, admin_key)
+    counts = []
+    for start in (100, 200, 300):
+        submit(live_app, key, [{"SampleId": f"S{start + i}"} for i in range(5)], None)
+        with recorded_statements(dbengine) as statements:
+            response = export(live_app, key, file_format)
+        counts.append(len(statements))
+    rows = response.json if file_format == "json" else rows_of(response, file_format)[1:]
+    assert len(rows) == 15
+    per_batch = counts[1] - counts[0]
+    assert 0 < per_batch <= 6
+    assert counts[2] - counts[1] == per_batch
