@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -274,3 +275,15 @@ def upload_in_parts(
     for number in range(1, upload["partCount"] + 1):
         put_part(testapp, key, file_id, number, content[(number - 1) * size : number * size])
     return file_id
+
+
+def settled_verification(client: Any, key: str, file_id: str, wait_seconds: float = 120) -> dict:
+    """The file's verification once the worker has settled it (verified or failed)."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        state = client.get(f"/api/v1/files/{file_id}/verification", headers=api_headers(key)).json
+        if state["state"] != "verifying":
+            return state
+        if time.monotonic() > deadline:
+            raise AssertionError(f"file {file_id} still verifying after {wait_seconds} s")
+        time.sleep(0.1)

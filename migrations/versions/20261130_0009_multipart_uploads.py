@@ -1,7 +1,10 @@
-"""Files take multipart uploads and are verified in the background.
+"""Files take multipart uploads and are verified in the background by jobs in PostgreSQL.
 
 The whole-file MD5 of a multipart upload may be named at completion, so the
-announced checksum becomes optional until then.
+announced checksum becomes optional until then. The job queue (procrastinate)
+keeps its jobs in tables of its own, made here from the schema of the installed
+version (pinned in pyproject.toml; a newer version needs a migration applying its
+own migration scripts).
 
 Revision ID: 0009
 Revises: 0006
@@ -20,6 +23,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    from procrastinate.schema import SchemaManager
+
+    op.execute(SchemaManager.get_schema())
     op.alter_column("files", "checksum", existing_type=sa.String(length=32), nullable=True)
     op.add_column("files", sa.Column("multipart_upload_id", sa.Text(), nullable=True))
     op.add_column("files", sa.Column("upload_size", sa.BigInteger(), nullable=True))
@@ -45,6 +51,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    _drop_job_queue()
     op.drop_constraint(op.f("ck_files_multipart_has_sizes"), "files", type_="check")
     op.drop_constraint(op.f("ck_files_verification_state"), "files", type_="check")
     op.drop_constraint(op.f("ck_files_uploaded_has_checksum"), "files", type_="check")
@@ -60,3 +67,28 @@ def downgrade() -> None:
     # Files announced without a checksum cannot keep their rows under the old schema.
     op.execute("DELETE FROM files WHERE checksum IS NULL")
     op.alter_column("files", "checksum", existing_type=sa.String(length=32), nullable=False)
+
+
+def _drop_job_queue() -> None:
+    # Everything procrastinate's schema made is named procrastinate_*; tables first
+    # (with their triggers and indexes), then functions, then types.
+    op.execute(
+        """
+        DO $$
+        DECLARE item record;
+        BEGIN
+          FOR item IN SELECT tablename FROM pg_tables
+                      WHERE schemaname = current_schema() AND tablename LIKE 'procrastinate\\_%'
+          LOOP EXECUTE format('DROP TABLE IF EXISTS %I CASCADE', item.tablename); END LOOP;
+          FOR item IN SELECT p.oid::regprocedure AS signature FROM pg_proc p
+                      JOIN pg_namespace n ON n.oid = p.pronamespace
+                      WHERE n.nspname = current_schema() AND p.proname LIKE 'procrastinate\\_%'
+          LOOP EXECUTE format('DROP ROUTINE IF EXISTS %s CASCADE', item.signature); END LOOP;
+          FOR item IN SELECT t.typname FROM pg_type t
+                      JOIN pg_namespace n ON n.oid = t.typnamespace
+                      WHERE n.nspname = current_schema() AND t.typname LIKE 'procrastinate\\_%'
+                        AND t.typtype IN ('e', 'c')
+          LOOP EXECUTE format('DROP TYPE IF EXISTS %I CASCADE', item.typname); END LOOP;
+        END $$;
+        """
+    )
