@@ -38,6 +38,10 @@ function stateText(entry) {
       return "verifying";
     case "uploaded":
       return "uploaded";
+    case "verifying":
+      return "uploaded; its content is being verified";
+    case "rejected":
+      return `verification failed: ${entry.verification?.message ?? ""}`;
     case "incomplete":
       return "not uploaded: add the file again to resume";
     default:
@@ -154,7 +158,12 @@ export class FilesTable {
       h("td", { class: "text-break" }, entry.name),
       h("td", { class: "small text-nowrap" }, entry.id?.site ?? ""),
       h("td", { class: "text-end text-nowrap" }, formatBytes(entry.size)),
-      h("td", { class: "small font-monospace md5-cell" }, entry.checksum ?? ""),
+      h(
+        "td",
+        { class: "small font-monospace md5-cell" },
+        entry.checksum ?? "",
+        entry.sha256 ? h("div", { class: "sha256", title: "SHA-256" }, `SHA-256 ${entry.sha256}`) : "",
+      ),
       stateCell,
       actions,
     );

@@ -304,9 +304,25 @@ async function loadRecords() {
   scheduleCheck();
 }
 
+// While the worker verifies files uploaded in parts, the listing is read again this often.
+const VERIFICATION_POLL_MS = 3000;
+let verificationPoll = null;
+
 async function loadFiles() {
   try {
-    uploads.setPending(await api.get(`${userPath}/pending_files`));
+    const files = await api.get(`${userPath}/pending_files`);
+    // Where each file's content stands (verifying, failed with a message, its SHA-256).
+    const checks = await Promise.all(
+      files.map((file) => api.get(`/files/${file.id.uuid}/verification`).catch(() => null)),
+    );
+    files.forEach((file, index) => {
+      file.verification = checks[index];
+    });
+    uploads.setPending(files);
+    clearTimeout(verificationPoll);
+    if (checks.some((check) => check?.state === "verifying")) {
+      verificationPoll = setTimeout(loadFiles, VERIFICATION_POLL_MS);
+    }
   } catch (error) {
     showAlert("danger", `Your pending files could not be loaded: ${error.message}`);
   }

@@ -109,7 +109,10 @@ export class Uploads {
     this.batchEntries = new Set();
   }
 
-  /** Files from `GET /users/{id}/pending_files`; uploads under way are kept as they are. */
+  /**
+   * Files from `GET /users/{id}/pending_files`, each with its `verification` (from
+   * `GET /files/{id}/verification`); uploads under way are kept as they are.
+   */
   setPending(files) {
     const local = new Map(this.entries.filter((entry) => entry.id).map((entry) => [entry.id.uuid, entry]));
     // Kept as well: uploads the listing does not show yet (announced after it was
@@ -129,7 +132,9 @@ export class Uploads {
         name: file.name,
         size: file.filesize,
         checksum: file.checksum,
-        state: file.contentUploaded ? "uploaded" : "incomplete",
+        sha256: file.verification?.sha256 ?? null,
+        verification: file.verification ?? null,
+        state: pendingState(file),
         hashed: 0,
         sent: file.contentUploaded ? file.filesize : 0,
         error: null,
@@ -334,4 +339,12 @@ export class Uploads {
       speed: this.speed(),
     };
   }
+}
+
+/** How a listed file stands: files uploaded in parts are verified in the background. */
+function pendingState(file) {
+  if (file.contentUploaded) return "uploaded";
+  if (file.verification?.state === "verifying") return "verifying";
+  if (file.verification?.state === "failed") return "rejected";
+  return "incomplete";
 }
