@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from datameta.config import Settings
@@ -30,7 +31,7 @@ from datameta.errors import (
 )
 from datameta.logic.ids import entity_ref, find_by_id, get_visible, not_modifiable
 from datameta.logic.users import staged_data_owner
-from datameta.models import File, MetaDataSet, MetaDatumRecord, Submission, User
+from datameta.models import DeletedObject, File, MetaDataSet, MetaDatumRecord, Submission, User
 from datameta.security import authz
 from datameta.security.tokens import generate_token, hash_token, token_matches
 from datameta.storage import Storage
@@ -243,6 +244,16 @@ def update_file(
     return file
 
 
+def doom_objects(db: Session, files: Iterable[File]) -> None:
+    """Note the stored objects of files being deleted, for the worker to delete."""
+    rows = [
+        {"storage_key": file.storage_key, "multipart_upload_id": file.multipart_upload_id}
+        for file in files
+    ]
+    if rows:
+        db.execute(insert(DeletedObject).values(rows).on_conflict_do_nothing())
+
+
 def delete_files(db: Session, actor: User, file_ids: Sequence[str]) -> list[str]:
     """Delete staged files of the caller, all or nothing; returns the storage keys to delete."""
     doomed = []
@@ -253,6 +264,8 @@ def delete_files(db: Session, actor: User, file_ids: Sequence[str]) -> list[str]
         if file.user_id != actor.id:
             raise Forbidden("Only the owner may delete a file.")
         doomed.append(file)
+    # The worker deletes the objects should the prompt delete after the commit fail.
+    doom_objects(db, doomed)
     for file in doomed:
         db.delete(file)
     db.flush()

@@ -21,7 +21,13 @@ from sqlalchemy.orm import Session
 
 from datameta.config import Settings
 from datameta.errors import Conflict, ErrorItem, Forbidden, NotFound, ValidationFailed
-from datameta.logic.files import VERIFYING, checksum_problems, get_file, name_problems
+from datameta.logic.files import (
+    VERIFYING,
+    checksum_problems,
+    doom_objects,
+    get_file,
+    name_problems,
+)
 from datameta.logic.ids import entity_ref
 from datameta.models import File, User
 from datameta.storage import MiB, PresignedRequest, Storage, StoredPart
@@ -297,5 +303,7 @@ def abort_upload(db: Session, actor: User, file_id: str, *, storage: Storage) ->
     file = _own_upload(db, actor, file_id)
     assert file.multipart_upload_id is not None
     storage.abort_multipart(file.storage_key, file.multipart_upload_id)
+    # Parts uploaded after the abort would make S3 keep the upload: the worker aborts again.
+    doom_objects(db, [file])
     db.delete(file)
     db.flush()

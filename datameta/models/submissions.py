@@ -124,6 +124,21 @@ class File(HasSiteId, Base):
     )
 
 
+class DeletedObject(Base):
+    """A stored object whose file was deleted: the worker deletes it from storage.
+
+    Written in the transaction that deletes the file, so that no object outlives
+    its record unnoticed, even when the prompt delete after the commit fails.
+    """
+
+    __tablename__ = "deletedobjects"
+
+    storage_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    # A multipart upload still open for the object: aborted rather than deleted.
+    multipart_upload_id: Mapped[str | None] = mapped_column(Text)
+    created: Mapped[datetime] = created_column()
+
+
 class MetaDatumRecord(Base):
     """One cell: the text value of one metadatum in one metadataset."""
 

@@ -33,6 +33,15 @@ def upgrade() -> None:
     op.add_column("files", sa.Column("verification", sa.String(length=16), nullable=True))
     op.add_column("files", sa.Column("verification_message", sa.Text(), nullable=True))
     op.add_column("files", sa.Column("content_sha256", sa.String(length=64), nullable=True))
+    op.create_table(
+        "deletedobjects",
+        sa.Column("storage_key", sa.Text(), nullable=False),
+        sa.Column("multipart_upload_id", sa.Text(), nullable=True),
+        sa.Column(
+            "created", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+        ),
+        sa.PrimaryKeyConstraint("storage_key", name=op.f("pk_deletedobjects")),
+    )
     op.create_check_constraint(
         op.f("ck_files_uploaded_has_checksum"),
         "files",
@@ -52,6 +61,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     _drop_job_queue()
+    op.drop_table("deletedobjects")
     op.drop_constraint(op.f("ck_files_multipart_has_sizes"), "files", type_="check")
     op.drop_constraint(op.f("ck_files_verification_state"), "files", type_="check")
     op.drop_constraint(op.f("ck_files_uploaded_has_checksum"), "files", type_="check")
