@@ -23,6 +23,16 @@ function fraction(entry) {
   return entry.state === "uploaded" || entry.state === "confirming" ? 1 : 0;
 }
 
+/** Speed and time left of an upload in parts, from the bytes sent since it (re)started. */
+function pace(entry) {
+  const seconds = (performance.now() - entry.startedAt) / 1000;
+  const sent = entry.sent - entry.skippedBytes;
+  if (seconds < 1 || sent <= 0) return "";
+  const speed = sent / seconds;
+  const skipped = entry.partsSkipped ? ` · ${entry.partsSkipped} parts were stored already` : "";
+  return ` · ${(speed / 1e6).toFixed(1)} MB/s · about ${formatDuration((entry.size - entry.sent) / speed)} left${skipped}`;
+}
+
 function stateText(entry) {
   const percent = `${Math.floor(fraction(entry) * 100)} %`;
   switch (entry.state) {
@@ -33,7 +43,7 @@ function stateText(entry) {
     case "announcing":
       return "starting upload";
     case "uploading":
-      return `uploading ${percent}`;
+      return entry.multipart ? `uploading ${percent}${pace(entry)}` : `uploading ${percent}`;
     case "confirming":
       return "verifying";
     case "uploaded":

@@ -39,7 +39,7 @@ const records = new RecordsTable({
   onDelete: deleteRecords,
   fileStatus,
 });
-const uploads = new Uploads(api, filesChanged);
+const uploads = new Uploads(api, filesChanged, () => loadFiles());
 const filesTable = new FilesTable(uploads, {
   onDelete: deleteFile,
   included: (entry) => included.has(entry.key),
@@ -342,7 +342,13 @@ async function deleteFile(entry) {
   uploads.remove([entry.key]);
   if (!entry.id) return;
   try {
-    await api.post("/rpc/delete-files", { fileIds: [entry.id.uuid] });
+    if (entry.multipart && entry.state !== "verifying") {
+      // Cancel: S3 drops the parts, and the file goes with its upload.
+      await api.request("DELETE", `/multipart-uploads/${entry.id.uuid}`).catch(async (error) => {
+        if (error.status !== 404) throw error;
+        await api.post("/rpc/delete-files", { fileIds: [entry.id.uuid] });
+      });
+    } else await api.post("/rpc/delete-files", { fileIds: [entry.id.uuid] });
     announce(`${entry.name} deleted.`);
   } catch (error) {
     showAlert("danger", `${entry.name} could not be deleted: ${error.message}`);
