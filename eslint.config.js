@@ -28,8 +28,8 @@ export default [
     },
   },
   {
-    // A classic worker: it loads SparkMD5 with importScripts.
-    files: ["static/js/submit/md5-worker.js"],
+    // Classic workers: they load SparkMD5 with importScripts.
+    files: ["static/js/submit/md5-worker.js", "static/js/submit/part-md5-worker.js"],
     languageOptions: {
       sourceType: "script",
       globals: { ...globals.worker, SparkMD5: "readonly" },

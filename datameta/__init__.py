@@ -42,6 +42,8 @@ def configure(
     config.include(".storage")
     # Mail goes out through SMTP once the request's transaction has committed.
     config.include(".mail")
+    # Background jobs (file verification) are deferred to PostgreSQL after the commit.
+    config.include(".jobs")
     config.include(".routes")
     # The JSON API, checked against its OpenAPI document.
     config.include(".api")

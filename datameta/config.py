@@ -277,6 +277,13 @@ SPECS: tuple[SettingSpec, ...] = (
         "token Prometheus presents (`Authorization: Bearer ...`) to read `/metrics`; "
         "empty: `/metrics` answers 404",
     ),
+    SettingSpec(
+        "datameta.housekeeping.grace_days",
+        _parse_positive_int,
+        "30",
+        "days expired password links, registration links and API keys are kept before "
+        "the worker purges them (an expired link's page offers a fresh one meanwhile)",
+    ),
 )
 
 
@@ -328,6 +335,7 @@ class Settings:
     files_upload_via_app: bool
     files_upload_window_hours: int
     files_download_max_expiry_minutes: int
+    housekeeping_grace_days: int
     public_url: str
     links_from_request: bool
     max_body_bytes: int
@@ -428,6 +436,7 @@ def parse_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = N
         files_upload_via_app=values["datameta.files.upload_via_app"],
         files_upload_window_hours=values["datameta.files.upload_window_hours"],
         files_download_max_expiry_minutes=values["datameta.files.download_max_expiry_minutes"],
+        housekeeping_grace_days=values["datameta.housekeeping.grace_days"],
         public_url=values["datameta.public_url"],
         links_from_request=values["datameta.links_from_request"],
         max_body_bytes=values["datameta.limits.max_body_bytes"],

@@ -22,6 +22,13 @@ target_metadata = Base.metadata
 MIGRATION_LOCK_ID = 0x446174614D657461
 
 
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Leave the job queue's tables to their own migration (procrastinate's schema)."""
+    return not (type_ == "table" and reflected and (name or "").startswith("procrastinate_"))
+
+
 def database_url() -> str:
     """DATAMETA_SQLALCHEMY_URL, else sqlalchemy.url of the app settings file (-x ini=FILE)."""
     if "database_url" in config.attributes:  # handed in by a caller such as the tests
@@ -41,7 +48,9 @@ def run_migrations_offline() -> None:
 
 
 def migrate(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata)
+    context.configure(
+        connection=connection, target_metadata=target_metadata, include_object=include_object
+    )
     with context.begin_transaction():
         connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
         context.run_migrations()

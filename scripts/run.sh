@@ -32,6 +32,11 @@ if ! { [ -f "$DIR/app.pid" ] && kill -0 "$(cat "$DIR/app.pid")" 2>/dev/null; }; 
   "$BIN/pserve" development.ini >"$DIR/app.log" 2>&1 &
   echo $! >"$DIR/app.pid"
 fi
+# The background worker: verifies files uploaded in parts, keeps house.
+if ! { [ -f "$DIR/worker.pid" ] && kill -0 "$(cat "$DIR/worker.pid")" 2>/dev/null; }; then
+  "$BIN/datameta-worker" -c development.ini >"$DIR/worker.log" 2>&1 &
+  echo $! >"$DIR/worker.pid"
+fi
 end=$((SECONDS + 60))
 until curl -sf -o /dev/null "$APP_URL/api/v1/server"; do
   if [ $SECONDS -ge $end ] || ! kill -0 "$(cat "$DIR/app.pid")" 2>/dev/null; then
@@ -47,6 +52,6 @@ DataMeta is running at $APP_URL
   password   $ADMIN_PASSWORD
   API        $APP_URL/api/v1/server   health: $APP_URL/api/v1/health
   mail sink  $DIR/smtp/maildir/new (every mail the app sends lands here)
-  logs       $DIR/app.log
+  logs       $DIR/app.log, $DIR/worker.log
 Stop everything with: make stop
 MSG

@@ -142,7 +142,7 @@ down() {
   DIR=$1
   [ -d "$DIR" ] || return 0
   cd "$DIR"
-  for name in app smtp weed memcached; do stop_pid "$name.pid"; done
+  for name in app worker smtp weed memcached; do stop_pid "$name.pid"; done
   if [ -f pg/data/postmaster.pid ]; then
     as_postgres "$PGBIN/pg_ctl" -D pg/data -m fast -w stop >/dev/null 2>&1 || true
   fi

@@ -13,11 +13,14 @@ import email.policy
 import mailbox as mailbox_module
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -176,8 +179,12 @@ def clean_database(dbengine: sa.Engine, app_settings_snapshot: list[dict]) -> It
     """After the test: empty every data table and restore the application settings."""
     yield
     with dbengine.begin() as connection:
+        # The job queue's tables stay: a running worker is registered there, and a
+        # job left over finds its file gone and does nothing.
         tables = [
-            name for name in sa.inspect(connection).get_table_names() if name not in KEPT_TABLES
+            name
+            for name in sa.inspect(connection).get_table_names()
+            if name not in KEPT_TABLES and not name.startswith("procrastinate_")
         ]
         connection.execute(sa.text(f"TRUNCATE {', '.join(tables)} CASCADE"))
         connection.execute(sa.text("DELETE FROM appsettings"))
@@ -286,3 +293,31 @@ def live_server(app) -> Iterator[str]:
     """The app served over real HTTP (for scripts and the browser)."""
     with serving(app) as url:
         yield url
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def worker(test_database_url: str) -> Iterator[subprocess.Popen]:
+    """The background worker (``datameta-worker``) on the test database, as ``make run`` runs it.
+
+    Started by the first test that needs it, stopped (SIGTERM, graceful) after the run.
+    """
+    _require_stack()
+    log = open(Path(os.environ["DATAMETA_STACK_DIR"]) / "worker.log", "ab")  # noqa: SIM115
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "datameta-worker"), "-c", "development.ini"],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "DATAMETA_SQLALCHEMY_URL": test_database_url},
+    )
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    log.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -219,3 +220,70 @@ def upload_file(testapp: Any, key: str, name: str, content: bytes) -> dict:
         {"contentUploaded": True},
         headers=api_headers(key),
     ).json
+
+
+# Multipart uploads: the smallest part size the server chooses (files up to 156 GiB).
+PART = 16 * 1024 * 1024
+
+
+def md5_hex(content: bytes) -> str:
+    return hashlib.md5(content).hexdigest()  # noqa: S324 (DataMeta's checksums are MD5)
+
+
+def start(testapp: Any, key: str, *, size: int, name: str = "reads.bam", **body: Any) -> Any:
+    """Start a multipart upload; ``status`` other than 200 expects a refusal."""
+    status = body.pop("status", 200)
+    return testapp.post_json(
+        "/api/v1/multipart-uploads",
+        {"name": name, "size": size, **body},
+        headers=api_headers(key),
+        status=status,
+    )
+
+
+def part_urls(testapp: Any, key: str, file_id: str, parts: list[tuple[int, str]]) -> list[dict]:
+    return testapp.post_json(
+        f"/api/v1/multipart-uploads/{file_id}/part-urls",
+        {"parts": [{"partNumber": number, "md5": md5} for number, md5 in parts]},
+        headers=api_headers(key),
+    ).json["parts"]
+
+
+def put_part(testapp: Any, key: str, file_id: str, number: int, content: bytes) -> None:
+    """Upload one part to S3 exactly as the presigned URL says."""
+    (url,) = part_urls(testapp, key, file_id, [(number, md5_hex(content))])
+    response = requests.put(url["url"], data=content, headers=url["requestHeaders"], timeout=60)
+    assert response.status_code == 200, response.text
+
+
+def complete(testapp: Any, key: str, file_id: str, status: int = 200, **body: Any) -> Any:
+    return testapp.post_json(
+        f"/api/v1/multipart-uploads/{file_id}/complete",
+        body,
+        headers=api_headers(key),
+        status=status,
+    )
+
+
+def upload_in_parts(
+    testapp: Any, key: str, content: bytes, *, name: str = "reads.bam", **body: Any
+) -> str:
+    """Start an upload and send every part (not completed); returns the file's uuid."""
+    upload = start(testapp, key, size=len(content), name=name, **body).json
+    file_id = upload["fileId"]["uuid"]
+    size = upload["partSize"]
+    for number in range(1, upload["partCount"] + 1):
+        put_part(testapp, key, file_id, number, content[(number - 1) * size : number * size])
+    return file_id
+
+
+def settled_verification(client: Any, key: str, file_id: str, wait_seconds: float = 120) -> dict:
+    """The file's verification once the worker has settled it (verified or failed)."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        state = client.get(f"/api/v1/files/{file_id}/verification", headers=api_headers(key)).json
+        if state["state"] != "verifying":
+            return state
+        if time.monotonic() > deadline:
+            raise AssertionError(f"file {file_id} still verifying after {wait_seconds} s")
+        time.sleep(0.1)

@@ -10,7 +10,13 @@ from pyramid.response import Response
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 
-from datameta.api.serialize import aware_utc, file_json, file_upload_json, identifier
+from datameta.api.serialize import (
+    aware_utc,
+    file_json,
+    file_upload_json,
+    identifier,
+    verification_json,
+)
 from datameta.api.streaming import uploaded_file
 from datameta.logic import files
 from datameta.storage import delete_after_commit
@@ -124,3 +130,12 @@ def upload_file_content(request: Request) -> HTTPNoContent:
     stream = uploaded_file(request) if request.method == "POST" else request.body_file
     files.store_upload(file, stream, storage=request.storage)
     return HTTPNoContent()
+
+
+@view_config(
+    route_name="api_file_verification", request_method="GET", renderer="json", openapi=True
+)
+def get_file_verification(request: Request) -> dict[str, Any]:
+    return verification_json(
+        files.get_file(request.dbsession, request.user, request.matchdict["id"])
+    )

@@ -133,7 +133,8 @@ def file_json(file: Any) -> dict[str, Any]:
     return {
         **_file_fields(file),
         "contentUploaded": file.content_uploaded,
-        "checksum": file.checksum,
+        # A multipart upload may name the MD5 only at completion: empty until then.
+        "checksum": file.checksum or "",
         "filesize": file.filesize,
     }
 
@@ -144,6 +145,59 @@ def file_upload_json(announcement: Any) -> dict[str, Any]:
         "urlToUpload": announcement.url,
         "requestHeaders": announcement.headers,
     }
+
+
+def multipart_upload_json(upload: Any) -> dict[str, Any]:
+    """A multipart upload in progress; ``parts`` only where S3 was asked for them."""
+    file = upload.file
+    answer = {
+        "fileId": identifier(file),
+        "name": file.name,
+        "size": file.upload_size,
+        "partSize": file.part_size,
+        "partCount": upload.part_count,
+        "expires": naive_utc(file.upload_expires),
+    }
+    if file.checksum is not None:
+        answer["checksum"] = file.checksum
+    if upload.parts is not None:
+        answer["parts"] = [
+            {"partNumber": part.number, "size": part.size, "etag": part.etag}
+            for part in upload.parts
+        ]
+    return answer
+
+
+def part_urls_json(upload: Any, urls: Sequence[Any]) -> dict[str, Any]:
+    return {
+        "fileId": identifier(upload.file),
+        "parts": [
+            {
+                "partNumber": url.number,
+                "url": url.request.url,
+                "requestHeaders": url.request.headers,
+                "expires": naive_utc(url.request.expires_at),
+            }
+            for url in urls
+        ],
+    }
+
+
+def verification_json(file: Any) -> dict[str, Any]:
+    """Where a file's content stands; checksums and message only where known."""
+    if file.verification is not None:
+        state = file.verification
+    else:
+        state = "verified" if file.content_uploaded else "pending"
+    answer: dict[str, Any] = {"fileId": identifier(file), "state": state}
+    optional = {
+        "checksum": file.checksum,
+        "sha256": file.content_sha256,
+        "filesize": file.filesize,
+        "message": file.verification_message,
+    }
+    answer.update({key: value for key, value in optional.items() if value is not None})
+    return answer
 
 
 def service_json(service: Any) -> dict[str, Any]:

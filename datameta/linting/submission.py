@@ -20,6 +20,10 @@ from datameta.linting import (
 )
 
 NO_DATA = "No data uploaded"
+STILL_VERIFYING = (
+    "The file's content is still being verified; submit it once its verification has finished"
+)
+VERIFICATION_FAILED = "The file's content failed verification"
 ALREADY_SUBMITTED = "Already submitted"
 NAME_TWICE_IN_FILES = "Filename occurs multiple times among provided files"
 NAME_TWICE_IN_METADATA = "Filename occurs multiple times in metadata"
@@ -36,6 +40,8 @@ class FileFacts:
     name: str
     uploaded: bool
     linked: bool
+    # Of a file uploaded in parts: "verifying", "verified" or "failed" (None otherwise).
+    verification: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,7 @@ def association_problems(
     problems = []
     for file in files:
         if not file.uploaded:
-            problems.append(Problem("file", file.key, NO_DATA))
+            problems.append(Problem("file", file.key, _not_uploaded_message(file)))
         if file.linked:
             problems.append(Problem("file", file.key, ALREADY_SUBMITTED))
     problems.extend(
@@ -93,6 +99,14 @@ def association_problems(
         if file.name not in reference_counts
     )
     return problems
+
+
+def _not_uploaded_message(file: FileFacts) -> str:
+    if file.verification == "verifying":
+        return STILL_VERIFYING
+    if file.verification == "failed":
+        return VERIFICATION_FAILED
+    return NO_DATA
 
 
 def stored_value_problems(rules: Sequence[Column], sets: Sequence[SetFacts]) -> list[Problem]:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from datameta.config import Settings
@@ -30,13 +31,17 @@ from datameta.errors import (
 )
 from datameta.logic.ids import entity_ref, find_by_id, get_visible, not_modifiable
 from datameta.logic.users import staged_data_owner
-from datameta.models import File, MetaDataSet, MetaDatumRecord, Submission, User
+from datameta.models import DeletedObject, File, MetaDataSet, MetaDatumRecord, Submission, User
 from datameta.security import authz
 from datameta.security.tokens import generate_token, hash_token, token_matches
 from datameta.storage import Storage
 
 MD5_HEX = re.compile(r"^[0-9a-fA-F]{32}$")
 MAX_NAME_LENGTH = 1000
+# Verification states of files uploaded in parts (logic.multipart, logic.verification).
+VERIFYING = "verifying"
+VERIFIED = "verified"
+FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,7 @@ class Announcement:
     headers: dict[str, str]
 
 
-def _name_problems(name: str) -> list[ErrorItem]:
+def name_problems(name: str) -> list[ErrorItem]:
     if not name:
         return [ErrorItem(message="File names cannot be empty.", field="name")]
     if len(name) > MAX_NAME_LENGTH or "/" in name or "\x00" in name:
@@ -59,7 +64,7 @@ def _name_problems(name: str) -> list[ErrorItem]:
     return []
 
 
-def _checksum_problems(checksum: str) -> list[ErrorItem]:
+def checksum_problems(checksum: str) -> list[ErrorItem]:
     if MD5_HEX.match(checksum):
         return []
     return [
@@ -88,7 +93,7 @@ def announce_file(
     (for DataMeta 1.x clients), unless the client asks for ``direct_upload``, the
     upload goes to ``app_upload_url(file uuid)``, authorized by a one-time token.
     """
-    problems = _name_problems(name) + _checksum_problems(checksum)
+    problems = name_problems(name) + checksum_problems(checksum)
     if problems:
         raise ValidationFailed(problems)
     window = timedelta(hours=settings.files_upload_window_hours)
@@ -118,6 +123,7 @@ def announce_file(
 def presigned_upload(db: Session, actor: User, file_id: str, *, storage: Storage) -> Announcement:
     """A fresh presigned S3 PUT for a staged file whose content is not verified yet."""
     file = _own_modifiable_file(db, actor, file_id)
+    _refuse_multipart(file)
     remaining = (file.upload_expires - datetime.now(UTC)).total_seconds()
     if remaining <= 0:
         raise Conflict("The upload window of this file has closed; announce it again.")
@@ -169,6 +175,21 @@ def _own_modifiable_file(db: Session, actor: User, file_id: str) -> File:
     return file
 
 
+def _refuse_multipart(file: File) -> None:
+    # Such files are completed through their multipart upload and verified by a job.
+    if file.multipart_upload_id is not None or file.verification is not None:
+        raise Conflict(
+            [
+                ErrorItem(
+                    exception="MultipartUpload",
+                    message="This file is uploaded in parts: complete its multipart upload; "
+                    "it is verified in the background.",
+                    entity=entity_ref(file),
+                )
+            ]
+        )
+
+
 def verified_md5(file: File, storage: Storage) -> tuple[str | None, int | None]:
     """(MD5 of the stored object as S3 or this server verified it, its size); None if absent."""
     info = storage.head(file.storage_key)
@@ -194,8 +215,8 @@ def update_file(
 ) -> File:
     """Rename, re-announce the checksum, or freeze: ``content_uploaded`` checks S3 by HEAD."""
     file = _own_modifiable_file(db, actor, file_id)
-    problems = (_name_problems(name) if name is not None else []) + (
-        _checksum_problems(checksum) if checksum is not None else []
+    problems = (name_problems(name) if name is not None else []) + (
+        checksum_problems(checksum) if checksum is not None else []
     )
     if problems:
         raise ValidationFailed(problems)
@@ -204,6 +225,7 @@ def update_file(
     if checksum is not None:
         file.checksum = checksum.lower()
     if content_uploaded:
+        _refuse_multipart(file)
         md5, size = verified_md5(file, storage)
         if md5 is None:
             raise ValidationFailed(
@@ -232,6 +254,16 @@ def update_file(
     return file
 
 
+def doom_objects(db: Session, files: Iterable[File]) -> None:
+    """Note the stored objects of files being deleted, for the worker to delete."""
+    rows = [
+        {"storage_key": file.storage_key, "multipart_upload_id": file.multipart_upload_id}
+        for file in files
+    ]
+    if rows:
+        db.execute(insert(DeletedObject).values(rows).on_conflict_do_nothing())
+
+
 def delete_files(db: Session, actor: User, file_ids: Sequence[str]) -> list[str]:
     """Delete staged files of the caller, all or nothing; returns the storage keys to delete."""
     doomed = []
@@ -242,6 +274,8 @@ def delete_files(db: Session, actor: User, file_ids: Sequence[str]) -> list[str]
         if file.user_id != actor.id:
             raise Forbidden("Only the owner may delete a file.")
         doomed.append(file)
+    # The worker deletes the objects should the prompt delete after the commit fail.
+    doom_objects(db, doomed)
     for file in doomed:
         db.delete(file)
     db.flush()

@@ -191,7 +191,8 @@ def validate_submission(
         SetFacts(mset.id, mset.submission_id is not None, values[mset.id]) for mset in sets
     ]
     file_facts = [
-        FileFacts(file.id, file.name, file.content_uploaded, file.id in linked) for file in files
+        FileFacts(file.id, file.name, file.content_uploaded, file.id in linked, file.verification)
+        for file in files
     ]
     file_columns = [rule.name for rule in rules if rule.is_file]
     site_unique = [d for d in definitions if d.column.site_unique]

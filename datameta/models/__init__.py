@@ -14,13 +14,14 @@ from .appsettings import AppSetting, SettingType
 from .base import Base
 from .metadata import MetadataVersion, MetaDatum, Service, ServiceExecution, service_user
 from .siteids import SEQUENCES, allocate_site_ids
-from .submissions import File, MetaDataSet, MetaDatumRecord, Submission
+from .submissions import DeletedObject, File, MetaDataSet, MetaDatumRecord, Submission
 
 __all__ = [
     "SEQUENCES",
     "ApiKey",
     "AppSetting",
     "Base",
+    "DeletedObject",
     "File",
     "Group",
     "LoginAttempt",

@@ -83,8 +83,9 @@ class File(HasSiteId, Base):
     name: Mapped[str] = mapped_column(Text)
     # Object key in the bucket; never derived from the user's file name.
     storage_key: Mapped[str] = mapped_column(Text, unique=True)
-    # The MD5 the client announced, as 32 lower-case hex digits.
-    checksum: Mapped[str] = mapped_column(String(32))
+    # The MD5 the client announced, as 32 lower-case hex digits. A multipart upload
+    # may name it only at completion (clients hash while they upload): NULL until then.
+    checksum: Mapped[str | None] = mapped_column(String(32))
     filesize: Mapped[int | None] = mapped_column(BigInteger)
     content_uploaded: Mapped[bool] = mapped_column(default=False, server_default="false")
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -97,6 +98,16 @@ class File(HasSiteId, Base):
     # these let a later check trust the object while its ETag is unchanged.
     content_md5: Mapped[str | None] = mapped_column(String(32))
     content_etag: Mapped[str | None] = mapped_column(Text)
+    # A multipart upload in progress: S3's id of it, the size the client announced and
+    # the part size the server chose. The id is cleared when the upload completes.
+    multipart_upload_id: Mapped[str | None] = mapped_column(Text)
+    upload_size: Mapped[int | None] = mapped_column(BigInteger)
+    part_size: Mapped[int | None] = mapped_column(BigInteger)
+    # Background verification of a completed multipart object (S3 knows no whole-file
+    # MD5 of it): "verifying", then "verified" or "failed" with a message for the user.
+    verification: Mapped[str | None] = mapped_column(String(16))
+    verification_message: Mapped[str | None] = mapped_column(Text)
+    content_sha256: Mapped[str | None] = mapped_column(String(64))
     created: Mapped[datetime] = created_column()
 
     user: Mapped[User] = relationship()
@@ -106,8 +117,33 @@ class File(HasSiteId, Base):
         CheckConstraint("checksum ~ '^[0-9a-f]{32}$'", name="checksum_is_md5_hex"),
         CheckConstraint("filesize IS NULL OR filesize >= 0", name="filesize_not_negative"),
         CheckConstraint("NOT content_uploaded OR filesize IS NOT NULL", name="uploaded_has_size"),
+        CheckConstraint(
+            "NOT content_uploaded OR checksum IS NOT NULL", name="uploaded_has_checksum"
+        ),
+        CheckConstraint(
+            "verification IN ('verifying', 'verified', 'failed')", name="verification_state"
+        ),
+        CheckConstraint(
+            "multipart_upload_id IS NULL OR (upload_size > 0 AND part_size > 0)",
+            name="multipart_has_sizes",
+        ),
         Index("ix_files_user_id", "user_id"),
     )
+
+
+class DeletedObject(Base):
+    """A stored object whose file was deleted: the worker deletes it from storage.
+
+    Written in the transaction that deletes the file, so that no object outlives
+    its record unnoticed, even when the prompt delete after the commit fails.
+    """
+
+    __tablename__ = "deletedobjects"
+
+    storage_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    # A multipart upload still open for the object: aborted rather than deleted.
+    multipart_upload_id: Mapped[str | None] = mapped_column(Text)
+    created: Mapped[datetime] = created_column()
 
 
 class MetaDatumRecord(Base):

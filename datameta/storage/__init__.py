@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, Protocol
@@ -54,6 +55,15 @@ class ObjectInfo:
     md5_hex: str | None  # None when storage did not report the content's MD5
 
 
+@dataclass(frozen=True)
+class StoredPart:
+    """A part of a multipart upload as S3 holds it."""
+
+    number: int
+    size: int
+    etag: str
+
+
 class Storage(Protocol):
     def presigned_put(
         self, key: str, *, content_md5_hex: str | None, expires_seconds: int
@@ -70,6 +80,26 @@ class Storage(Protocol):
     def upload_stream(
         self, key: str, stream: BinaryIO, *, chunk_size: int = DEFAULT_CHUNK_SIZE
     ) -> ObjectInfo: ...
+
+    def start_multipart(self, key: str) -> str: ...
+
+    def presigned_part(
+        self,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        *,
+        content_md5_hex: str,
+        expires_seconds: int,
+    ) -> PresignedRequest: ...
+
+    def list_parts(self, key: str, upload_id: str) -> list[StoredPart] | None: ...
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[StoredPart]) -> str: ...
+
+    def abort_multipart(self, key: str, upload_id: str) -> None: ...
+
+    def read_chunks(self, key: str, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]: ...
 
     def ping(self) -> None: ...
 

@@ -21,6 +21,7 @@ from datameta.storage import (
     ObjectInfo,
     PresignedRequest,
     StorageError,
+    StoredPart,
     content_disposition,
     md5_from_etag,
 )
@@ -38,6 +39,7 @@ MAX_PARTS = 10_000
 PARTS_PER_SIZE_STEP = 1_000
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+_NO_SUCH_UPLOAD = {"NoSuchUpload"}
 
 
 def _md5_base64(data: bytes) -> str:
@@ -258,6 +260,87 @@ class S3Storage:
         except (BotoCoreError, ClientError):
             # The original error matters more; a lifecycle rule removes leftover parts.
             log.warning("could not abort multipart upload %s of %r", upload_id, key, exc_info=True)
+
+    def start_multipart(self, key: str) -> str:
+        """Begin a multipart upload of the object; returns S3's id of it."""
+        with _storage_errors("multipart start", key):
+            response = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)
+        return response["UploadId"]
+
+    def presigned_part(
+        self,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        *,
+        content_md5_hex: str,
+        expires_seconds: int,
+    ) -> PresignedRequest:
+        """A PUT of one part, signed with its MD5 so that S3 refuses other bytes."""
+        md5_base64 = _hex_to_base64(content_md5_hex)
+        params: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "UploadId": upload_id,
+            "PartNumber": part_number,
+            "ContentMD5": md5_base64,
+        }
+        return self._presign("upload_part", params, {"Content-MD5": md5_base64}, expires_seconds)
+
+    def list_parts(self, key: str, upload_id: str) -> list[StoredPart] | None:
+        """The parts S3 holds of an upload, by number; None when S3 knows no such upload."""
+        parts: list[StoredPart] = []
+        marker = 0
+        with _storage_errors("list parts", key):
+            while True:
+                try:
+                    response = self.client.list_parts(
+                        Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumberMarker=marker
+                    )
+                except ClientError as error:
+                    if error.response.get("Error", {}).get("Code") in _NO_SUCH_UPLOAD | _NOT_FOUND:
+                        return None
+                    raise
+                parts.extend(
+                    StoredPart(part["PartNumber"], part["Size"], part["ETag"].strip('"'))
+                    for part in response.get("Parts", [])
+                )
+                if not response.get("IsTruncated"):
+                    break
+                marker = response["NextPartNumberMarker"]
+        return sorted(parts, key=lambda part: part.number)
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[StoredPart]) -> str:
+        """Join the parts into the object; returns its ETag."""
+        completed: list[CompletedPartTypeDef] = [
+            {"PartNumber": part.number, "ETag": f'"{part.etag}"'} for part in parts
+        ]
+        with _storage_errors("multipart completion", key):
+            response = self.client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": completed},
+            )
+        return response["ETag"].strip('"')
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Drop an upload and its parts; an upload S3 no longer knows is not an error."""
+        with _storage_errors("multipart abort", key):
+            try:
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") not in _NO_SUCH_UPLOAD | _NOT_FOUND:
+                    raise
+
+    def read_chunks(self, key: str, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
+        """The object's bytes, streamed in chunks: memory stays flat with its size."""
+        with _storage_errors("GET", key):
+            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+            try:
+                yield from body.iter_chunks(chunk_size)
+            finally:
+                body.close()
 
     def ping(self) -> None:
         """Raise StorageError unless the bucket answers."""

@@ -23,6 +23,16 @@ function fraction(entry) {
   return entry.state === "uploaded" || entry.state === "confirming" ? 1 : 0;
 }
 
+/** Speed and time left of an upload in parts, from the bytes sent since it (re)started. */
+function pace(entry) {
+  const seconds = (performance.now() - entry.startedAt) / 1000;
+  const sent = entry.sent - entry.skippedBytes;
+  if (seconds < 1 || sent <= 0) return "";
+  const speed = sent / seconds;
+  const skipped = entry.partsSkipped ? ` · ${entry.partsSkipped} parts were stored already` : "";
+  return ` · ${(speed / 1e6).toFixed(1)} MB/s · about ${formatDuration((entry.size - entry.sent) / speed)} left${skipped}`;
+}
+
 function stateText(entry) {
   const percent = `${Math.floor(fraction(entry) * 100)} %`;
   switch (entry.state) {
@@ -33,11 +43,15 @@ function stateText(entry) {
     case "announcing":
       return "starting upload";
     case "uploading":
-      return `uploading ${percent}`;
+      return entry.multipart ? `uploading ${percent}${pace(entry)}` : `uploading ${percent}`;
     case "confirming":
       return "verifying";
     case "uploaded":
       return "uploaded";
+    case "verifying":
+      return "uploaded; its content is being verified";
+    case "rejected":
+      return `verification failed: ${entry.verification?.message ?? ""}`;
     case "incomplete":
       return "not uploaded: add the file again to resume";
     default:
@@ -154,7 +168,12 @@ export class FilesTable {
       h("td", { class: "text-break" }, entry.name),
       h("td", { class: "small text-nowrap" }, entry.id?.site ?? ""),
       h("td", { class: "text-end text-nowrap" }, formatBytes(entry.size)),
-      h("td", { class: "small font-monospace md5-cell" }, entry.checksum ?? ""),
+      h(
+        "td",
+        { class: "small font-monospace md5-cell" },
+        entry.checksum ?? "",
+        entry.sha256 ? h("div", { class: "sha256", title: "SHA-256" }, `SHA-256 ${entry.sha256}`) : "",
+      ),
       stateCell,
       actions,
     );

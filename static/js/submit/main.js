@@ -39,7 +39,7 @@ const records = new RecordsTable({
   onDelete: deleteRecords,
   fileStatus,
 });
-const uploads = new Uploads(api, filesChanged);
+const uploads = new Uploads(api, filesChanged, () => loadFiles());
 const filesTable = new FilesTable(uploads, {
   onDelete: deleteFile,
   included: (entry) => included.has(entry.key),
@@ -304,9 +304,25 @@ async function loadRecords() {
   scheduleCheck();
 }
 
+// While the worker verifies files uploaded in parts, the listing is read again this often.
+const VERIFICATION_POLL_MS = 3000;
+let verificationPoll = null;
+
 async function loadFiles() {
   try {
-    uploads.setPending(await api.get(`${userPath}/pending_files`));
+    const files = await api.get(`${userPath}/pending_files`);
+    // Where each file's content stands (verifying, failed with a message, its SHA-256).
+    const checks = await Promise.all(
+      files.map((file) => api.get(`/files/${file.id.uuid}/verification`).catch(() => null)),
+    );
+    files.forEach((file, index) => {
+      file.verification = checks[index];
+    });
+    uploads.setPending(files);
+    clearTimeout(verificationPoll);
+    if (checks.some((check) => check?.state === "verifying")) {
+      verificationPoll = setTimeout(loadFiles, VERIFICATION_POLL_MS);
+    }
   } catch (error) {
     showAlert("danger", `Your pending files could not be loaded: ${error.message}`);
   }
@@ -326,7 +342,13 @@ async function deleteFile(entry) {
   uploads.remove([entry.key]);
   if (!entry.id) return;
   try {
-    await api.post("/rpc/delete-files", { fileIds: [entry.id.uuid] });
+    if (entry.multipart && entry.state !== "verifying") {
+      // Cancel: S3 drops the parts, and the file goes with its upload.
+      await api.request("DELETE", `/multipart-uploads/${entry.id.uuid}`).catch(async (error) => {
+        if (error.status !== 404) throw error;
+        await api.post("/rpc/delete-files", { fileIds: [entry.id.uuid] });
+      });
+    } else await api.post("/rpc/delete-files", { fileIds: [entry.id.uuid] });
     announce(`${entry.name} deleted.`);
   } catch (error) {
     showAlert("danger", `${entry.name} could not be deleted: ${error.message}`);

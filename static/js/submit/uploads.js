@@ -3,6 +3,7 @@
 
 import { ApiError } from "./api.js";
 import { showAlert } from "./dom.js";
+import { forgetUpload, MULTIPART_THRESHOLD, rememberedUpload, transferInParts } from "./parts.js";
 
 const PARALLEL_UPLOADS = 3;
 const SPEED_WINDOW_MS = 5000;
@@ -98,10 +99,14 @@ function putToStorage(entry, upload, onProgress) {
 let localKeys = 0;
 
 export class Uploads {
-  /** `onChange(structural)`: state changed (structural: states or entries, not just progress). */
-  constructor(api, onChange) {
+  /**
+   * `onChange(structural)`: state changed (structural: states or entries, not just progress);
+   * `onCompleted()`: an upload in parts completed and is verified in the background now.
+   */
+  constructor(api, onChange, onCompleted = () => {}) {
     this.api = api;
     this.onChange = onChange;
+    this.onCompleted = onCompleted;
     this.entries = [];
     this.hasher = null;
     this.slots = new Slots(PARALLEL_UPLOADS);
@@ -109,7 +114,10 @@ export class Uploads {
     this.batchEntries = new Set();
   }
 
-  /** Files from `GET /users/{id}/pending_files`; uploads under way are kept as they are. */
+  /**
+   * Files from `GET /users/{id}/pending_files`, each with its `verification` (from
+   * `GET /files/{id}/verification`); uploads under way are kept as they are.
+   */
   setPending(files) {
     const local = new Map(this.entries.filter((entry) => entry.id).map((entry) => [entry.id.uuid, entry]));
     // Kept as well: uploads the listing does not show yet (announced after it was
@@ -129,7 +137,9 @@ export class Uploads {
         name: file.name,
         size: file.filesize,
         checksum: file.checksum,
-        state: file.contentUploaded ? "uploaded" : "incomplete",
+        sha256: file.verification?.sha256 ?? null,
+        verification: file.verification ?? null,
+        state: pendingState(file),
         hashed: 0,
         sent: file.contentUploaded ? file.filesize : 0,
         error: null,
@@ -183,6 +193,17 @@ export class Uploads {
     entry.error = null;
     this.batchEntries.add(entry);
     try {
+      if (entry.file && entry.file.size > MULTIPART_THRESHOLD) {
+        // Large files: in parts, hashed while they upload; an earlier upload resumes.
+        const earlier = !entry.id && rememberedUpload(entry.file);
+        const listed = earlier && this.entries.find((other) => other.id?.uuid === earlier);
+        if (listed && listed !== entry) {
+          entry = this.adopt(entry, listed);
+          this.batchEntries.add(entry);
+        }
+        await this.slots.run(() => transferInParts(this, entry));
+        return;
+      }
       if (!entry.checksum) await this.hash(entry);
       if (entry.cancelled) return;
       if (!entry.id) {
@@ -285,6 +306,8 @@ export class Uploads {
       if (!doomed.has(entry.key)) continue;
       entry.cancelled = true;
       if (entry.xhr) entry.xhr.abort();
+      for (const xhr of entry.xhrs || []) xhr.abort();
+      if (entry.multipart && entry.file) forgetUpload(entry.file);
     }
     this.entries = this.entries.filter((entry) => !doomed.has(entry.key));
     this.onChange(true);
@@ -334,4 +357,12 @@ export class Uploads {
       speed: this.speed(),
     };
   }
+}
+
+/** How a listed file stands: files uploaded in parts are verified in the background. */
+function pendingState(file) {
+  if (file.contentUploaded) return "uploaded";
+  if (file.verification?.state === "verifying") return "verifying";
+  if (file.verification?.state === "failed") return "rejected";
+  return "incomplete";
 }

@@ -1,0 +1,77 @@
+"""/multipart-uploads: large files in parts, straight from the client to S3."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.httpexceptions import HTTPNoContent
+from pyramid.request import Request
+from pyramid.view import view_config
+
+from datameta.api.serialize import (
+    file_json,
+    multipart_upload_json,
+    part_urls_json,
+)
+from datameta.jobs import VERIFY_FILE, defer_after_commit
+from datameta.logic import multipart
+
+
+@view_config(
+    route_name="api_multipart_uploads", request_method="POST", renderer="json", openapi=True
+)
+def start_upload(request: Request) -> dict[str, Any]:
+    body = request.openapi_validated.body
+    upload = multipart.start_upload(
+        request.dbsession,
+        request.user,
+        name=body["name"],
+        size=body["size"],
+        checksum=body.get("checksum"),
+        storage=request.storage,
+        settings=request.settings,
+    )
+    return multipart_upload_json(upload)
+
+
+@view_config(route_name="api_multipart_upload", request_method="GET", renderer="json", openapi=True)
+def get_upload(request: Request) -> dict[str, Any]:
+    upload = multipart.get_upload(
+        request.dbsession, request.user, request.matchdict["id"], storage=request.storage
+    )
+    return multipart_upload_json(upload)
+
+
+@view_config(
+    route_name="api_multipart_part_urls", request_method="POST", renderer="json", openapi=True
+)
+def part_urls(request: Request) -> dict[str, Any]:
+    wanted = [(part["partNumber"], part["md5"]) for part in request.openapi_validated.body["parts"]]
+    upload, urls = multipart.part_urls(
+        request.dbsession, request.user, request.matchdict["id"], wanted, storage=request.storage
+    )
+    return part_urls_json(upload, urls)
+
+
+@view_config(
+    route_name="api_multipart_complete", request_method="POST", renderer="json", openapi=True
+)
+def complete_upload(request: Request) -> dict[str, Any]:
+    body = request.openapi_validated.body or {}
+    file = multipart.complete_upload(
+        request.dbsession,
+        request.user,
+        request.matchdict["id"],
+        checksum=body.get("checksum"),
+        storage=request.storage,
+    )
+    defer_after_commit(request, VERIFY_FILE, lock=str(file.uuid), file_uuid=str(file.uuid))
+    return file_json(file)
+
+
+@view_config(route_name="api_multipart_upload", request_method="DELETE", openapi=True)
+def abort_upload(request: Request) -> HTTPNoContent:
+    multipart.abort_upload(
+        request.dbsession, request.user, request.matchdict["id"], storage=request.storage
+    )
+    return HTTPNoContent()

@@ -1,0 +1,511 @@
+"""datameta: upload data files in parts and download submissions, from the command line.
+
+A client of the public API only (it imports nothing of the server). The site and
+the API key come from the environment, as for DataMeta 1.x's ``dmclient``:
+``DATAMETA_URL`` and ``DATAMETA_TOKEN``.
+
+Uploads read each file once: every part is hashed (its MD5 signs its upload URL)
+while the whole file's MD5 is computed on the way, and named at completion.
+Parts go to S3 in parallel; what S3 already holds is skipped when an interrupted
+upload is run again (the state lives in a small JSON file). Downloads resume
+partial files with HTTP range requests and check each file's MD5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from tqdm import tqdm
+
+# Exit codes, for scripts.
+OK = 0
+FAILED = 1  # some files failed; running the same command again resumes them
+USAGE = 2  # wrong arguments or missing settings
+UNREACHABLE = 3  # the site did not answer, or refused the API key
+INTERRUPTED = 130  # stopped by Ctrl-C/SIGTERM; running the same command again resumes
+
+URLS_PER_REQUEST = 16  # part URLs asked for at once: few API calls per GiB
+ATTEMPTS = 6  # per part or download, with exponential backoff
+STATE_FILE = ".datameta-uploads.json"
+CHUNK = 1024 * 1024
+
+EPILOG = """
+environment:
+  DATAMETA_URL    the site, e.g. https://datameta.example.org
+  DATAMETA_TOKEN  an API key (create one on the account page)
+
+exit codes:
+  0    everything done
+  1    some files failed (see the messages); run the same command again to resume
+  2    wrong arguments or missing environment
+  3    the site could not be reached or refused the API key
+  130  interrupted; run the same command again to resume
+"""
+
+
+class ApiError(Exception):
+    """The API answered an error; ``status`` 0 when it could not be reached."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Stopped(Exception):
+    """The user asked to stop (Ctrl-C, SIGTERM)."""
+
+
+class Api:
+    """The few calls the command line makes, with the API key of the environment."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.base = url.rstrip("/") + "/api/v1"
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def call(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+        try:
+            response = self.session.request(
+                method, self.base + path, json=body, params=params or None, timeout=60
+            )
+        except requests.RequestException as error:
+            raise ApiError(0, f"{self.base} could not be reached: {error}") from error
+        if response.status_code >= 400:
+            raise ApiError(response.status_code, _error_text(response))
+        return response.json() if response.content else None
+
+
+def _error_text(response: requests.Response) -> str:
+    try:
+        items = response.json()
+        return "; ".join(item.get("message", "") for item in items)
+    except (ValueError, AttributeError, TypeError):
+        return f"HTTP {response.status_code}"
+
+
+def _retrying(action: Callable[[], Any], stop: threading.Event, what: str) -> Any:
+    """Run ``action`` up to ATTEMPTS times, waiting 1, 2, 4 ... s between tries."""
+    for attempt in range(ATTEMPTS):
+        if stop.is_set():
+            raise Stopped()
+        try:
+            return action()
+        except (requests.RequestException, ApiError, PartRefused) as error:
+            if attempt == ATTEMPTS - 1 or (isinstance(error, ApiError) and error.status == 404):
+                raise
+            if stop.wait(2**attempt):
+                raise Stopped() from error
+    raise AssertionError(f"unreachable: {what}")
+
+
+# -- upload ---------------------------------------------------------------------------
+
+
+class PartRefused(Exception):
+    """S3 refused a part (its URL expired, or the bytes did not match their MD5)."""
+
+
+class UploadState:
+    """Which local file became which upload, kept in a small JSON file across runs."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+        self.entries: dict[str, dict[str, Any]] = {}
+        if path.exists():
+            self.entries = json.loads(path.read_text())
+
+    def get(self, local: Path) -> dict[str, Any] | None:
+        entry = self.entries.get(str(local.resolve()))
+        stat = local.stat()
+        # Another file of the same name is a new upload.
+        if entry and (entry["size"], entry["mtime"]) == (stat.st_size, stat.st_mtime_ns):
+            return entry
+        return None
+
+    def put(self, local: Path, **values: Any) -> None:
+        stat = local.stat()
+        with self.lock:
+            self.entries[str(local.resolve())] = {
+                "size": stat.st_size,
+                "mtime": stat.st_mtime_ns,
+                **values,
+            }
+            temporary = self.path.with_suffix(".tmp")
+            temporary.write_text(json.dumps(self.entries, indent=1))
+            temporary.replace(self.path)
+
+
+@dataclass
+class Part:
+    number: int
+    data: bytes
+    md5: str
+
+
+def _read_parts(local: Path, part_size: int, whole: Any) -> Iterator[Part]:
+    """The file's parts in order, each read once; ``whole`` sees every byte."""
+    with local.open("rb") as stream:
+        number = 1
+        while True:
+            data = stream.read(part_size)
+            if not data and number > 1:
+                return
+            whole.update(data)
+            yield Part(number, data, hashlib.md5(data, usedforsecurity=False).hexdigest())
+            number += 1
+            if len(data) < part_size:
+                return
+
+
+def _put_part(session: requests.Session, url: dict[str, Any], part: Part) -> None:
+    response = session.put(url["url"], data=part.data, headers=url["requestHeaders"], timeout=300)
+    if response.status_code != 200:
+        raise PartRefused(f"part {part.number}: S3 answered {response.status_code}")
+
+
+@dataclass
+class UploadResult:
+    site_id: str
+    resumed_parts: int
+    sent_parts: int
+
+
+def upload_file(
+    api: Api,
+    local: Path,
+    state: UploadState,
+    *,
+    jobs: int,
+    stop: threading.Event,
+    bar: tqdm,
+) -> UploadResult:
+    """Upload one file in parts, resuming what S3 holds of an earlier run; returns its id."""
+    known = state.get(local)
+    if known and known.get("done"):
+        bar.update(local.stat().st_size)
+        return UploadResult(known["site"], 0, 0)
+    upload, held = None, {}
+    if known:
+        try:
+            upload = api.call("GET", f"/multipart-uploads/{known['uuid']}")
+            held = {p["partNumber"]: p for p in upload["parts"]}
+        except ApiError as error:
+            if error.status != 404:
+                raise
+    if upload is None:
+        upload = api.call(
+            "POST", "/multipart-uploads", {"name": local.name, "size": local.stat().st_size}
+        )
+        state.put(local, uuid=upload["fileId"]["uuid"], site=upload["fileId"]["site"])
+    file_id = upload["fileId"]["uuid"]
+    whole = hashlib.md5(usedforsecurity=False)
+    session = requests.Session()
+    resumed = sent = 0
+    in_flight: set[Future[None]] = set()
+    batch: list[Part] = []
+
+    def send(parts: list[Part]) -> None:
+        nonlocal sent
+        wanted = [{"partNumber": p.number, "md5": p.md5} for p in parts]
+        urls = _retrying(
+            lambda: api.call("POST", f"/multipart-uploads/{file_id}/part-urls", {"parts": wanted}),
+            stop,
+            "part URLs",
+        )["parts"]
+        for part, url in zip(parts, urls, strict=True):
+            in_flight.add(pool.submit(_send_part, part, url))
+            sent += 1
+
+    def _send_part(part: Part, url: dict[str, Any]) -> None:
+        _retrying(lambda: _put_part(session, url, part), stop, f"part {part.number}")
+        bar.update(len(part.data))
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        try:
+            for part in _read_parts(local, upload["partSize"], whole):
+                if stop.is_set():
+                    raise Stopped()
+                held_part = held.get(part.number)
+                if held_part and held_part["etag"].strip('"') == part.md5:
+                    resumed += 1
+                    bar.update(len(part.data))
+                    continue
+                batch.append(part)
+                if len(batch) == min(URLS_PER_REQUEST, jobs * 2):
+                    send(batch)
+                    batch = []
+                # Memory stays flat: at most a batch and the parts in flight are held.
+                while len(in_flight) >= jobs:
+                    done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                    in_flight.difference_update(done)
+                    for future in done:
+                        future.result()
+            if batch:
+                send(batch)
+            for future in list(in_flight):
+                future.result()
+        except BaseException:
+            for future in in_flight:
+                future.cancel()
+            raise
+    _retrying(
+        lambda: api.call(
+            "POST", f"/multipart-uploads/{file_id}/complete", {"checksum": whole.hexdigest()}
+        ),
+        stop,
+        "completion",
+    )
+    state.put(local, uuid=file_id, site=upload["fileId"]["site"], done=True, md5=whole.hexdigest())
+    return UploadResult(upload["fileId"]["site"], resumed, sent)
+
+
+def run_upload(api: Api, args: argparse.Namespace, stop: threading.Event) -> int:
+    paths = [Path(name) for name in args.files]
+    missing = [str(path) for path in paths if not path.is_file()]
+    if missing:
+        print(f"datameta upload: not a file: {', '.join(missing)}", file=sys.stderr)
+        return USAGE
+    state = UploadState(Path(args.state))
+    failed = 0
+    total = tqdm(
+        total=sum(path.stat().st_size for path in paths),
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc="all files",
+        disable=args.quiet,
+    )
+
+    def one(path: Path) -> None:
+        nonlocal failed
+        try:
+            result = upload_file(api, path, state, jobs=args.jobs, stop=stop, bar=total)
+        except Stopped:
+            return
+        except (ApiError, PartRefused, requests.RequestException, OSError) as error:
+            failed += 1
+            tqdm.write(f"{path}: failed: {error}", file=sys.stderr)
+            if isinstance(error, ApiError) and error.status in (0, 401):
+                raise
+            return
+        tqdm.write(
+            f"{path}\t{result.site_id}\tsent {result.sent_parts} part(s), "
+            f"{result.resumed_parts} already uploaded"
+        )
+
+    with ThreadPoolExecutor(max_workers=args.files_at_once) as files:
+        futures = [files.submit(one, path) for path in paths]
+        try:
+            for future in futures:
+                future.result()
+        except ApiError as error:
+            stop.set()
+            print(f"datameta upload: {error}", file=sys.stderr)
+            return UNREACHABLE
+    total.close()
+    if stop.is_set():
+        print("datameta upload: interrupted; run the same command to resume", file=sys.stderr)
+        return INTERRUPTED
+    return FAILED if failed else OK
+
+
+# -- download -------------------------------------------------------------------------
+
+
+def download_file(
+    api: Api, file_id: str, folder: Path, *, stop: threading.Event, bar: tqdm
+) -> Path:
+    """Download one file beside a ``.part`` file, resuming it; the MD5 must match."""
+    meta = api.call("GET", f"/files/{file_id}")
+    target = folder / meta["name"]
+    partial = folder / (meta["name"] + ".part")
+    if (
+        target.exists()
+        and target.stat().st_size == meta["filesize"]
+        and _md5_of(target) == meta["checksum"]
+    ):
+        bar.update(meta["filesize"])
+        return target
+    md5 = hashlib.md5(usedforsecurity=False)
+    have = 0
+    if partial.exists():
+        # Resume: the bytes we have count towards the MD5 once more.
+        with partial.open("rb") as existing:
+            for chunk in iter(lambda: existing.read(CHUNK), b""):
+                md5.update(chunk)
+                have += len(chunk)
+        bar.update(have)
+
+    def fetch() -> None:
+        nonlocal have
+        url = api.call("GET", f"/rpc/get-file-url/{file_id}", expires=60)["fileUrl"]
+        headers = {"Range": f"bytes={have}-"} if have else {}
+        with requests.get(url, headers=headers, stream=True, timeout=300) as response:
+            if have and response.status_code == 416:
+                return  # nothing left to fetch
+            if response.status_code not in (200, 206):
+                raise ApiError(
+                    response.status_code, f"{meta['name']}: S3 answered {response.status_code}"
+                )
+            if have and response.status_code == 200:
+                raise ApiError(500, f"{meta['name']}: the storage ignores ranges")
+            with partial.open("ab") as out:
+                for chunk in response.iter_content(CHUNK):
+                    if stop.is_set():
+                        raise Stopped()
+                    out.write(chunk)
+                    md5.update(chunk)
+                    have += len(chunk)
+                    bar.update(len(chunk))
+
+    _retrying(fetch, stop, meta["name"])
+    if md5.hexdigest() != meta["checksum"]:
+        partial.unlink()
+        raise ApiError(
+            500, f"{meta['name']}: MD5 {md5.hexdigest()} differs from {meta['checksum']}; removed"
+        )
+    partial.replace(target)
+    return target
+
+
+def _md5_of(path: Path) -> str:
+    md5 = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(CHUNK), b""):
+            md5.update(chunk)
+    return md5.hexdigest()
+
+
+def run_download(api: Api, args: argparse.Namespace, stop: threading.Event) -> int:
+    folder = Path(args.output)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        submission = api.call("GET", f"/submissions/{args.submission}")
+    except ApiError as error:
+        print(f"datameta download: {error}", file=sys.stderr)
+        return UNREACHABLE if error.status in (0, 401) else FAILED
+    ids = [identifier["uuid"] for identifier in submission["fileIds"]]
+    files = [api.call("GET", f"/files/{file_id}") for file_id in ids]
+    bar = tqdm(
+        total=sum(file["filesize"] or 0 for file in files),
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=submission["id"]["site"],
+        disable=args.quiet,
+    )
+    failed = 0
+
+    def one(file_id: str) -> None:
+        nonlocal failed
+        try:
+            path = download_file(api, file_id, folder, stop=stop, bar=bar)
+            tqdm.write(f"{path}\tMD5 checked")
+        except Stopped:
+            return
+        except (ApiError, requests.RequestException, OSError) as error:
+            failed += 1
+            tqdm.write(f"{file_id}: failed: {error}", file=sys.stderr)
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        list(pool.map(one, ids))
+    bar.close()
+    if stop.is_set():
+        print("datameta download: interrupted; run the same command to resume", file=sys.stderr)
+        return INTERRUPTED
+    return FAILED if failed else OK
+
+
+# -- the command ----------------------------------------------------------------------
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(
+        prog="datameta",
+        description="Upload data files to a DataMeta site in parts, or download the files of "
+        "a submission, in parallel and resumable, with MD5 checks.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    upload = commands.add_parser(
+        "upload",
+        help="upload files as pending files of your account",
+        description="Upload files in parts straight to the site's storage. Each file is "
+        "read once; its MD5 is named when its upload completes, then the site verifies it "
+        "in the background. Prints one line per file: path, file id, parts sent. Run the "
+        "same command again after an interruption: parts already stored are skipped.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    upload.add_argument("files", nargs="+", metavar="FILE", help="files to upload")
+    upload.add_argument(
+        "-j", "--jobs", type=int, default=4, help="parts in flight per file (default: 4)"
+    )
+    upload.add_argument(
+        "--files-at-once", type=int, default=2, help="files uploaded at once (default: 2)"
+    )
+    upload.add_argument(
+        "--state",
+        default=STATE_FILE,
+        help=f"file that remembers uploads for resuming (default: ./{STATE_FILE})",
+    )
+    upload.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    download = commands.add_parser(
+        "download",
+        help="download every file of a submission",
+        description="Download every file of a submission in parallel into a folder. "
+        "Partial files (NAME.part) are resumed; each file's MD5 is checked, and a file "
+        "whose MD5 differs is removed and reported.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    download.add_argument("submission", help="the submission's id (DMS-... or its UUID)")
+    download.add_argument(
+        "-o", "--output", default=".", help="folder for the files (default: here)"
+    )
+    download.add_argument(
+        "-j", "--jobs", type=int, default=4, help="files downloaded at once (default: 4)"
+    )
+    download.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    url, token = os.environ.get("DATAMETA_URL"), os.environ.get("DATAMETA_TOKEN")
+    if not url or not token:
+        print("datameta: set DATAMETA_URL and DATAMETA_TOKEN", file=sys.stderr)
+        return USAGE
+    if args.jobs < 1 or getattr(args, "files_at_once", 1) < 1:
+        print("datameta: --jobs and --files-at-once must be at least 1", file=sys.stderr)
+        return USAGE
+    stop = threading.Event()
+    # Ctrl-C or SIGTERM: finish no new part, keep what S3 holds, exit for a later resume.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    api = Api(url, token)
+    try:
+        api.call("GET", "/rpc/whoami")
+    except ApiError as error:
+        print(f"datameta: {error}", file=sys.stderr)
+        return UNREACHABLE
+    run = run_upload if args.command == "upload" else run_download
+    return run(api, args, stop)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

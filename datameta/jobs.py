@@ -1,0 +1,65 @@
+"""Background jobs in PostgreSQL (procrastinate): no broker beside the database.
+
+The app only defers jobs, by task name, once its transaction has committed; the
+worker (``datameta.worker``, the ``datameta-worker`` console script) defines and
+runs the tasks. Any number of workers may run: each job is taken by one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import procrastinate
+from procrastinate.contrib.sqlalchemy import SQLAlchemyPsycopg2Connector
+from procrastinate.exceptions import AlreadyEnqueued
+from pyramid.config import Configurator
+from pyramid.request import Request
+from sqlalchemy import Engine
+
+log = logging.getLogger(__name__)
+
+# Task names: the one list both the app (which defers) and the worker (which runs) use.
+VERIFY_FILE = "datameta.verify_file"
+VERIFICATION_QUEUE = "verification"
+
+
+def deferring_app(engine: Engine) -> procrastinate.App:
+    """A job queue app that only defers, over the app's own database engine."""
+    connector = SQLAlchemyPsycopg2Connector()
+    connector.open(engine)
+    return procrastinate.App(connector=connector)
+
+
+def defer(queue_app: procrastinate.App, task: str, *, lock: str | None, **kwargs: Any) -> None:
+    """Defer one job; a job already waiting under the same ``lock`` is enough."""
+    try:
+        queue_app.configure_task(task, queue=VERIFICATION_QUEUE, queueing_lock=lock).defer(**kwargs)
+    except AlreadyEnqueued:
+        log.info("job %s for %s is queued already", task, lock)
+
+
+def defer_after_commit(request: Request, task: str, *, lock: str | None, **kwargs: Any) -> None:
+    """Defer a job once the request's transaction commits, never for a rolled-back one.
+
+    A job deferred first could run before the data it works on is visible. When
+    the defer itself fails after the commit, the worker's periodic sweep finds the
+    work (files left "verifying") and defers it again.
+    """
+    queue_app: procrastinate.App = request.registry["job_queue"]
+
+    def defer_if_committed(committed: bool) -> None:
+        if not committed:
+            return
+        try:
+            defer(queue_app, task, lock=lock, **kwargs)
+        except Exception:
+            log.exception("could not defer job %s %s", task, kwargs)
+
+    request.tm.get().addAfterCommitHook(defer_if_committed)
+
+
+def includeme(config: Configurator) -> None:
+    # Tests may have registered a queue of their own.
+    if config.registry.get("job_queue") is None:
+        config.registry["job_queue"] = deferring_app(config.registry["dbengine"])

@@ -1,0 +1,309 @@
+"""Multipart uploads of large files, straight from clients to S3 through presigned part URLs.
+
+A client starts an upload for a file of a given size; the server creates the file,
+starts the S3 upload and chooses the part size. The client asks for presigned part
+URLs in batches, each signed with the part's MD5 so that S3 refuses corrupted bytes,
+lists the parts S3 holds to resume, and completes (naming the whole-file MD5 then
+if it did not at the start) or aborts. The app never touches the bytes: S3 knows no
+whole-file MD5 of a multipart object, so a background job verifies it
+(``logic.verification``) and the file is "verifying" until then.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from datameta.config import Settings
+from datameta.errors import Conflict, ErrorItem, Forbidden, NotFound, ValidationFailed
+from datameta.logic.files import (
+    VERIFYING,
+    checksum_problems,
+    doom_objects,
+    get_file,
+    name_problems,
+)
+from datameta.logic.ids import entity_ref
+from datameta.models import File, User
+from datameta.storage import MiB, PresignedRequest, Storage, StoredPart
+
+GiB = 1024 * MiB
+TiB = 1024 * GiB
+# S3's limits: parts of 5 MiB to 5 GiB (the last may be smaller), at most 10,000 parts,
+# objects of at most 5 TiB.
+MIN_PART_SIZE = 5 * MiB
+MAX_PART_SIZE = 5 * GiB
+MAX_PARTS = 10_000
+MAX_OBJECT_SIZE = 5 * TiB
+# Small files still get parts of this size: fewer requests, and each retry after a
+# dropped connection resends at most this much.
+PREFERRED_PART_SIZE = 16 * MiB
+MAX_URLS_PER_BATCH = 100
+
+
+def choose_part_size(size: int) -> int:
+    """The part size for a file of ``size`` bytes: whole MiB, within S3's limits."""
+    needed = math.ceil(size / MAX_PARTS)
+    return max(PREFERRED_PART_SIZE, math.ceil(needed / MiB) * MiB)
+
+
+def part_count(size: int, part_size: int) -> int:
+    return max(1, math.ceil(size / part_size))
+
+
+def expected_part_size(size: int, part_size: int, number: int) -> int:
+    """How many bytes part ``number`` (from 1) of a file of ``size`` bytes holds."""
+    return min(part_size, size - (number - 1) * part_size)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A multipart upload in progress, with the parts S3 holds when they were asked for."""
+
+    file: File
+    parts: list[StoredPart] | None = None
+
+    @property
+    def part_count(self) -> int:
+        assert self.file.upload_size is not None and self.file.part_size is not None
+        return part_count(self.file.upload_size, self.file.part_size)
+
+
+@dataclass(frozen=True)
+class PartUrl:
+    number: int
+    request: PresignedRequest
+
+
+def _size_problems(size: int) -> list[ErrorItem]:
+    if 1 <= size <= MAX_OBJECT_SIZE:
+        return []
+    return [
+        ErrorItem(
+            message=f"The size must be between 1 byte and {MAX_OBJECT_SIZE} bytes (5 TiB).",
+            field="size",
+        )
+    ]
+
+
+def start_upload(
+    db: Session,
+    actor: User,
+    *,
+    name: str,
+    size: int,
+    checksum: str | None,
+    storage: Storage,
+    settings: Settings,
+) -> Upload:
+    """Announce a file and start its multipart upload; the MD5 may wait until completion."""
+    problems = (
+        name_problems(name)
+        + (checksum_problems(checksum) if checksum is not None else [])
+        + _size_problems(size)
+    )
+    if problems:
+        raise ValidationFailed(problems)
+    file = File(
+        name=name,
+        checksum=checksum.lower() if checksum is not None else None,
+        storage_key=f"files/{uuid.uuid4()}",
+        user_id=actor.id,
+        group_id=actor.group_id,
+        upload_expires=datetime.now(UTC) + timedelta(hours=settings.files_upload_window_hours),
+        upload_size=size,
+        part_size=choose_part_size(size),
+    )
+    file.multipart_upload_id = storage.start_multipart(file.storage_key)
+    db.add(file)
+    db.flush()
+    return Upload(file)
+
+
+def _own_upload(db: Session, actor: User, file_id: str) -> File:
+    """The caller's file with a multipart upload in progress.
+
+    Other users' uploads are not found, as unknown ids are: staged files are visible
+    to their owner alone.
+    """
+    file = get_file(db, actor, file_id)
+    if file.user_id != actor.id:
+        raise Forbidden("Only the owner may act on the upload of a file.")
+    if file.multipart_upload_id is None:
+        raise NotFound(
+            [
+                ErrorItem(
+                    exception="NotFound",
+                    message="This file has no multipart upload in progress.",
+                    entity=entity_ref(file),
+                )
+            ]
+        )
+    return file
+
+
+def _remaining_seconds(file: File) -> int:
+    remaining = int((file.upload_expires - datetime.now(UTC)).total_seconds())
+    if remaining <= 0:
+        raise Conflict("The upload window of this file has closed; start the upload again.")
+    return remaining
+
+
+def get_upload(db: Session, actor: User, file_id: str, *, storage: Storage) -> Upload:
+    """The upload in progress with the parts S3 already holds (to resume)."""
+    file = _own_upload(db, actor, file_id)
+    assert file.multipart_upload_id is not None
+    parts = storage.list_parts(file.storage_key, file.multipart_upload_id)
+    return Upload(file, parts or [])
+
+
+def part_urls(
+    db: Session,
+    actor: User,
+    file_id: str,
+    parts: Sequence[tuple[int, str]],
+    *,
+    storage: Storage,
+) -> tuple[Upload, list[PartUrl]]:
+    """Presigned PUTs for ``(part number, MD5 hex)`` pairs, valid until the window closes."""
+    file = _own_upload(db, actor, file_id)
+    upload = Upload(file)
+    problems = []
+    if not 1 <= len(parts) <= MAX_URLS_PER_BATCH:
+        problems.append(
+            ErrorItem(message=f"Ask for 1 to {MAX_URLS_PER_BATCH} parts at a time.", field="parts")
+        )
+    for number, md5 in parts:
+        if not 1 <= number <= upload.part_count:
+            problems.append(
+                ErrorItem(
+                    message=f"Part numbers of this upload run from 1 to {upload.part_count}.",
+                    field="partNumber",
+                )
+            )
+        problems.extend(
+            ErrorItem(message=item.message, field="md5") for item in checksum_problems(md5)
+        )
+    if problems:
+        raise ValidationFailed(problems)
+    expires = _remaining_seconds(file)
+    assert file.multipart_upload_id is not None
+    urls = [
+        PartUrl(
+            number,
+            storage.presigned_part(
+                file.storage_key,
+                file.multipart_upload_id,
+                number,
+                content_md5_hex=md5.lower(),
+                expires_seconds=expires,
+            ),
+        )
+        for number, md5 in parts
+    ]
+    return upload, urls
+
+
+def _part_problems(upload: Upload, held: list[StoredPart]) -> list[ErrorItem]:
+    """Every part must be there, each of the size the server chose."""
+    file = upload.file
+    assert file.upload_size is not None and file.part_size is not None
+    by_number = {part.number: part for part in held}
+    missing = [n for n in range(1, upload.part_count + 1) if n not in by_number]
+    problems = []
+    if missing:
+        shown = ", ".join(str(n) for n in missing[:20]) + (", ..." if len(missing) > 20 else "")
+        problems.append(
+            ErrorItem(
+                exception="MissingParts",
+                message=f"S3 holds no part {shown} of this upload ({len(missing)} missing).",
+                field="parts",
+                entity=entity_ref(file),
+            )
+        )
+    wrong = [
+        part.number
+        for part in held
+        if part.number <= upload.part_count
+        and part.size != expected_part_size(file.upload_size, file.part_size, part.number)
+    ]
+    if wrong:
+        problems.append(
+            ErrorItem(
+                exception="WrongPartSize",
+                message="These parts do not have the size the upload chose: "
+                + ", ".join(str(n) for n in wrong[:20])
+                + "; upload them again.",
+                field="parts",
+                entity=entity_ref(file),
+            )
+        )
+    return problems
+
+
+def complete_upload(
+    db: Session,
+    actor: User,
+    file_id: str,
+    *,
+    checksum: str | None,
+    storage: Storage,
+) -> File:
+    """Join the parts S3 holds into the file; it is "verifying" until a job checked it.
+
+    The whole-file MD5 may be named here instead of at the start; named twice, the
+    two must agree.
+    """
+    file = _own_upload(db, actor, file_id)
+    problems = checksum_problems(checksum) if checksum is not None else []
+    if checksum is not None and file.checksum is not None and checksum.lower() != file.checksum:
+        problems.append(
+            ErrorItem(
+                message="This checksum differs from the one named when the upload started.",
+                field="checksum",
+            )
+        )
+    if checksum is None and file.checksum is None:
+        problems.append(
+            ErrorItem(
+                message="Name the file's MD5: it was not given when the upload started.",
+                field="checksum",
+            )
+        )
+    if problems:
+        raise ValidationFailed(problems)
+    _remaining_seconds(file)
+    upload = Upload(file)
+    assert file.multipart_upload_id is not None
+    held = storage.list_parts(file.storage_key, file.multipart_upload_id) or []
+    problems = _part_problems(upload, held)
+    if problems:
+        raise Conflict(problems)
+    file.content_etag = storage.complete_multipart(
+        file.storage_key,
+        file.multipart_upload_id,
+        [part for part in held if part.number <= upload.part_count],
+    )
+    if checksum is not None:
+        file.checksum = checksum.lower()
+    file.filesize = file.upload_size
+    file.multipart_upload_id = None
+    file.verification = VERIFYING
+    db.flush()
+    return file
+
+
+def abort_upload(db: Session, actor: User, file_id: str, *, storage: Storage) -> None:
+    """Abort the upload in progress and forget the file it was announced for."""
+    file = _own_upload(db, actor, file_id)
+    assert file.multipart_upload_id is not None
+    storage.abort_multipart(file.storage_key, file.multipart_upload_id)
+    # Parts uploaded after the abort would make S3 keep the upload: the worker aborts again.
+    doom_objects(db, [file])
+    db.delete(file)
+    db.flush()

@@ -1,0 +1,192 @@
+"""datameta-worker: runs the background jobs (procrastinate) that the app defers.
+
+Jobs verify files uploaded in parts; periodic jobs re-defer verifications whose
+jobs were lost and keep house (``logic.housekeeping``): expired uploads, objects
+of deleted files, expired links and API keys. Run as many workers as needed; each job runs once. The
+worker stops gracefully on SIGTERM or SIGINT, finishing the job at hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import procrastinate
+from pyramid.paster import get_appsettings, setup_logging
+from sqlalchemy import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from datameta import jobs
+from datameta.config import ConfigurationError, Settings, parse_settings
+from datameta.db import make_engine, make_session_factory
+from datameta.logic import housekeeping, verification
+from datameta.storage import Storage, storage_from_settings
+
+log = logging.getLogger("datameta.worker")
+
+SWEEP_VERIFICATIONS = "datameta.sweep_verifications"
+REMOVE_EXPIRED_UPLOADS = "datameta.remove_expired_uploads"
+PURGE_DELETED_OBJECTS = "datameta.purge_deleted_objects"
+PURGE_EXPIRED_CREDENTIALS = "datameta.purge_expired_credentials"
+HOUSEKEEPING_QUEUE = "housekeeping"
+# Storage or database hiccups (and lost serialization races) are retried with backoff.
+RETRY = procrastinate.RetryStrategy(max_attempts=8, exponential_wait=5)
+
+
+def libpq_url(sqlalchemy_url: str) -> str:
+    """The database URL as libpq (psycopg 3) takes it: without SQLAlchemy's driver name."""
+    return (
+        make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    )
+
+
+def verify_file(sessions: sessionmaker[Session], storage: Storage, file_uuid: uuid.UUID) -> None:
+    """Read the file's object once and record what it holds; short transactions only."""
+    with sessions.begin() as db:
+        pending = verification.file_to_verify(db, file_uuid)
+    if pending is None:
+        log.info("file %s needs no verification (deleted or settled)", file_uuid)
+        return
+    digests = verification.digest_object(storage, pending.storage_key)
+    with sessions.begin() as db:
+        verification.record_verification(db, pending, digests)
+
+
+def sweep_verifications(sessions: sessionmaker[Session], defer: Callable[[uuid.UUID], None]) -> int:
+    """Defer a verification for every file left verifying (a job already queued is kept)."""
+    with sessions.begin() as db:
+        waiting = verification.files_left_verifying(db)
+    for file_uuid in waiting:
+        defer(file_uuid)
+    if waiting:
+        log.info("sweep: %d file(s) waiting for verification", len(waiting))
+    return len(waiting)
+
+
+def keep_house(
+    sessions: sessionmaker[Session], storage: Storage, settings: Settings, now: datetime
+) -> None:
+    """Every housekeeping chore once, each in a transaction of its own (tests call this)."""
+    remove_expired_uploads(sessions, now)
+    purge_deleted_objects(sessions, storage)
+    purge_expired_credentials(sessions, settings, now)
+
+
+def remove_expired_uploads(sessions: sessionmaker[Session], now: datetime) -> None:
+    with sessions.begin() as db:
+        removed = housekeeping.remove_expired_uploads(db, now)
+    log.info("housekeeping: %d upload(s) past their window removed", len(removed))
+
+
+def purge_deleted_objects(sessions: sessionmaker[Session], storage: Storage) -> None:
+    with sessions.begin() as db:
+        keys = housekeeping.purge_deleted_objects(db, storage)
+    log.info("housekeeping: %d stored object(s) of deleted files deleted", len(keys))
+
+
+def purge_expired_credentials(
+    sessions: sessionmaker[Session], settings: Settings, now: datetime
+) -> None:
+    with sessions.begin() as db:
+        links, keys = housekeeping.purge_expired_credentials(
+            db, now, settings.housekeeping_grace_days
+        )
+    log.info("housekeeping: purged %d expired link(s) and %d expired API key(s)", links, keys)
+
+
+def job_queue(settings: Settings) -> procrastinate.App:
+    """The worker's queue, with every task bound to the site's database and storage."""
+    sessions = make_session_factory(make_engine(settings), settings)
+    storage = storage_from_settings(settings)
+    queue = procrastinate.App(
+        connector=procrastinate.PsycopgConnector(conninfo=libpq_url(settings.sqlalchemy_url))
+    )
+
+    def defer_verification(file_uuid: uuid.UUID) -> None:
+        jobs.defer(queue, jobs.VERIFY_FILE, lock=str(file_uuid), file_uuid=str(file_uuid))
+
+    @queue.task(name=jobs.VERIFY_FILE, queue=jobs.VERIFICATION_QUEUE, retry=RETRY)
+    def verify_file_task(file_uuid: str) -> None:
+        verify_file(sessions, storage, uuid.UUID(file_uuid))
+
+    @queue.periodic(cron="*/5 * * * *")
+    @queue.task(name=SWEEP_VERIFICATIONS, queue=jobs.VERIFICATION_QUEUE)
+    def sweep_task(timestamp: int) -> None:
+        sweep_verifications(sessions, defer_verification)
+
+    @queue.periodic(cron="*/15 * * * *")
+    @queue.task(name=REMOVE_EXPIRED_UPLOADS, queue=HOUSEKEEPING_QUEUE, retry=RETRY)
+    def remove_expired_uploads_task(timestamp: int) -> None:
+        remove_expired_uploads(sessions, datetime.now(UTC))
+
+    @queue.periodic(cron="*/5 * * * *")
+    @queue.task(name=PURGE_DELETED_OBJECTS, queue=HOUSEKEEPING_QUEUE, retry=RETRY)
+    def purge_deleted_objects_task(timestamp: int) -> None:
+        purge_deleted_objects(sessions, storage)
+
+    @queue.periodic(cron="23 3 * * *")
+    @queue.task(name=PURGE_EXPIRED_CREDENTIALS, queue=HOUSEKEEPING_QUEUE, retry=RETRY)
+    def purge_expired_credentials_task(timestamp: int) -> None:
+        purge_expired_credentials(sessions, settings, datetime.now(UTC))
+
+    return queue
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="datameta-worker",
+        description="Run DataMeta's background jobs (file verification, housekeeping) "
+        "from the job queue in PostgreSQL until stopped with SIGTERM or Ctrl-C.",
+    )
+    parser.add_argument(
+        "-c", "--config", default="development.ini", help="settings file (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="jobs run at once by this worker (default: %(default)s); run more workers "
+        "to use more cores",
+    )
+    parser.add_argument(
+        "--housekeeping",
+        action="store_true",
+        help="do every housekeeping chore once now (expired uploads, objects of deleted "
+        "files, expired links and API keys), then exit",
+    )
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="run the jobs waiting now, then exit (periodic jobs are not run)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    setup_logging(args.config)
+    try:
+        settings = parse_settings(get_appsettings(args.config))
+    except ConfigurationError as error:
+        print(error, file=sys.stderr)
+        return 2
+    if args.housekeeping:
+        sessions = make_session_factory(make_engine(settings), settings)
+        keep_house(sessions, storage_from_settings(settings), settings, datetime.now(UTC))
+        return 0
+    queue = job_queue(settings)
+    options: dict[str, Any] = {"concurrency": args.concurrency, "wait": not args.once}
+    if args.once:
+        options["install_signal_handlers"] = False
+    with queue.open():
+        queue.run_worker(**options)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""/multipart-uploads: large files go to S3 in parts; the API signs, lists, completes, aborts."""
+
+import hashlib
+
+import pytest
+import requests
+
+from tests.factories import (
+    PART,
+    complete,
+    make_api_key,
+    make_user,
+    md5_hex,
+    part_urls,
+    put_part,
+    start,
+    upload_file,
+    upload_in_parts,
+)
+from tests.helpers import api_headers, assert_api_error
+
+# Three parts of the smallest size the server chooses, the last one short.
+CONTENT = bytes(range(256)) * (PART * 2 // 256) + b"tail of the file"
+UPLOAD_KEYS = {"fileId", "name", "size", "partSize", "partCount", "expires"}
+
+
+@pytest.fixture
+def owner(dbsession):
+    return make_api_key(dbsession, make_user(dbsession))
+
+
+@pytest.fixture
+def stranger(dbsession):
+    return make_api_key(dbsession, make_user(dbsession))
+
+
+def test_the_server_chooses_the_part_size_within_s3s_limits(testapp, owner):
+    upload = start(testapp, owner, size=len(CONTENT))
+    assert set(upload.json) == UPLOAD_KEYS
+    assert (upload.json["partSize"], upload.json["partCount"]) == (PART, 3)
+    # 4 TiB needs parts above the preferred size to stay within 10,000 parts.
+    huge = start(testapp, owner, size=4 * 1024**4).json
+    assert huge["partCount"] <= 10_000
+    assert huge["partSize"] % (1024 * 1024) == 0
+    assert 5 * 1024**2 <= huge["partSize"] <= 5 * 1024**3
+
+
+def test_sizes_beyond_5_tib_or_below_one_byte_are_refused(testapp, owner):
+    for size in (0, 5 * 1024**4 + 1):
+        assert_api_error(start(testapp, owner, size=size, status=400), 400, field="size")
+
+
+def test_an_upload_in_parts_completes_and_waits_for_verification(testapp, owner):
+    file_id = upload_in_parts(testapp, owner, CONTENT)
+    completed = complete(testapp, owner, file_id, checksum=md5_hex(CONTENT))
+    assert completed.json["filesize"] == len(CONTENT)
+    assert completed.json["checksum"] == md5_hex(CONTENT)
+    # S3 knows no whole-file MD5 of a multipart object: a job verifies it first.
+    assert completed.json["contentUploaded"] is False
+    state = testapp.get(f"/api/v1/files/{file_id}/verification", headers=api_headers(owner))
+    assert state.json["state"] == "verifying"
+    # The upload is over: it can no longer be resumed.
+    testapp.get(f"/api/v1/multipart-uploads/{file_id}", headers=api_headers(owner), status=404)
+
+
+def test_the_whole_file_md5_may_be_named_at_the_start_instead(testapp, owner):
+    file_id = upload_in_parts(testapp, owner, CONTENT, checksum=md5_hex(CONTENT))
+    assert complete(testapp, owner, file_id).json["checksum"] == md5_hex(CONTENT)
+
+
+def test_a_completion_without_any_whole_file_md5_is_refused(testapp, owner):
+    file_id = upload_in_parts(testapp, owner, CONTENT)
+    assert_api_error(complete(testapp, owner, file_id, status=400), 400, field="checksum")
+
+
+def test_a_completion_with_an_md5_other_than_announced_is_refused(testapp, owner):
+    file_id = upload_in_parts(testapp, owner, CONTENT, checksum=md5_hex(CONTENT))
+    response = complete(testapp, owner, file_id, checksum="0" * 32, status=400)
+    assert_api_error(response, 400, field="checksum")
+
+
+def test_s3_refuses_a_part_whose_bytes_do_not_match_its_signed_md5(testapp, owner):
+    upload = start(testapp, owner, size=len(CONTENT)).json
+    file_id = upload["fileId"]["uuid"]
+    part = CONTENT[:PART]
+    (url,) = part_urls(testapp, owner, file_id, [(1, md5_hex(part))])
+    corrupted = part[:-1] + b"X"
+    response = requests.put(url["url"], data=corrupted, headers=url["requestHeaders"], timeout=60)
+    assert response.status_code == 400
+    assert "BadDigest" in response.text
+    held = testapp.get(f"/api/v1/multipart-uploads/{file_id}", headers=api_headers(owner)).json
+    assert held["parts"] == []
+
+
+def test_listing_shows_the_parts_s3_holds_so_a_client_can_resume(testapp, owner):
+    upload = start(testapp, owner, size=len(CONTENT)).json
+    file_id = upload["fileId"]["uuid"]
+    put_part(testapp, owner, file_id, 2, CONTENT[PART : 2 * PART])
+    listed = testapp.get(f"/api/v1/multipart-uploads/{file_id}", headers=api_headers(owner))
+    assert [(p["partNumber"], p["size"]) for p in listed.json["parts"]] == [(2, PART)]
+    # Resume: send only what is missing, then complete.
+    put_part(testapp, owner, file_id, 1, CONTENT[:PART])
+    put_part(testapp, owner, file_id, 3, CONTENT[2 * PART :])
+    complete(testapp, owner, file_id, checksum=md5_hex(CONTENT))
+
+
+def test_a_completion_with_missing_parts_names_them_and_changes_nothing(testapp, owner):
+    upload = start(testapp, owner, size=len(CONTENT)).json
+    file_id = upload["fileId"]["uuid"]
+    put_part(testapp, owner, file_id, 2, CONTENT[PART : 2 * PART])
+    response = complete(testapp, owner, file_id, checksum=md5_hex(CONTENT), status=409)
+    assert_api_error(response, 409, exception="MissingParts", field="parts")
+    assert "1, 3" in response.json[0]["message"]
+    # Still in progress, with the part S3 holds.
+    held = testapp.get(f"/api/v1/multipart-uploads/{file_id}", headers=api_headers(owner)).json
+    assert [p["partNumber"] for p in held["parts"]] == [2]
+
+
+def test_a_part_of_the_wrong_size_is_refused_at_completion(testapp, owner):
+    upload = start(testapp, owner, size=len(CONTENT)).json
+    file_id = upload["fileId"]["uuid"]
+    put_part(testapp, owner, file_id, 1, CONTENT[:PART])
+    put_part(testapp, owner, file_id, 2, CONTENT[PART : 2 * PART])
+    put_part(testapp, owner, file_id, 3, CONTENT[2 * PART :] + b"more")
+    response = complete(testapp, owner, file_id, checksum=md5_hex(CONTENT), status=409)
+    assert_api_error(response, 409, exception="WrongPartSize", field="parts")
+
+
+def test_part_numbers_and_md5s_are_checked_before_anything_is_signed(testapp, owner):
+    upload = start(testapp, owner, size=len(CONTENT)).json
+    file_id = upload["fileId"]["uuid"]
+    response = testapp.post_json(
+        f"/api/v1/multipart-uploads/{file_id}/part-urls",
+        {"parts": [{"partNumber": 4, "md5": "0" * 32}, {"partNumber": 1, "md5": "nope"}]},
+        headers=api_headers(owner),
+        status=400,
+    )
+    fields = {item["field"] for item in response.json}
+    assert fields == {"partNumber", "md5"}
+
+
+def test_another_users_upload_is_not_found_for_any_call(testapp, owner, stranger):
+    upload = start(testapp, owner, size=len(CONTENT)).json
+    file_id = upload["fileId"]["site"]
+    base = f"/api/v1/multipart-uploads/{file_id}"
+    headers = api_headers(stranger)
+    assert_api_error(testapp.get(base, headers=headers, status=404), 404)
+    parts = {"parts": [{"partNumber": 1, "md5": "0" * 32}]}
+    response = testapp.post_json(f"{base}/part-urls", parts, headers=headers, status=404)
+    assert_api_error(response, 404)
+    response = testapp.post_json(f"{base}/complete", {}, headers=headers, status=404)
+    assert_api_error(response, 404)
+    assert_api_error(testapp.delete(base, headers=headers, status=404), 404)
+    # The owner's upload is untouched.
+    testapp.get(base, headers=api_headers(owner))
+
+
+def test_aborting_drops_the_upload_and_the_file(testapp, owner):
+    upload = start(testapp, owner, size=len(CONTENT)).json
+    file_id = upload["fileId"]["uuid"]
+    put_part(testapp, owner, file_id, 1, CONTENT[:PART])
+    testapp.delete(f"/api/v1/multipart-uploads/{file_id}", headers=api_headers(owner), status=204)
+    testapp.get(f"/api/v1/multipart-uploads/{file_id}", headers=api_headers(owner), status=404)
+    testapp.get(f"/api/v1/files/{file_id}", headers=api_headers(owner), status=404)
+
+
+def test_a_file_uploaded_in_parts_cannot_be_confirmed_as_a_single_upload(testapp, owner):
+    file_id = upload_in_parts(testapp, owner, CONTENT, checksum=md5_hex(CONTENT))
+    response = testapp.put_json(
+        f"/api/v1/files/{file_id}",
+        {"contentUploaded": True},
+        headers=api_headers(owner),
+        status=409,
+    )
+    assert_api_error(response, 409, exception="MultipartUpload")
+
+
+def test_the_file_reads_an_empty_checksum_until_the_md5_is_named(testapp, owner):
+    upload = start(testapp, owner, size=len(CONTENT)).json
+    file = testapp.get(f"/api/v1/files/{upload['fileId']['uuid']}", headers=api_headers(owner))
+    assert file.json["checksum"] == ""
+    assert "checksum" not in upload
+
+
+def test_single_put_files_read_as_verified_by_s3s_own_md5_check(testapp, owner):
+    content = b"ACGT" * 1000
+    file = upload_file(testapp, owner, "small.fq", content)
+    state = testapp.get(
+        f"/api/v1/files/{file['id']['uuid']}/verification", headers=api_headers(owner)
+    ).json
+    assert state["state"] == "verified"
+    assert state["checksum"] == hashlib.md5(content).hexdigest()  # noqa: S324
