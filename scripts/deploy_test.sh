@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The deployment test (make deploy-test): builds the image, starts the compose
-# stack of docker/, runs the scripting user's end-to-end path against it, scales
+# stack of docker/, runs the scripting user's end-to-end path against it, uploads
+# a file in parts with the command line for the worker to verify, scales
 # the app to two replicas, shows that a session made on one works on the other
 # and that of two replicas racing to submit the same site-unique value exactly
 # one wins, then removes everything it started.
@@ -140,6 +141,25 @@ curl -s "http://127.0.0.1:$PROXY_PORT/api/v1/health"; echo
 step "the scripting user's end-to-end path, through the proxy"
 "$here/.venv/bin/python" scripts/e2e_api.py --url "http://127.0.0.1:$PROXY_PORT" \
   --email admin@example.org --password "$admin_pass"
+
+step "a file uploaded in parts with the command line, verified by the worker"
+token=$(curl -sf -X POST -H 'Content-Type: application/json' \
+  -d "{\"email\": \"admin@example.org\", \"password\": \"$admin_pass\", \"label\": \"cli\"}" \
+  "http://127.0.0.1:$PROXY_PORT/api/v1/keys" | "$here/.venv/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["token"])')
+head -c $((40 * 1024 * 1024)) /dev/urandom >"$work/reads.fastq.gz"
+uploaded=$(cd "$work" && DATAMETA_URL="http://127.0.0.1:$PROXY_PORT" DATAMETA_TOKEN=$token \
+  "$here/.venv/bin/datameta" upload --quiet --state "$work/uploads.json" reads.fastq.gz)
+echo "$uploaded"
+file_id=$(echo "$uploaded" | awk '{print $2}')
+verification() {
+  curl -sf -H "Authorization: Bearer $token" \
+    "http://127.0.0.1:$PROXY_PORT/api/v1/files/$file_id/verification"
+}
+verified() { verification | grep -q '"state": *"verified"'; }
+wait_until 180 "the worker verified $file_id" verified
+sha256=$(sha256sum "$work/reads.fastq.gz" | cut -d' ' -f1)
+verification | grep -q "\"$sha256\"" || { echo "deploy-test: SHA-256 differs: $(verification)" >&2; exit 1; }
+echo "SHA-256 $sha256 as computed here"
 
 step "scaling the app to 2 replicas"
 compose up -d --no-build --no-recreate --scale app=2
