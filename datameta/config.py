@@ -445,6 +445,18 @@ def parse_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = N
     )
 
 
+def settings_of_file(path: str) -> Settings:
+    """The settings of an ini file and the environment, for console scripts.
+
+    Sets up the file's logging too, so that a script logs as the app does.
+    Raises ConfigurationError naming what is missing or invalid.
+    """
+    from pyramid.paster import get_appsettings, setup_logging
+
+    setup_logging(path)
+    return parse_settings(get_appsettings(path))
+
+
 def settings_table_markdown() -> str:
     """The README's configuration table, generated from SPECS so it cannot drift."""
     lines = ["| setting | environment variable | default | meaning |", "|---|---|---|---|"]

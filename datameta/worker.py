@@ -17,12 +17,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import procrastinate
-from pyramid.paster import get_appsettings, setup_logging
 from sqlalchemy import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from datameta import jobs
-from datameta.config import ConfigurationError, Settings, parse_settings
+from datameta.config import ConfigurationError, Settings, settings_of_file
 from datameta.db import make_engine, make_session_factory
 from datameta.logic import housekeeping, verification
 from datameta.storage import Storage, storage_from_settings
@@ -169,9 +168,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    setup_logging(args.config)
     try:
-        settings = parse_settings(get_appsettings(args.config))
+        settings = settings_of_file(args.config)
     except ConfigurationError as error:
         print(error, file=sys.stderr)
         return 2

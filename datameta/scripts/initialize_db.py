@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pyramid.paster import get_appsettings, setup_logging
-
-from datameta.config import ConfigurationError, parse_settings
+from datameta.config import ConfigurationError, settings_of_file
 from datameta.db import advisory_lock, make_engine, make_session_factory
 from datameta.logic.bootstrap import InitialUser, create_initial_admin
 from datameta.storage import storage_from_settings
@@ -38,9 +36,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    setup_logging(args.config)
     try:
-        settings = parse_settings(get_appsettings(args.config))
+        settings = settings_of_file(args.config)
     except ConfigurationError as error:
         print(error, file=sys.stderr)
         return 2
