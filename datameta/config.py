@@ -9,6 +9,7 @@ which is how production passes secrets without writing them into a file.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -445,16 +446,20 @@ def parse_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = N
     )
 
 
-def settings_of_file(path: str) -> Settings:
-    """The settings of an ini file and the environment, for console scripts.
+def script_settings(path: str) -> Settings:
+    """The settings of an ini file and the environment, for a console script.
 
-    Sets up the file's logging too, so that a script logs as the app does.
-    Raises ConfigurationError naming what is missing or invalid.
+    Sets up the file's logging too, so that a script logs as the app does. When a
+    setting is missing or invalid, the script ends with status 2 and says which.
     """
     from pyramid.paster import get_appsettings, setup_logging
 
     setup_logging(path)
-    return parse_settings(get_appsettings(path))
+    try:
+        return parse_settings(get_appsettings(path))
+    except ConfigurationError as error:
+        print(error, file=sys.stderr)
+        raise SystemExit(2) from error
 
 
 def settings_table_markdown() -> str:

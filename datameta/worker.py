@@ -21,7 +21,7 @@ from sqlalchemy import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from datameta import jobs
-from datameta.config import ConfigurationError, Settings, settings_of_file
+from datameta.config import Settings, script_settings
 from datameta.db import make_engine, make_session_factory
 from datameta.logic import housekeeping, verification
 from datameta.storage import Storage, storage_from_settings
@@ -168,11 +168,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        settings = settings_of_file(args.config)
-    except ConfigurationError as error:
-        print(error, file=sys.stderr)
-        return 2
+    settings = script_settings(args.config)
     if args.housekeeping:
         sessions = make_session_factory(make_engine(settings), settings)
         keep_house(sessions, storage_from_settings(settings), settings, datetime.now(UTC))

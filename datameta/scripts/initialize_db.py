@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from datameta.config import ConfigurationError, settings_of_file
+from datameta.config import script_settings
 from datameta.db import advisory_lock, make_engine, make_session_factory
 from datameta.logic.bootstrap import InitialUser, create_initial_admin
 from datameta.storage import storage_from_settings
@@ -36,11 +36,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        settings = settings_of_file(args.config)
-    except ConfigurationError as error:
-        print(error, file=sys.stderr)
-        return 2
+    settings = script_settings(args.config)
     engine = make_engine(settings)
     session_factory = make_session_factory(engine, settings)
     initial = InitialUser(
