@@ -172,3 +172,12 @@ class PrivateStack:
             check=True,
             capture_output=True,
         )
+
+
+def log_in_page(page: Any, email: str, password: str) -> None:
+    """Log in through the browser's login form and wait for the home page."""
+    page.goto("/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/home")

@@ -27,6 +27,7 @@ from tests.factories import (
     make_group,
     make_user,
 )
+from tests.helpers import log_in_page
 
 pytestmark = pytest.mark.browser
 
@@ -49,11 +50,7 @@ def site(committed_db):
 
 
 def log_in(page: Page, email: str) -> None:
-    page.goto("/login")
-    page.fill("#email", email)
-    page.fill("#password", DEFAULT_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/home")
+    log_in_page(page, email, DEFAULT_PASSWORD)
     # Destructive actions ask first; the tests answer yes.
     page.on("dialog", lambda dialog: dialog.accept())
 

@@ -26,7 +26,7 @@ from tests.factories import (
     stage,
     upload_file,
 )
-from tests.helpers import api_headers
+from tests.helpers import api_headers, log_in_page
 
 pytestmark = pytest.mark.browser
 
@@ -61,11 +61,7 @@ def lab(committed_db, live_app):
 
 
 def log_in(page: Page, email: str) -> None:
-    page.goto("/login")
-    page.fill("#email", email)
-    page.fill("#password", DEFAULT_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/home")
+    log_in_page(page, email, DEFAULT_PASSWORD)
 
 
 def open_view(page: Page, email: str, path: str = "/view") -> None:
