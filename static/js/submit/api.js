@@ -29,7 +29,8 @@ export class Api {
     this.csrfToken = csrfToken;
   }
 
-  async request(method, path, { json, form, query } = {}) {
+  /** Send a request: the parsed body and the answer's headers, or an ApiError. */
+  async exchange(method, path, { json, form, query } = {}) {
     const url = new URL(this.base + path, window.location.origin);
     for (const [key, value] of Object.entries(query || {})) {
       url.searchParams.set(key, String(value));
@@ -63,7 +64,19 @@ export class Api {
     if (!response.ok) {
       throw new ApiError(response.status, errorItems(response.status, data));
     }
-    return data;
+    return { data, headers: response.headers };
+  }
+
+  /** Send a request: the parsed body, or an ApiError. */
+  async request(method, path, options) {
+    return (await this.exchange(method, path, options)).data;
+  }
+
+  /** One page of a paged list: its items and how many there are over all pages (X-Total-Count). */
+  async getPage(path, query) {
+    const { data, headers } = await this.exchange("GET", path, { query });
+    const total = Number.parseInt(headers.get("X-Total-Count"), 10);
+    return { items: data, total: Number.isNaN(total) ? data.length : total };
   }
 
   get(path, query) {
