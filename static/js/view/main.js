@@ -189,14 +189,9 @@ async function loadRows() {
   if (loading) loading.abort();
   loading = new AbortController();
   const query = apiQuery(state, { format: "json", paged: true });
-  const response = await fetch(`${API}/metadatasets?${query}`, {
-    headers: { Accept: "application/json" },
-    credentials: "same-origin",
-    signal: loading.signal,
-  });
-  const body = await response.json();
-  if (!response.ok) throw new ApiError(response.status, body);
-  total = Number(response.headers.get("X-Total-Count") || 0);
+  const page = await api.getPage("/metadatasets", query, { signal: loading.signal });
+  total = page.total;
+  const body = page.items;
   const links = {
     user: (id) => linkWith({ userId: id }),
     group: (id) => linkWith({ groupId: id }),
