@@ -359,11 +359,13 @@ def _matching(db: Session, actor: User, query: SubmittedQuery) -> Select:
 def _reported_by(db: Session, actor: User, service_id: str) -> Any:
     """The set has the report of the service ``service_id`` (which the actor must know of)."""
     service = find_by_id(db, Service, service_id)
-    if service is None or not authz.can_read_service_values(actor):
+    # Its own users may ask, site reader or not: which sets await them is their work list.
+    assigned = service is not None and any(user.id == actor.id for user in service.users)
+    if service is None or not authz.can_ask_awaiting_service(actor, assigned):
         raise ValidationFailed(
             [
                 ErrorItem(
-                    message="Unknown service, or its values are not readable for you.",
+                    message="Unknown service, or not one you run or whose values you read.",
                     field="awaitingService",
                 )
             ]

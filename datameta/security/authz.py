@@ -186,5 +186,11 @@ def can_read_service_values(actor: Actor) -> bool:
     return actor.enabled and actor.site_read
 
 
+def can_ask_awaiting_service(actor: Actor, assigned: bool) -> bool:
+    """Which sets a service has yet to report on: its own users (their work list), and readers
+    of service values."""
+    return can_read_service_values(actor) or (actor.enabled and assigned)
+
+
 def can_list_all_groups_data(actor: Actor) -> bool:
     return actor.enabled and actor.site_read

@@ -15,7 +15,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from datameta.logic.metadata import save_definition
 from tests.browser.conftest import Screenshots
@@ -26,10 +26,13 @@ from tests.factories import (
     make_api_key,
     make_group,
     make_user,
+    stage,
 )
-from tests.helpers import log_in_page
+from tests.helpers import api_headers, log_in_page
 
 pytestmark = pytest.mark.browser
+
+EN_DASH = "\N{EN DASH}"  # the users list prints its ranges with it
 
 
 @pytest.fixture
@@ -155,12 +158,33 @@ def test_an_admin_creates_a_group_and_makes_a_user_its_admin_who_then_sees_only_
     group_admin.goto("/admin/users")
     expect(group_admin.locator("#users-table tbody tr")).to_have_count(1)
     expect(group_admin.locator("#users-table tbody tr")).to_contain_text("Sam Submitter")
+    expect(group_admin.locator("#users-summary")).to_have_text(f"1 user, showing 1{EN_DASH}1")
     tabs = group_admin.locator("nav[aria-label='Admin sections'] a")
     expect(tabs).to_have_text(["Users", "Registration requests"])
     expect(group_admin.locator("#users-group-filter")).to_be_hidden()
     Screenshots(group_admin, "admin_group_admin_view").take("users-of-own-group")
     assert group_admin.goto("/admin/columns").status == 403
     group_admin.context.close()
+
+
+def test_the_users_list_says_how_many_users_match_over_all_pages(
+    page, screenshots, site, committed_db
+):
+    for number in range(1, 28):
+        make_user(committed_db, group=site["lab"], fullname=f"Tess Tester {number:02d}")
+    committed_db.commit()
+    log_in(page, site["admin"].email)
+    page.goto("/admin/users")
+    summary = page.locator("#users-summary")
+    expect(summary).to_have_text(f"29 users, showing 1{EN_DASH}25")
+    expect(page.locator("[data-page=next]")).to_be_enabled()
+    page.click("[data-page=next]")
+    expect(summary).to_have_text(f"29 users, showing 26{EN_DASH}29")
+    expect(page.locator("#users-page-info")).to_have_text(f"26{EN_DASH}29 of 29")
+    expect(page.locator("[data-page=next]")).to_be_disabled()
+    screenshots.take("users-second-page")
+    page.fill("#users-search", "Tess")
+    expect(summary).to_have_text(f"27 users, showing 1{EN_DASH}25")
 
 
 def test_an_edited_mail_text_is_used_by_the_next_mail(
@@ -195,21 +219,25 @@ def test_an_edited_mail_text_is_used_by_the_next_mail(
     assert mailbox.body(mail).strip() == "Dear Applicant Name,\nthe lab is full this year. {Sorry}"
 
 
+def create_service(page: Page, name: str, user_label: str) -> Locator:
+    """Create the service ``name`` on the services section and assign it one user; its card."""
+    page.goto("/admin/services")
+    page.fill("#service-create-name", name)
+    page.click("#service-create button[type=submit]")
+    card = page.locator(f"form.service[data-service='{name}']")
+    expect(card).to_be_visible()
+    expect(card.locator(".service-columns")).to_contain_text("no column yet")
+    card.get_by_label("Assigned users").select_option(label=user_label)
+    card.get_by_role("button", name="Save").click()
+    expect(page.locator("#admin-alerts")).to_contain_text("with 1 assigned user")
+    return card
+
+
 def test_a_service_is_created_and_assigned_a_user(
     page, screenshots, site, live_server, committed_db
 ):
     log_in(page, site["admin"].email)
-    page.goto("/admin/services")
-    page.fill("#service-create-name", "QC pipeline")
-    page.click("#service-create button[type=submit]")
-    card = page.locator("form.service[data-service='QC pipeline']")
-    expect(card).to_be_visible()
-    expect(card.locator(".service-columns")).to_contain_text("no column yet")
-    card.get_by_label("Assigned users").select_option(
-        label="Sam Submitter <submitter@example.org> (Sequencing Lab)"
-    )
-    card.get_by_role("button", name="Save").click()
-    expect(page.locator("#admin-alerts")).to_contain_text("with 1 assigned user")
+    create_service(page, "QC pipeline", "Sam Submitter <submitter@example.org> (Sequencing Lab)")
     screenshots.take("services")
 
     # The assigned user now sees the service through the API.
@@ -219,3 +247,84 @@ def test_a_service_is_created_and_assigned_a_user(
         f"{live_server}/api/v1/services", headers={"Authorization": f"Bearer {key}"}, timeout=10
     ).json()
     assert [service["name"] for service in services] == ["QC pipeline"]
+
+
+def test_a_service_user_reports_a_value_that_shows_on_the_view_page(
+    page, browser, screenshots, site, live_server, live_app, committed_db
+):
+    runner = make_user(
+        committed_db,
+        group=site["lab"],
+        email="runner@example.org",
+        fullname="Rita Runner",
+        site_read=True,
+    )
+    runner_key = make_api_key(committed_db, runner)
+    submitter_key = make_api_key(committed_db, site["submitter"])
+    committed_db.commit()
+
+    # The admin creates the service, assigns Rita, and adds a column the service fills.
+    log_in(page, site["admin"].email)
+    card = create_service(page, "QC pipeline", "Rita Runner <runner@example.org> (Sequencing Lab)")
+    page.goto("/admin/columns")
+    page.click("#column-new")
+    page.fill("#col-name", "QC")
+    page.select_option("#col-service", label="Service QC pipeline")
+    page.fill("#col-regexp", "^(pass|fail)$")
+    page.fill("#col-regexdesc", "pass or fail")
+    page.click("#column-save")
+    expect(page.locator("#admin-alerts")).to_contain_text("The column QC was created")
+    expect(page.locator("#columns-table tr[data-column=QC]")).to_contain_text("QC pipeline")
+    page.goto("/admin/services")
+    expect(card.locator(".service-columns")).to_contain_text("QC")
+    screenshots.take("service-with-column")
+
+    # Two records are submitted; the submitter's sheet knows nothing of the service column.
+    staged = [stage(live_app, submitter_key, {"SampleId": f"S{n}"}).json for n in (1, 2)]
+    live_app.post_json(
+        "/api/v1/submissions",
+        {"metadatasetIds": [mset["id"]["site"] for mset in staged], "fileIds": [], "label": "Run"},
+        headers=api_headers(submitter_key),
+    )
+
+    # Rita sees both waiting for her service: the cells say "pending", the filter lists them.
+    view = new_page(browser, live_server)
+    shots = Screenshots(view, "service_user_on_view_page")
+    log_in(view, runner.email)
+    view.goto("/view")
+    view.wait_for_selector("#view-app[data-loaded]")
+    qc_cells = view.locator("#records tbody td[data-column=QC]")
+    expect(qc_cells).to_have_text(["pending", "pending"])
+    view.select_option("#awaiting-service", label="QC pipeline")
+    expect(view.locator("#total")).to_have_text("2 records")
+    expect(view.locator("#active-filters")).to_contain_text("Awaiting service: QC pipeline")
+    shots.take("waiting-for-the-service")
+
+    # Rita's pipeline reports S1 through the API.
+    [service] = requests.get(
+        f"{live_server}/api/v1/services",
+        headers={"Authorization": f"Bearer {runner_key}"},
+        timeout=10,
+    ).json()
+    service_id = service["id"]["site"]
+    reported = requests.post(
+        f"{live_server}/api/v1/service-execution/{service_id}/{staged[0]['id']['site']}",
+        json={"record": {"QC": "pass"}, "fileIds": []},
+        headers={"Authorization": f"Bearer {runner_key}"},
+        timeout=10,
+    )
+    assert reported.status_code == 200, reported.text
+
+    # Only S2 still waits; without the filter, S1 shows the value.
+    view.reload()
+    view.wait_for_selector("#view-app[data-loaded]")
+    expect(view.locator("#total")).to_have_text("1 record")
+    expect(view.locator("#records tbody td[data-column=SampleId]")).to_have_text(["S2"])
+    view.click("#active-filters button[aria-label='Remove the Awaiting service filter']")
+    view.wait_for_selector("#view-app[data-loaded]")
+    row = view.locator(f"#records tbody tr[data-record={staged[0]['id']['site']}]")
+    expect(row.locator("td[data-column=QC]")).to_have_text("pass")
+    other = view.locator(f"#records tbody tr[data-record={staged[1]['id']['site']}]")
+    expect(other.locator("td[data-column=QC]")).to_have_text("pending")
+    shots.take("value-reported")
+    view.context.close()

@@ -1,7 +1,9 @@
 """/services and /service-execution: pipelines report their columns for submitted sets."""
 
 import pytest
+from sqlalchemy import select
 
+from datameta.models import User
 from tests.factories import (
     define_sample_sheet,
     define_service_column,
@@ -111,3 +113,32 @@ def test_bad_values_and_foreign_columns_are_refused(testapp, site):
 
 def test_users_not_assigned_cannot_report(testapp, site):
     assert_api_error(execute(testapp, site, {"QC": "pass"}, key=site["admin_key"], status=403), 403)
+
+
+def test_a_service_user_who_reads_no_service_values_still_asks_what_awaits_them(
+    testapp, site, dbsession
+):
+    # A member of the submitter's group who runs the service but is no site reader.
+    group = (
+        dbsession.scalars(select(User).where(User.uuid == site["mset"]["userId"]["uuid"]))
+        .one()
+        .group
+    )
+    runner = make_user(dbsession, group=group)
+    runner_key = make_api_key(dbsession, runner)
+    testapp.put_json(
+        f"/api/v1/services/{site['service']['id']['site']}",
+        {"userIds": [site["runner"].site_id, runner.site_id]},
+        headers=api_headers(site["admin_key"]),
+    )
+    query = f"/api/v1/metadatasets?awaitingService={site['service']['id']['site']}"
+    waiting = testapp.get(query, headers=api_headers(runner_key)).json
+    assert [mset["id"] for mset in waiting] == [site["mset"]["id"]]
+    execute(testapp, site, {"QC": "pass"}, key=runner_key)
+    assert testapp.get(query, headers=api_headers(runner_key)).json == []
+
+
+def test_who_neither_runs_a_service_nor_reads_its_values_may_not_ask_what_awaits_it(testapp, site):
+    query = f"/api/v1/metadatasets?awaitingService={site['service']['id']['site']}"
+    response = testapp.get(query, headers=api_headers(site["submitter_key"]), status=400)
+    assert_api_error(response, 400, "ValidationError", field="awaitingService")

@@ -160,6 +160,8 @@ MATRIX = [
     (authz.can_read_submitted,          OWN,              Y,      Y,      Y,     Y,     N),
     (authz.can_read_submitted,          OTHER,            N,      N,      Y,     N,     N),
     (authz.can_read_service_values,     ANYTHING,         N,      N,      Y,     N,     N),
+    (authz.can_ask_awaiting_service,    ASSIGNED,         Y,      Y,      Y,     Y,     N),
+    (authz.can_ask_awaiting_service,    NOT_ASSIGNED,     N,      N,      Y,     N,     N),
     (authz.can_list_all_groups_data,    ANYTHING,         N,      N,      Y,     N,     N),
 ]  # fmt: skip
 

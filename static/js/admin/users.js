@@ -47,8 +47,9 @@ function query() {
 
 async function load() {
   try {
-    const page = await api.get("/users", query());
-    render(page);
+    const { items, total } = await api.getPage("/users", query());
+    state.total = total;
+    render(items);
   } catch (error) {
     showErrors(error);
   }
@@ -58,10 +59,11 @@ function render(users) {
   tbody.replaceChildren(...users.map(row));
   const first = users.length ? state.offset + 1 : 0;
   const last = state.offset + users.length;
-  document.getElementById("users-summary").textContent = `Users ${first}–${last}`;
-  document.getElementById("users-page-info").textContent = `${first}–${last}`;
+  const found = `${state.total} user${state.total === 1 ? "" : "s"}`;
+  document.getElementById("users-summary").textContent = `${found}, showing ${first}–${last}`;
+  document.getElementById("users-page-info").textContent = `${first}–${last} of ${state.total}`;
   document.querySelector("[data-page=previous]").disabled = state.offset === 0;
-  document.querySelector("[data-page=next]").disabled = users.length < PAGE_SIZE;
+  document.querySelector("[data-page=next]").disabled = last >= state.total;
 }
 
 function row(user) {

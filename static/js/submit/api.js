@@ -29,10 +29,15 @@ export class Api {
     this.csrfToken = csrfToken;
   }
 
-  async request(method, path, { json, form, query } = {}) {
+  /**
+   * Send a request: the parsed body and the answer's headers, or an ApiError. ``query`` is
+   * an object or URLSearchParams (for repeated keys); ``signal`` aborts (an AbortError).
+   */
+  async exchange(method, path, { json, form, query, signal } = {}) {
     const url = new URL(this.base + path, window.location.origin);
-    for (const [key, value] of Object.entries(query || {})) {
-      url.searchParams.set(key, String(value));
+    const entries = query instanceof URLSearchParams ? query : Object.entries(query || {});
+    for (const [key, value] of entries) {
+      url.searchParams.append(key, String(value));
     }
     const headers = { Accept: "application/json" };
     if (method !== "GET") {
@@ -47,8 +52,9 @@ export class Api {
     }
     let response;
     try {
-      response = await fetch(url, { method, headers, body, credentials: "same-origin" });
-    } catch {
+      response = await fetch(url, { method, headers, body, signal, credentials: "same-origin" });
+    } catch (error) {
+      if (error.name === "AbortError") throw error;
       throw new ApiError(0, errorItems(0, null));
     }
     const text = await response.text();
@@ -63,7 +69,19 @@ export class Api {
     if (!response.ok) {
       throw new ApiError(response.status, errorItems(response.status, data));
     }
-    return data;
+    return { data, headers: response.headers };
+  }
+
+  /** Send a request: the parsed body, or an ApiError. */
+  async request(method, path, options) {
+    return (await this.exchange(method, path, options)).data;
+  }
+
+  /** One page of a paged list: its items and how many there are over all pages (X-Total-Count). */
+  async getPage(path, query, { signal } = {}) {
+    const { data, headers } = await this.exchange("GET", path, { query, signal });
+    const total = Number.parseInt(headers.get("X-Total-Count"), 10);
+    return { items: data, total: Number.isNaN(total) ? data.length : total };
   }
 
   get(path, query) {

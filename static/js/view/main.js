@@ -19,12 +19,18 @@ const API = root.dataset.api;
 const api = new Api(API, "");
 const $ = (id) => document.getElementById(id);
 
-const ENTITY_NAMES = { submissionId: "Submission", groupId: "Group", userId: "User" };
+const ENTITY_NAMES = {
+  submissionId: "Submission",
+  groupId: "Group",
+  userId: "User",
+  awaitingService: "Awaiting service",
+};
 const EMPTY = "(empty)";
 const NOT_EMPTY = "(not empty)";
 
 let state = stateFromUrl(window.location.search);
 let columns = [];
+let services = []; // the services whose waiting records the user may list
 let total = 0;
 let loading = null; // the AbortController of the listing being loaded
 
@@ -135,12 +141,18 @@ function renderHead() {
   $("records").tHead.replaceChildren(h("tr", {}, titles), h("tr", { class: "filter-row" }, filters));
 }
 
+function entityLabel(name, id) {
+  if (name !== "awaitingService") return id;
+  const service = services.find((item) => item.id.site === id || item.id.uuid === id);
+  return service ? service.name : id;
+}
+
 function renderActiveFilters() {
   const chips = ENTITY_FILTERS.filter((name) => state[name]).map((name) =>
     h(
       "span",
       { class: "badge text-bg-light border" },
-      `${ENTITY_NAMES[name]}: ${state[name]} `,
+      `${ENTITY_NAMES[name]}: ${entityLabel(name, state[name])} `,
       h(
         "button",
         {
@@ -177,14 +189,9 @@ async function loadRows() {
   if (loading) loading.abort();
   loading = new AbortController();
   const query = apiQuery(state, { format: "json", paged: true });
-  const response = await fetch(`${API}/metadatasets?${query}`, {
-    headers: { Accept: "application/json" },
-    credentials: "same-origin",
-    signal: loading.signal,
-  });
-  const body = await response.json();
-  if (!response.ok) throw new ApiError(response.status, body);
-  total = Number(response.headers.get("X-Total-Count") || 0);
+  const page = await api.getPage("/metadatasets", query, { signal: loading.signal });
+  total = page.total;
+  const body = page.items;
   const links = {
     user: (id) => linkWith({ userId: id }),
     group: (id) => linkWith({ groupId: id }),
@@ -199,6 +206,7 @@ async function render() {
   $("submitted-after").value = state.after;
   $("submitted-before").value = state.before;
   $("page-size").value = String(state.size);
+  $("awaiting-service").value = state.awaitingService;
   $("view-alerts").replaceChildren();
   delete root.dataset.loaded;
   renderHead();
@@ -230,8 +238,12 @@ function wire() {
       submissionId: "",
       groupId: "",
       userId: "",
+      awaitingService: "",
       page: 1,
     }),
+  );
+  $("awaiting-service").addEventListener("change", (event) =>
+    navigate({ awaitingService: event.target.value, page: 1 }),
   );
   $("page-size").addEventListener("change", (event) => {
     const size = Number(event.target.value);
@@ -247,10 +259,26 @@ function wire() {
   });
 }
 
+/** The services whose waiting records the user may list: those they run (any, for site readers). */
+function waitingLists(listed, whoami) {
+  const mine = (service) => service.userIds.some((id) => id.uuid === whoami.id.uuid);
+  const found = listed.filter((service) => whoami.siteRead || mine(service));
+  $("awaiting-service").append(
+    ...found.map((service) => h("option", { value: service.id.site }, service.name)),
+  );
+  $("awaiting-filter").hidden = found.length === 0;
+  return found;
+}
+
 async function start() {
   try {
-    const [whoami, definitions] = await Promise.all([api.get("/rpc/whoami"), api.get("/metadata")]);
+    const [whoami, definitions, listed] = await Promise.all([
+      api.get("/rpc/whoami"),
+      api.get("/metadata"),
+      api.get("/services"),
+    ]);
     columns = visibleColumns(definitions, whoami);
+    services = waitingLists(listed, whoami);
   } catch (error) {
     showError(error);
     return;

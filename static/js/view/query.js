@@ -4,8 +4,9 @@
 export const PAGE_SIZES = [25, 50, 100, 500];
 export const DEFAULT_SORT = "-submittedAt";
 const SIZE_KEY = "datameta.view.pageSize";
-// Entity filters: the same name in the page's URL and in the API's query.
-export const ENTITY_FILTERS = ["submissionId", "groupId", "userId"];
+// Entity filters: the same name in the page's URL and in the API's query
+// (awaitingService: the sets that service has not reported on yet).
+export const ENTITY_FILTERS = ["submissionId", "groupId", "userId", "awaitingService"];
 
 function storedPageSize() {
   const stored = Number(window.localStorage.getItem(SIZE_KEY));

@@ -23,13 +23,7 @@ function showError(error) {
 
 async function loadRecords() {
   const query = apiQuery(state, { format: "json", paged: true });
-  const response = await fetch(`${API}/metadatasets?${query}`, {
-    headers: { Accept: "application/json" },
-    credentials: "same-origin",
-  });
-  const body = await response.json();
-  if (!response.ok) throw new ApiError(response.status, body);
-  const total = Number(response.headers.get("X-Total-Count") || 0);
+  const { items: body, total } = await api.getPage("/metadatasets", query);
   $("records").tBodies[0].replaceChildren(...body.map((item) => recordRow(API, columns, item)));
   const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
   $("page-info").textContent = `Page ${state.page} of ${pages}`;
