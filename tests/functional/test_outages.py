@@ -1,5 +1,5 @@
-"""Outages of memcached, S3 and PostgreSQL: what keeps working, what answers 503, and that
-the app recovers by itself once the service is back.
+"""Outages of memcached, S3, PostgreSQL and the worker: what keeps working, what answers
+503, and that the app and the jobs recover by themselves once the service is back.
 
 These tests start a private stack of their own (on TEST_PORT_BASE + 1000) and stop and
 start its services, so that the stack the other tests share is never disturbed. Each
@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 
@@ -17,12 +20,21 @@ import pytest
 import requests
 import webtest
 from alembic import command
-from sqlalchemy import select
+from sqlalchemy import select, text
 
-from datameta import make_app
+from datameta import jobs, make_app
 from datameta.models import File
-from tests.conftest import TEST_INI, alembic_config
-from tests.factories import DEFAULT_PASSWORD, make_api_key, make_user
+from tests.conftest import ROOT, TEST_INI, alembic_config
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    PART,
+    complete,
+    make_api_key,
+    make_user,
+    md5_hex,
+    settled_verification,
+    upload_in_parts,
+)
 from tests.helpers import PrivateStack, api_headers, assert_api_error, committing_client, login
 
 
@@ -223,3 +235,73 @@ def test_a_postgresql_restart_between_requests_goes_unnoticed(restarted, outage_
     restarted.up()
 
     assert script.get("/api/v1/rpc/whoami", headers=api_headers(key)).json["email"] == email
+
+
+# The worker
+
+
+def start_worker(stack: PrivateStack) -> subprocess.Popen:
+    """A ``datameta-worker`` on the private stack, logging into the stack's folder."""
+    with open(os.path.join(stack.folder, "worker.log"), "ab") as log:
+        return subprocess.Popen(
+            [os.path.join(os.path.dirname(sys.executable), "datameta-worker")],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **stack.environ},
+        )
+
+
+def verifications_running(wsgi_app, file_uuid: str) -> list[int]:
+    """The ids of the file's verification jobs that a worker has taken and not finished."""
+    with wsgi_app.registry["dbengine"].connect() as connection:
+        return list(
+            connection.scalars(
+                text(
+                    "SELECT id FROM procrastinate_jobs WHERE task_name = :task"
+                    " AND args->>'file_uuid' = :file AND status = 'doing'"
+                ),
+                {"task": jobs.VERIFY_FILE, "file": file_uuid},
+            )
+        )
+
+
+def job_status(wsgi_app, job_id: int) -> str:
+    with wsgi_app.registry["dbengine"].connect() as connection:
+        return connection.scalar(
+            text("SELECT status FROM procrastinate_jobs WHERE id = :id"), {"id": job_id}
+        )
+
+
+def test_a_verification_cut_off_by_killing_its_worker_runs_again_and_finishes(
+    restarted, outage_app
+):
+    _, key = account(outage_app)
+    client = committing_client(outage_app)
+    content = b"ACGT" * (PART // 4) + b"and a short last part"
+    file_id = upload_in_parts(client, key, content)
+    complete(client, key, file_id, checksum=md5_hex(content))
+    # With S3 suspended the worker cannot finish reading the file: it is caught mid-job.
+    restarted.freeze("weed")
+    doomed = start_worker(restarted)
+    try:
+        eventually(lambda: bool(verifications_running(outage_app, file_id)), attempts=1200)
+        [cut_off] = verifications_running(outage_app, file_id)
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait()
+    finally:
+        restarted.thaw("weed")
+    # Nothing finishes the job of a dead worker by itself.
+    assert job_status(outage_app, cut_off) == "doing"
+
+    successor = start_worker(restarted)
+    try:
+        state = settled_verification(client, key, file_id, wait_seconds=300)
+        assert state["state"] == "verified"
+        assert state["sha256"] == hashlib.sha256(content).hexdigest()
+        # Once the dead worker's heartbeat has been silent for long enough, its job is
+        # found stalled (within a minute more) and runs again to its end.
+        eventually(lambda: job_status(outage_app, cut_off) == "succeeded", attempts=1500)
+    finally:
+        successor.terminate()
+        successor.wait(timeout=60)
