@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -29,10 +30,12 @@ from tests.factories import (
     DEFAULT_PASSWORD,
     PART,
     complete,
+    define_sample_sheet,
     make_api_key,
     make_user,
     md5_hex,
     settled_verification,
+    stage,
     upload_in_parts,
 )
 from tests.helpers import PrivateStack, api_headers, assert_api_error, committing_client, login
@@ -235,6 +238,65 @@ def test_a_postgresql_restart_between_requests_goes_unnoticed(restarted, outage_
     restarted.up()
 
     assert script.get("/api/v1/rpc/whoami", headers=api_headers(key)).json["email"] == email
+
+
+def test_a_request_in_flight_when_postgresql_restarts_fails_cleanly_and_writes_nothing(
+    restarted, outage_app
+):
+    admin_db = outage_app.registry["dbsession_factory"]()
+    try:
+        admin_key = make_api_key(admin_db, make_user(admin_db, site_admin=True))
+        admin_db.commit()
+    finally:
+        admin_db.close()
+    _, key = account(outage_app)
+    script = committing_client(outage_app)
+    define_sample_sheet(script, admin_key)
+    engine = outage_app.registry["dbengine"]
+    answers: list[webtest.TestResponse] = []
+    # The staging request writes its set, then waits to write its records (others may
+    # read the table, nobody may write it): it is in flight, half its writes done, when
+    # PostgreSQL goes down.
+    blocker = engine.connect()
+    blocker.execute(text("LOCK TABLE metadatumrecords IN SHARE MODE"))
+    in_flight = threading.Thread(
+        target=lambda: answers.append(
+            stage(committing_client(outage_app), key, {"SampleId": "S1"}, status="*")
+        )
+    )
+    in_flight.start()
+    try:
+        eventually(lambda: bool(waiting_for_a_lock(engine)), attempts=600)
+        [statement] = waiting_for_a_lock(engine)
+        assert statement.startswith("INSERT INTO metadatumrecords")
+        # A restart as an operator makes one: PostgreSQL ends every session, the one in
+        # flight included, and keeps what was committed (the test stack does not sync
+        # each commit to disk, so an immediate stop could lose the account made above).
+        restarted.stop_postgres("fast")
+    finally:
+        blocker.invalidate()
+        in_flight.join(timeout=120)
+    [answer] = answers
+    unavailable(answer, "database")
+
+    restarted.up()
+    # All or nothing: the set written before the cut is gone with its transaction.
+    eventually(lambda: "database" not in health_down(script))
+    with engine.connect() as connection:
+        assert connection.scalar(text("SELECT count(*) FROM metadatasets")) == 0
+    # And the next request succeeds.
+    staged = stage(script, key, {"SampleId": "S1"}).json
+    assert staged["record"]["SampleId"] == "S1"
+
+
+def waiting_for_a_lock(engine) -> list[str]:
+    """The statements of the sessions that wait for a lock now."""
+    with engine.connect() as connection:
+        return list(
+            connection.scalars(
+                text("SELECT query FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            )
+        )
 
 
 # The worker
