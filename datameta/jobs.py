@@ -7,6 +7,7 @@ runs the tasks. Any number of workers may run: each job is taken by one.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -15,13 +16,15 @@ from procrastinate.contrib.sqlalchemy import SQLAlchemyPsycopg2Connector
 from procrastinate.exceptions import AlreadyEnqueued
 from pyramid.config import Configurator
 from pyramid.request import Request
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 log = logging.getLogger(__name__)
 
 # Task names: the one list both the app (which defers) and the worker (which runs) use.
 VERIFY_FILE = "datameta.verify_file"
 VERIFICATION_QUEUE = "verification"
+HOUSEKEEPING_QUEUE = "housekeeping"
+QUEUES = (VERIFICATION_QUEUE, HOUSEKEEPING_QUEUE)
 
 
 def deferring_app(engine: Engine) -> procrastinate.App:
@@ -59,7 +62,26 @@ def defer_after_commit(request: Request, task: str, *, lock: str | None, **kwarg
     request.tm.get().addAfterCommitHook(defer_if_committed)
 
 
+def jobs_waiting(engine: Engine) -> dict[str, int]:
+    """Jobs waiting to run (due or scheduled for a retry later), by queue; every queue is named.
+
+    Cheap enough for every scrape: procrastinate keeps a partial index of waiting jobs,
+    so the count reads those rows only, however many finished jobs the table holds.
+    """
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT queue_name, count(*) FROM procrastinate_jobs"
+                " WHERE status = 'todo' GROUP BY queue_name"
+            )
+        ).all()
+    return {**dict.fromkeys(QUEUES, 0), **{queue: count for queue, count in rows}}
+
+
 def includeme(config: Configurator) -> None:
+    engine = config.registry["dbengine"]
     # Tests may have registered a queue of their own.
     if config.registry.get("job_queue") is None:
-        config.registry["job_queue"] = deferring_app(config.registry["dbengine"])
+        config.registry["job_queue"] = deferring_app(engine)
+    # What /metrics reports as the queue depth, read when Prometheus scrapes.
+    config.registry["jobs_waiting"] = functools.partial(jobs_waiting, engine)

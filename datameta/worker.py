@@ -32,7 +32,10 @@ SWEEP_VERIFICATIONS = "datameta.sweep_verifications"
 REMOVE_EXPIRED_UPLOADS = "datameta.remove_expired_uploads"
 PURGE_DELETED_OBJECTS = "datameta.purge_deleted_objects"
 PURGE_EXPIRED_CREDENTIALS = "datameta.purge_expired_credentials"
-HOUSEKEEPING_QUEUE = "housekeeping"
+RETRY_STALLED_JOBS = "datameta.retry_stalled_jobs"
+# A worker renews its heartbeat every 10 s; one silent for 30 s has died (SIGKILL, a lost
+# machine) and its running jobs will never finish: they are stalled, and run again.
+STALLED_AFTER_SECONDS = 30
 # Storage or database hiccups (and lost serialization races) are retried with backoff.
 RETRY = procrastinate.RetryStrategy(max_attempts=8, exponential_wait=5)
 
@@ -98,6 +101,17 @@ def purge_expired_credentials(
     log.info("housekeeping: purged %d expired link(s) and %d expired API key(s)", links, keys)
 
 
+async def retry_stalled_jobs(queue: procrastinate.App) -> int:
+    """Run again the jobs whose worker died while running them (procrastinate's recipe)."""
+    stalled = list(
+        await queue.job_manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_SECONDS)
+    )
+    for job in stalled:
+        log.warning("job %s (%s) stalled with its worker; it runs again", job.id, job.task_name)
+        await queue.job_manager.retry_job(job)
+    return len(stalled)
+
+
 def job_queue(settings: Settings) -> procrastinate.App:
     """The worker's queue, with every task bound to the site's database and storage."""
     sessions = make_session_factory(make_engine(settings), settings)
@@ -119,19 +133,28 @@ def job_queue(settings: Settings) -> procrastinate.App:
         sweep_verifications(sessions, defer_verification)
 
     @queue.periodic(cron="*/15 * * * *")
-    @queue.task(name=REMOVE_EXPIRED_UPLOADS, queue=HOUSEKEEPING_QUEUE, retry=RETRY)
+    @queue.task(name=REMOVE_EXPIRED_UPLOADS, queue=jobs.HOUSEKEEPING_QUEUE, retry=RETRY)
     def remove_expired_uploads_task(timestamp: int) -> None:
         remove_expired_uploads(sessions, datetime.now(UTC))
 
     @queue.periodic(cron="*/5 * * * *")
-    @queue.task(name=PURGE_DELETED_OBJECTS, queue=HOUSEKEEPING_QUEUE, retry=RETRY)
+    @queue.task(name=PURGE_DELETED_OBJECTS, queue=jobs.HOUSEKEEPING_QUEUE, retry=RETRY)
     def purge_deleted_objects_task(timestamp: int) -> None:
         purge_deleted_objects(sessions, storage)
 
     @queue.periodic(cron="23 3 * * *")
-    @queue.task(name=PURGE_EXPIRED_CREDENTIALS, queue=HOUSEKEEPING_QUEUE, retry=RETRY)
+    @queue.task(name=PURGE_EXPIRED_CREDENTIALS, queue=jobs.HOUSEKEEPING_QUEUE, retry=RETRY)
     def purge_expired_credentials_task(timestamp: int) -> None:
         purge_expired_credentials(sessions, settings, datetime.now(UTC))
+
+    # Every minute; the queueing lock keeps one such job waiting at most, so that two
+    # workers never retry the same stalled job.
+    @queue.periodic(cron="* * * * *")
+    @queue.task(
+        name=RETRY_STALLED_JOBS, queue=jobs.HOUSEKEEPING_QUEUE, queueing_lock=RETRY_STALLED_JOBS
+    )
+    async def retry_stalled_jobs_task(timestamp: int) -> None:
+        await retry_stalled_jobs(queue)
 
     return queue
 

@@ -145,10 +145,20 @@ class PrivateStack:
                 environ[name] = value
         return environ
 
+    def pid(self, service: str) -> int:
+        with open(os.path.join(self.folder, f"{service}.pid")) as handle:
+            return int(handle.read())
+
+    def freeze(self, service: str) -> None:
+        """Suspend a service (SIGSTOP): it accepts connections but answers nothing."""
+        os.kill(self.pid(service), signal.SIGSTOP)
+
+    def thaw(self, service: str) -> None:
+        os.kill(self.pid(service), signal.SIGCONT)
+
     def stop(self, service: str) -> None:
         """Stop ``memcached`` or ``weed`` (S3), as an outage would."""
-        with open(os.path.join(self.folder, f"{service}.pid")) as handle:
-            pid = int(handle.read())
+        pid = self.pid(service)
         os.kill(pid, signal.SIGTERM)
         for _ in range(100):  # not our child process, so wait by polling
             try:

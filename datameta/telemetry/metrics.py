@@ -1,4 +1,4 @@
-"""Prometheus metrics: requests by route, submissions, uploaded bytes.
+"""Prometheus metrics: requests by route, submissions, uploaded bytes, jobs waiting.
 
 Under a server with several worker processes (gunicorn), each process counts
 for itself; prometheus_client's multiprocess mode adds them up when
@@ -11,8 +11,9 @@ variable, a single process reports its own counts.
 from __future__ import annotations
 
 import hmac
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from prometheus_client import (
@@ -23,9 +24,12 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
 from pyramid.httpexceptions import HTTPNotFound
 from pyramid.request import Request
 from pyramid.response import Response
+
+log = logging.getLogger(__name__)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -79,13 +83,52 @@ def count_uploaded_bytes(request: Request, size: int) -> None:
     after_commit(request, lambda: UPLOADED_BYTES.inc(size))
 
 
-def exposition() -> bytes:
+class _Collected:
+    """Metrics read at scrape time, once (a collector of prometheus_client)."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self.families
+
+
+def queue_depth_exposition(waiting: Mapping[str, int]) -> bytes:
+    """The jobs waiting by queue, as read from the database now (one value for all processes)."""
+    family = GaugeMetricFamily(
+        "datameta_jobs_waiting",
+        "Background jobs waiting to run (due, or scheduled for a retry), by queue",
+        labels=["queue"],
+    )
+    for queue, count in sorted(waiting.items()):
+        family.add_metric([queue], count)
+    registry = CollectorRegistry()
+    registry.register(_Collected([family]))
+    return generate_latest(registry)
+
+
+def read_jobs_waiting(request: Request) -> Mapping[str, int] | None:
+    """The queue depth, or None while the database cannot tell (the other metrics still count)."""
+    count = request.registry.get("jobs_waiting")
+    if count is None:
+        return None
+    try:
+        waiting: Mapping[str, int] = count()
+    except Exception:
+        log.warning("metrics: the job queue depth could not be read", exc_info=True)
+        return None
+    return waiting
+
+
+def exposition(waiting: Mapping[str, int] | None = None) -> bytes:
     """The metrics in Prometheus' text format: of all processes in multiprocess mode."""
     if os.environ.get(MULTIPROC_ENV):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry)
-    return generate_latest()
+        counted = generate_latest(registry)
+    else:
+        counted = generate_latest()
+    return counted + (queue_depth_exposition(waiting) if waiting is not None else b"")
 
 
 def metrics_view(request: Request) -> Response:
@@ -99,7 +142,7 @@ def metrics_view(request: Request) -> Response:
         response.content_type = "text/plain"
         response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    response = Response(body=exposition())
+    response = Response(body=exposition(read_jobs_waiting(request)))
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -9,13 +9,14 @@ import logging
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 
 import pytest
 import webtest
 from prometheus_client.parser import text_string_to_metric_families
 
-from datameta import make_app
+from datameta import jobs, make_app
 from datameta.telemetry.logs import JsonFormatter
 from tests.conftest import ROOT, TEST_INI
 from tests.factories import (
@@ -294,9 +295,32 @@ def test_metrics_count_committed_submissions_and_uploaded_bytes(app, metrics_app
     assert grew("datameta_uploaded_bytes_total") == 100 + 101
 
 
+def test_metrics_report_the_jobs_waiting_by_queue(app, metrics_app, tm, dbsession):
+    client = client_in_transaction(metrics_app, tm, dbsession)
+    samples = scrape(client)
+    for queue in jobs.QUEUES:  # every queue, even when none waits
+        assert ("datameta_jobs_waiting", (("queue", queue),)) in samples
+    # A queue of this test's own, due in an hour: no worker takes its jobs meanwhile.
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    waiting = ("datameta_jobs_waiting", (("queue", queue),))
+    queue_app = app.registry["job_queue"]
+    deferred = [
+        queue_app.configure_task(jobs.VERIFY_FILE, queue=queue, schedule_in={"hours": 1}).defer(
+            file_uuid=str(uuid.uuid4())
+        )
+        for _ in range(2)
+    ]
+    try:
+        assert scrape(client)[waiting] == 2
+    finally:
+        for job_id in deferred:
+            queue_app.job_manager.cancel_job_by_id(job_id, delete_job=True)
+    assert waiting not in scrape(client)
+
+
 MULTIPROCESS_WORKER = """
 import sys, webtest
-from datameta import make_app
+from datameta import jobs, make_app
 from tests.conftest import TEST_INI
 client = webtest.TestApp(make_app({**TEST_INI, "datameta.metrics.token": sys.argv[2]}))
 for _ in range(int(sys.argv[1])):

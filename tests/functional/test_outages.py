@@ -1,5 +1,5 @@
-"""Outages of memcached, S3 and PostgreSQL: what keeps working, what answers 503, and that
-the app recovers by itself once the service is back.
+"""Outages of memcached, S3, PostgreSQL and the worker: what keeps working, what answers
+503, and that the app and the jobs recover by themselves once the service is back.
 
 These tests start a private stack of their own (on TEST_PORT_BASE + 1000) and stop and
 start its services, so that the stack the other tests share is never disturbed. Each
@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -17,12 +21,23 @@ import pytest
 import requests
 import webtest
 from alembic import command
-from sqlalchemy import select
+from sqlalchemy import select, text
 
-from datameta import make_app
+from datameta import jobs, make_app
 from datameta.models import File
-from tests.conftest import TEST_INI, alembic_config
-from tests.factories import DEFAULT_PASSWORD, make_api_key, make_user
+from tests.conftest import ROOT, TEST_INI, alembic_config
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    PART,
+    complete,
+    define_sample_sheet,
+    make_api_key,
+    make_user,
+    md5_hex,
+    settled_verification,
+    stage,
+    upload_in_parts,
+)
 from tests.helpers import PrivateStack, api_headers, assert_api_error, committing_client, login
 
 
@@ -223,3 +238,132 @@ def test_a_postgresql_restart_between_requests_goes_unnoticed(restarted, outage_
     restarted.up()
 
     assert script.get("/api/v1/rpc/whoami", headers=api_headers(key)).json["email"] == email
+
+
+def test_a_request_in_flight_when_postgresql_restarts_fails_cleanly_and_writes_nothing(
+    restarted, outage_app
+):
+    admin_db = outage_app.registry["dbsession_factory"]()
+    try:
+        admin_key = make_api_key(admin_db, make_user(admin_db, site_admin=True))
+        admin_db.commit()
+    finally:
+        admin_db.close()
+    _, key = account(outage_app)
+    script = committing_client(outage_app)
+    define_sample_sheet(script, admin_key)
+    engine = outage_app.registry["dbengine"]
+    answers: list[webtest.TestResponse] = []
+    # The staging request writes its set, then waits to write its records (others may
+    # read the table, nobody may write it): it is in flight, half its writes done, when
+    # PostgreSQL goes down.
+    blocker = engine.connect()
+    blocker.execute(text("LOCK TABLE metadatumrecords IN SHARE MODE"))
+    in_flight = threading.Thread(
+        target=lambda: answers.append(
+            stage(committing_client(outage_app), key, {"SampleId": "S1"}, status="*")
+        )
+    )
+    in_flight.start()
+    try:
+        eventually(lambda: bool(waiting_for_a_lock(engine)), attempts=600)
+        [statement] = waiting_for_a_lock(engine)
+        assert statement.startswith("INSERT INTO metadatumrecords")
+        # A restart as an operator makes one: PostgreSQL ends every session, the one in
+        # flight included, and keeps what was committed (the test stack does not sync
+        # each commit to disk, so an immediate stop could lose the account made above).
+        restarted.stop_postgres("fast")
+    finally:
+        blocker.invalidate()
+        in_flight.join(timeout=120)
+    [answer] = answers
+    unavailable(answer, "database")
+
+    restarted.up()
+    # All or nothing: the set written before the cut is gone with its transaction.
+    eventually(lambda: "database" not in health_down(script))
+    with engine.connect() as connection:
+        assert connection.scalar(text("SELECT count(*) FROM metadatasets")) == 0
+    # And the next request succeeds.
+    staged = stage(script, key, {"SampleId": "S1"}).json
+    assert staged["record"]["SampleId"] == "S1"
+
+
+def waiting_for_a_lock(engine) -> list[str]:
+    """The statements of the sessions that wait for a lock now."""
+    with engine.connect() as connection:
+        return list(
+            connection.scalars(
+                text("SELECT query FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            )
+        )
+
+
+# The worker
+
+
+def start_worker(stack: PrivateStack) -> subprocess.Popen:
+    """A ``datameta-worker`` on the private stack, logging into the stack's folder."""
+    with open(os.path.join(stack.folder, "worker.log"), "ab") as log:
+        return subprocess.Popen(
+            [os.path.join(os.path.dirname(sys.executable), "datameta-worker")],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **stack.environ},
+        )
+
+
+def verifications_running(wsgi_app, file_uuid: str) -> list[int]:
+    """The ids of the file's verification jobs that a worker has taken and not finished."""
+    with wsgi_app.registry["dbengine"].connect() as connection:
+        return list(
+            connection.scalars(
+                text(
+                    "SELECT id FROM procrastinate_jobs WHERE task_name = :task"
+                    " AND args->>'file_uuid' = :file AND status = 'doing'"
+                ),
+                {"task": jobs.VERIFY_FILE, "file": file_uuid},
+            )
+        )
+
+
+def job_status(wsgi_app, job_id: int) -> str:
+    with wsgi_app.registry["dbengine"].connect() as connection:
+        return connection.scalar(
+            text("SELECT status FROM procrastinate_jobs WHERE id = :id"), {"id": job_id}
+        )
+
+
+def test_a_verification_cut_off_by_killing_its_worker_runs_again_and_finishes(
+    restarted, outage_app
+):
+    _, key = account(outage_app)
+    client = committing_client(outage_app)
+    content = b"ACGT" * (PART // 4) + b"and a short last part"
+    file_id = upload_in_parts(client, key, content)
+    complete(client, key, file_id, checksum=md5_hex(content))
+    # With S3 suspended the worker cannot finish reading the file: it is caught mid-job.
+    restarted.freeze("weed")
+    doomed = start_worker(restarted)
+    try:
+        eventually(lambda: bool(verifications_running(outage_app, file_id)), attempts=1200)
+        [cut_off] = verifications_running(outage_app, file_id)
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait()
+    finally:
+        restarted.thaw("weed")
+    # Nothing finishes the job of a dead worker by itself.
+    assert job_status(outage_app, cut_off) == "doing"
+
+    successor = start_worker(restarted)
+    try:
+        state = settled_verification(client, key, file_id, wait_seconds=300)
+        assert state["state"] == "verified"
+        assert state["sha256"] == hashlib.sha256(content).hexdigest()
+        # Once the dead worker's heartbeat has been silent for long enough, its job is
+        # found stalled (within a minute more) and runs again to its end.
+        eventually(lambda: job_status(outage_app, cut_off) == "succeeded", attempts=1500)
+    finally:
+        successor.terminate()
+        successor.wait(timeout=60)
