@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from benchmarks.bench_api import api_key
 from benchmarks.bench_listing_stream import memory_kib, start_app
 from benchmarks.common import ROOT, scratch_database, stack_environ
-from benchmarks.seed import add_group_and_user, add_metadatasets, define_columns
+from benchmarks.seed import seed_submitted
 
 COUNT = 100_000
 DATABASE = "datameta_bench_finding"
@@ -48,14 +48,7 @@ PAGES = {
 def seed() -> tuple[sa.Engine, dict[str, str], str]:
     url, environ = scratch_database(DATABASE)
     engine = sa.create_engine(url, connect_args=NO_JIT)
-    with engine.begin() as connection:
-        define_columns(connection, file_column=False)
-        group_id, user_id = add_group_and_user(connection)
-        add_metadatasets(connection, user_id, group_id, COUNT, submitted=True)
-    with engine.connect() as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT").execute(
-            sa.text("VACUUM ANALYZE")
-        )
+    user_id = seed_submitted(engine, COUNT)
     return engine, environ, api_key(engine, user_id)
 
 

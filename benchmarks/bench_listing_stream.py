@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from benchmarks.bench_api import api_key
 from benchmarks.common import BENCH_INI, ROOT, scratch_database
-from benchmarks.seed import add_group_and_user, add_metadatasets, define_columns
+from benchmarks.seed import seed_submitted
 
 SIZES = (1_000, 10_000, 100_000)
 MARKER = b'"serviceExecutions"'  # once per set in the answer
@@ -48,14 +48,7 @@ def memory_kib(pid: int) -> dict[str, int]:
 def seed(count: int) -> tuple[str, dict[str, str], str]:
     url, environ = scratch_database(f"datameta_bench_stream_{count}")
     engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        define_columns(connection, file_column=False)
-        group_id, user_id = add_group_and_user(connection)
-        add_metadatasets(connection, user_id, group_id, count, submitted=True)
-    with engine.connect() as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT").execute(
-            sa.text("VACUUM ANALYZE")
-        )
+    user_id = seed_submitted(engine, count)
     token = api_key(engine, user_id)
     engine.dispose()
     return url, environ, token

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, and_, false, or_, select, union_all
 from sqlalchemy.orm import aliased
 
 from datameta.errors import ErrorItem, ValidationFailed
+from datameta.logic.metadata import Definition
 from datameta.models import File, Group, MetaDataSet, MetaDatum, MetaDatumRecord, Submission, User
 
 MAX_SEARCH_WORDS = 20
@@ -50,12 +51,12 @@ def search_words(text: str | None) -> list[str]:
 class ColumnFilter:
     """One filter on a sheet column: ``operation`` is one of FILTER_OPERATIONS."""
 
-    column: MetaDatum
+    column: Definition
     operation: str
     value: str = ""
 
 
-def parse_filter(spec: str, columns: Sequence[MetaDatum]) -> ColumnFilter:
+def parse_filter(spec: str, columns: Sequence[Definition]) -> ColumnFilter:
     """``<column>:<operation>[:<value>]``; the column is one the caller may see.
 
     Column names may themselves hold colons: the longest known name that the
@@ -72,7 +73,7 @@ def parse_filter(spec: str, columns: Sequence[MetaDatum]) -> ColumnFilter:
                 + ", ".join(FILTER_OPERATIONS)
                 + ".",
             )
-        if operation in ("from", "to") and not column.datetimefmt:
+        if operation in ("from", "to") and not column.column.datetime_format:
             raise _invalid("filter", f"{column.name} holds no dates: it has no from / to filter.")
         if operation not in VALUELESS_OPERATIONS and not value:
             raise _invalid("filter", f"The filter {operation} on {column.name} needs a value.")
@@ -100,7 +101,7 @@ def _iso_bound(value: str, *, upper: bool) -> str:
     return moment.replace(tzinfo=None).isoformat()
 
 
-def _value_of(column: MetaDatum, condition: ColumnElement[bool]) -> ColumnElement[bool]:
+def _value_of(column: Definition, condition: ColumnElement[bool]) -> ColumnElement[bool]:
     """A set has a value of ``column`` that meets ``condition``.
 
     An uncorrelated IN: PostgreSQL reads the matching values once (by index where
@@ -196,10 +197,10 @@ class SortOrder:
 
     descending: bool
     field: str | None = None
-    column: MetaDatum | None = None
+    column: Definition | None = None
 
 
-def parse_sort(spec: str, columns: Sequence[MetaDatum]) -> SortOrder:
+def parse_sort(spec: str, columns: Sequence[Definition]) -> SortOrder:
     """``[-]<field>`` or ``[-]record.<column name>``; a leading ``-`` sorts descending."""
     descending = spec.startswith("-")
     name = spec[1:] if descending else spec

@@ -18,7 +18,7 @@ from datameta.logic import listing
 from datameta.logic.ids import find_by_id, get_visible, id_condition, not_modifiable
 from datameta.logic.metadata import (
     Definition,
-    list_definitions,
+    definitions,
     submitter_definitions,
 )
 from datameta.logic.users import staged_data_owner
@@ -26,7 +26,6 @@ from datameta.models import (
     File,
     Group,
     MetaDataSet,
-    MetaDatum,
     MetaDatumRecord,
     Service,
     ServiceExecution,
@@ -313,10 +312,13 @@ def _in_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def readable_definitions(db: Session, actor: User) -> list[MetaDatum]:
-    """The columns whose values the actor may read in submitted sets, in display order."""
+def readable_definitions(db: Session, actor: User) -> list[Definition]:
+    """The columns whose values the actor may read in submitted sets, in display order.
+
+    From the process's cache of the definitions: no query beyond the version check.
+    """
     show_service_values = authz.can_read_service_values(actor)
-    return [d for d in list_definitions(db) if d.service_id is None or show_service_values]
+    return [d for d in definitions(db).all if d.service_id is None or show_service_values]
 
 
 def _matching(db: Session, actor: User, query: SubmittedQuery) -> Select:
