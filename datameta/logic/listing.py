@@ -8,17 +8,17 @@ sorted by those who may not read them (such a column is unknown to them).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, union_all
-from sqlalchemy.orm import aliased
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, union_all
+from sqlalchemy.orm import Session, aliased
 
 from datameta.errors import ErrorItem, ValidationFailed
 from datameta.logic.metadata import Definition
-from datameta.models import File, Group, MetaDataSet, MetaDatum, MetaDatumRecord, Submission, User
+from datameta.models import File, Group, MetaDataSet, MetaDatumRecord, Submission, User
 
 MAX_SEARCH_WORDS = 20
 FILTER_OPERATIONS = ("contains", "equals", "empty", "notempty", "from", "to")
@@ -134,57 +134,67 @@ def filter_condition(column_filter: ColumnFilter) -> ColumnElement[bool]:
     return _value_of(column, iso < _iso_bound(value, upper=True))
 
 
-def word_condition(
-    word: str, searchable: Callable[[Any], ColumnElement[bool]] | None
-) -> ColumnElement[bool]:
-    """The set matches ``word`` in a site id, a name, the submission's label or a value.
+def named_by(db: Session, word: str) -> tuple[list[int], list[int]]:
+    """The submissions and users whose site id, label or name (or group's) hold ``word``.
 
-    ``searchable`` limits the values searched (to columns the caller may see). One IN
-    over the union of the sets each kind of match finds: PostgreSQL finds each part by
-    its own index, estimates their sizes well, and so filters before it sorts.
+    Read first, from their small tables: the listing's condition then names them
+    by id, which PostgreSQL estimates and finds by index like any other condition.
     """
     pattern = like_pattern(word)
 
     def like(column: Any) -> ColumnElement[bool]:
         return column.ilike(pattern, escape="\\")
 
-    # Aliases: an inner statement must not be correlated with the outer one's tables.
-    cell, mset, submission, user, group = (
-        aliased(MetaDatumRecord),
-        aliased(MetaDataSet),
-        aliased(Submission),
-        aliased(User),
-        aliased(Group),
-    )
-    in_values = select(cell.metadataset_id).where(like(cell.value))
-    if searchable is not None:
-        in_values = in_values.where(searchable(cell))
-    found = union_all(
-        in_values,
-        select(cell.metadataset_id).join(File, File.id == cell.file_id).where(like(File.site_id)),
-        select(mset.id).where(like(mset.site_id)),
-        select(mset.id)
-        .join(submission, submission.id == mset.submission_id)
-        .where(or_(like(submission.site_id), like(submission.label))),
-        select(mset.id)
-        .join(user, user.id == mset.user_id)
-        .where(or_(like(user.site_id), like(user.fullname))),
-        select(mset.id)
-        .join(submission, submission.id == mset.submission_id)
-        .join(group, group.id == submission.group_id)
-        .where(or_(like(group.site_id), like(group.name))),
-    )
-    return MetaDataSet.id.in_(found)
+    submissions = db.scalars(
+        select(Submission.id)
+        .join(Group, Group.id == Submission.group_id)
+        .where(
+            or_(
+                like(Submission.site_id),
+                like(Submission.label),
+                like(Group.site_id),
+                like(Group.name),
+            )
+        )
+    ).all()
+    users = db.scalars(select(User.id).where(or_(like(User.site_id), like(User.fullname)))).all()
+    return list(submissions), list(users)
 
 
-def searchable_values(
-    show_service_values: bool,
-) -> Callable[[Any], ColumnElement[bool]] | None:
-    """Which values search words may match: a service's only for those who may read them."""
-    if show_service_values:
-        return None
-    submitters = select(MetaDatum.id).where(MetaDatum.service_id.is_(None))
-    return lambda cell: cell.metadatum_id.in_(submitters)
+def word_condition(
+    word: str,
+    service_columns: Sequence[int],
+    named: tuple[Sequence[int], Sequence[int]] = ((), ()),
+) -> ColumnElement[bool]:
+    """The set matches ``word`` in a site id, a name, the submission's label or a value.
+
+    Values, the set's and its files' site ids: one condition on the set's search text
+    (kept by the database, lower-cased, trigram-indexed), one row per set whatever its
+    number of values. Names and labels, which can change, are matched in their own
+    small tables first (``named``: the submissions and users ``named_by`` the word).
+    The text leaves out service columns: ``service_columns`` names those the caller
+    may read, whose values (and file site ids) are matched apart.
+    """
+    pattern = like_pattern(word)
+    # Lower-cased by PostgreSQL's lower(), the text and the word: ILIKE's own rule.
+    conditions = [MetaDataSet.search_text.like(func.lower(pattern), escape="\\")]
+    submissions, users = named
+    if submissions:
+        conditions.append(MetaDataSet.submission_id.in_(submissions))
+    if users:
+        conditions.append(MetaDataSet.user_id.in_(users))
+    if service_columns:
+        # An alias: the inner statement must not be correlated with the outer one.
+        cell = aliased(MetaDatumRecord)
+        of_services = cell.metadatum_id.in_(service_columns)
+        found = union_all(
+            select(cell.metadataset_id).where(of_services, cell.value.ilike(pattern, escape="\\")),
+            select(cell.metadataset_id)
+            .join(File, File.id == cell.file_id)
+            .where(of_services, File.site_id.ilike(pattern, escape="\\")),
+        )
+        conditions.append(MetaDataSet.id.in_(found))
+    return or_(*conditions)
 
 
 def no_match() -> ColumnElement[bool]:
@@ -218,29 +228,19 @@ def parse_sort(spec: str, columns: Sequence[Definition]) -> SortOrder:
     )
 
 
-def ordered(statement: Any, order: SortOrder, *, narrowed: bool) -> Any:
+def ordered(statement: Any, order: SortOrder) -> Any:
     """``statement`` sorted by ``order``; empty values last either way, then by set id.
 
-    ``narrowed``: words or filters select the sets, so few may match.
+    A sheet column's values are outer-joined, and PostgreSQL chooses how: a look-up
+    by the primary key for each of a few matching sets, a hash join of the column's
+    values when many match (its estimates of the search text's conditions are good).
     """
-    if order.column is not None and narrowed:
-        # The value looked up by the primary key for each set that matches, after the
-        # filters: cheaper than joining every set's value of the column before them.
-        key: Any = (
-            select(MetaDatumRecord.value)
-            .where(
-                MetaDatumRecord.metadataset_id == MetaDataSet.id,
-                MetaDatumRecord.metadatum_id == order.column.id,
-            )
-            .scalar_subquery()
-        )
-    elif order.column is not None:
-        # Every set in the order: one hash join of the column's values beats a look-up each.
+    if order.column is not None:
         cell = aliased(MetaDatumRecord)
         statement = statement.outerjoin(
             cell, and_(cell.metadataset_id == MetaDataSet.id, cell.metadatum_id == order.column.id)
         )
-        key = cell.value
+        key: Any = cell.value
     else:
         key = {
             "id": MetaDataSet.id,

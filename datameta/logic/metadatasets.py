@@ -346,9 +346,12 @@ def _matching(db: Session, actor: User, query: SubmittedQuery) -> Select:
         if given is not None:
             condition = id_condition(model, given)
             statement = statement.where(listing.no_match() if condition is None else condition)
-    for word in listing.search_words(query.search):
-        searchable = listing.searchable_values(authz.can_read_service_values(actor))
-        statement = statement.where(listing.word_condition(word, searchable))
+    words = listing.search_words(query.search)
+    if words:
+        service_columns = [d.id for d in readable_definitions(db, actor) if d.service_id]
+        for word in words:
+            named = listing.named_by(db, word)
+            statement = statement.where(listing.word_condition(word, service_columns, named))
     if query.filters:
         columns = readable_definitions(db, actor)
         for spec in query.filters:
@@ -390,8 +393,7 @@ def submitted_statement(db: Session, actor: User, query: SubmittedQuery) -> Sele
     if query.sort is None:
         return statement.order_by(Submission.date, MetaDataSet.id)
     order = listing.parse_sort(query.sort, readable_definitions(db, actor))
-    narrowed = bool(listing.search_words(query.search) or query.filters)
-    return listing.ordered(statement, order, narrowed=narrowed)
+    return listing.ordered(statement, order)
 
 
 def count_statement(db: Session, actor: User, query: SubmittedQuery) -> Select:

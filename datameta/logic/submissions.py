@@ -12,7 +12,8 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar, cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, func, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from datameta.config import Settings
@@ -224,6 +225,7 @@ def create_submission(
     db.add(submission)
     db.flush()
     set_ids = [mset.id for mset in checked.metadatasets]
+    _link_files(db, set_ids, checked.files)
     if set_ids:
         db.execute(
             update(MetaDataSet)
@@ -231,7 +233,10 @@ def create_submission(
             .values(submission_id=submission.id)
             .execution_options(synchronize_session=False)
         )
-    _link_files(db, set_ids, checked.files)
+        # What search words match in the sets, now that they have a submission and files.
+        db.execute(
+            select(func.refresh_search_text(bindparam("ids", set_ids, type_=ARRAY(Integer))))
+        )
     db.expire_all()
     return submission
 

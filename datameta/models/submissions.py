@@ -48,6 +48,10 @@ class MetaDataSet(HasSiteId, Base):
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True)
     created: Mapped[datetime] = created_column()
+    # What search words match, lower-cased: site ids, names, label, the values of
+    # submitter columns. Kept by the database (migration 0013); NULL while staged.
+    # Deferred: listings never need it in Python.
+    search_text: Mapped[str | None] = mapped_column(Text, deferred=True)
 
     user: Mapped[User] = relationship()
     submission: Mapped[Submission | None] = relationship(back_populates="metadatasets")
@@ -63,12 +67,20 @@ class MetaDataSet(HasSiteId, Base):
         Index(
             "ix_metadatasets_user_id_staged", "user_id", postgresql_where="submission_id IS NULL"
         ),
+        # Search words find the sets of the users whose names they match.
+        Index("ix_metadatasets_user_id", "user_id"),
         # Search words match anywhere in a site id too.
         Index(
             "ix_metadatasets_site_id_trgm",
             "site_id",
             postgresql_using="gin",
             postgresql_ops={"site_id": "gin_trgm_ops"},
+        ),
+        Index(
+            "ix_metadatasets_search_text_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
         ),
     )
 

@@ -14,9 +14,11 @@ from typing import Any
 
 import openpyxl
 import pytest
+from sqlalchemy import delete, select, update
 
 import datameta.logic.metadatasets
 from datameta.db import recorded_statements
+from datameta.models import MetaDataSet, MetaDatum, MetaDatumRecord, Service, Submission
 from tests.factories import (
     define,
     define_sample_sheet,
@@ -186,6 +188,92 @@ def test_a_service_value_is_found_only_by_those_who_may_read_it(testapp, site):
 def test_a_group_member_finds_only_their_groups_sets(testapp, site):
     assert samples(testapp, site.beta_key, q="S1") == []
     assert samples(testapp, site.beta_key, q="alice") == []
+
+
+# What search words match follows every change, in the same transaction
+
+
+def set_value(dbsession, sample: str, column: str, value: str) -> None:
+    """A submitted value changed in the database itself (a correction made in SQL)."""
+    sample_id = select(MetaDatum.id).where(MetaDatum.name == "SampleId").scalar_subquery()
+    column_id = select(MetaDatum.id).where(MetaDatum.name == column).scalar_subquery()
+    the_set = (
+        select(MetaDatumRecord.metadataset_id)
+        .where(MetaDatumRecord.metadatum_id == sample_id, MetaDatumRecord.value == sample)
+        .scalar_subquery()
+    )
+    dbsession.execute(
+        update(MetaDatumRecord)
+        .where(MetaDatumRecord.metadataset_id == the_set, MetaDatumRecord.metadatum_id == column_id)
+        .values(value=value)
+    )
+
+
+def test_a_changed_value_is_found_by_its_new_text_and_no_longer_by_its_old(
+    testapp, site, dbsession
+):
+    set_value(dbsession, "S101", "Note", "Reworked")
+    assert samples(testapp, site.alpha_key, q="reworked") == ["S101"]
+    assert samples(testapp, site.alpha_key, q="done") == []
+
+
+def test_a_deleted_value_is_no_longer_found(testapp, site, dbsession):
+    note = select(MetaDatum.id).where(MetaDatum.name == "Note").scalar_subquery()
+    dbsession.execute(
+        delete(MetaDatumRecord).where(
+            MetaDatumRecord.metadatum_id == note, MetaDatumRecord.value == "100% done"
+        )
+    )
+    assert samples(testapp, site.alpha_key, q="done") == []
+
+
+def test_a_renamed_user_is_found_by_the_new_name_only(testapp, site, dbsession):
+    site.alice.fullname = "Alice Zimmer"
+    dbsession.flush()
+    assert samples(testapp, site.reader_key, q="zimmer") == ["S100", "S101", "S102"]
+    assert samples(testapp, site.reader_key, q="anders") == []
+
+
+def test_a_renamed_group_is_found_by_the_new_name_only(testapp, site, dbsession):
+    site.alpha.name = "Omega Group"
+    dbsession.flush()
+    assert samples(testapp, site.reader_key, q="omega") == ["S100", "S101", "S102"]
+    assert samples(testapp, site.reader_key, q="alpha") == []
+
+
+def test_a_relabelled_submission_is_found_by_the_new_label_only(testapp, site, dbsession):
+    submission = dbsession.scalar(
+        select(Submission).where(Submission.site_id == site.alpha_submission["id"]["site"])
+    )
+    submission.label = "second look"
+    dbsession.flush()
+    assert samples(testapp, site.alpha_key, q="look") == ["S100", "S101", "S102"]
+    assert samples(testapp, site.alpha_key, q="first") == []
+
+
+def test_a_column_given_to_a_service_is_no_longer_found_by_group_members(testapp, site, dbsession):
+    note = dbsession.scalar(select(MetaDatum).where(MetaDatum.name == "Note"))
+    note.service_id = dbsession.scalar(select(Service.id).where(Service.name == "QC"))
+    dbsession.flush()
+    assert samples(testapp, site.alpha_key, q="done") == []
+    assert samples(testapp, site.reader_key, q="done") == ["S101"]
+    note.service_id = None
+    dbsession.flush()
+    assert samples(testapp, site.alpha_key, q="done") == ["S101"]
+
+
+def test_staged_sets_have_no_search_text_until_submitted(testapp, site, dbsession):
+    staged = stage(testapp, site.alpha_key, {"SampleId": "S900", "Note": "fresh"}).json
+    text = select(MetaDataSet.search_text).where(MetaDataSet.site_id == staged["id"]["site"])
+    assert dbsession.scalar(text) is None
+    testapp.post_json(
+        "/api/v1/submissions",
+        {"metadatasetIds": [staged["id"]["site"]], "fileIds": [], "label": None},
+        headers=api_headers(site.alpha_key),
+    )
+    dbsession.expire_all()
+    assert "fresh" in dbsession.scalar(text)
+    assert samples(testapp, site.alpha_key, q="fresh") == ["S900"]
 
 
 def test_too_many_words_are_refused(testapp, site):
