@@ -15,8 +15,11 @@ from datameta.api.exports import MEDIA_TYPES, export_bytes
 from datameta.api.serialize import (
     export_header,
     export_json,
+    exported_columns,
     metadataset_json,
     record_columns,
+    table_cells,
+    table_columns,
 )
 from datameta.api.streaming import json_array
 from datameta.db import body_session
@@ -127,14 +130,24 @@ def _export(request: Request, statement: Select, file_format: str) -> Response:
     """The sets ``statement`` selects as a file, read and written batch by batch."""
     show_service_values = authz.can_read_service_values(request.user)
     iso_dates = bool(request.openapi_validated.parameters.query.get("isoDates", False))
-    header = export_header(
-        record_columns(definitions(request.dbsession).all),
-        show_service_values=show_service_values,
-    )
+    columns = record_columns(definitions(request.dbsession).all)
+    header = export_header(columns, show_service_values=show_service_values)
+    shown = exported_columns(columns, show_service_values=show_service_values)
 
-    def batches() -> Iterator[list[dict[str, Any]]]:
+    def rows() -> Iterator[list[list[str | None]]]:
+        # Plain rows from one statement: no ORM objects per set.
+        layout = table_columns(shown, iso_dates=iso_dates)
         with body_session(request) as db:
-            columns = record_columns(definitions(db).all)
+            for batch in metadatasets.export_rows(
+                db,
+                statement,
+                [column.id for column in shown],
+                [column.id for column in shown if column.is_file],
+            ):
+                yield [table_cells(row, layout) for row in batch]
+
+    def items() -> Iterator[list[dict[str, Any]]]:
+        with body_session(request) as db:
             for views in metadatasets.stream_views(db, statement, with_groups=True):
                 yield [
                     export_json(
@@ -147,8 +160,9 @@ def _export(request: Request, statement: Select, file_format: str) -> Response:
                 ]
 
     media_type = MEDIA_TYPES[file_format]
+    batches: Iterator[list[Any]] = items() if file_format == "json" else rows()
     response = Response(
-        app_iter=export_bytes(file_format, header, batches()),
+        app_iter=export_bytes(file_format, header, batches),
         content_type=media_type,
         charset="utf-8" if media_type.startswith("text/") else None,
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -290,26 +291,57 @@ def export_header(columns: Sequence[RecordColumn], *, show_service_values: bool)
     return header
 
 
-def export_cells(item: dict[str, Any]) -> list[str | None]:
-    """One row of a tabular export from ``export_json``'s item, in ``export_header``'s order."""
-    cells = [
-        item["id"]["site"],
-        item["submission"]["id"]["site"],
-        item["submission"]["label"],
-        item["submission"]["submittedAt"],
-        item["user"]["id"]["site"],
-        item["user"]["name"],
-        item["group"]["id"]["site"],
-        item["group"]["name"],
+@dataclass(frozen=True)
+class TableColumn:
+    """What a tabular export needs of one column, prepared once for every row."""
+
+    key: str  # the column's id as the export rows name it
+    is_file: bool
+    # Renders a stored date in the column's format, if it holds dates to render.
+    render: Callable[[str], str | None] | None
+
+
+def table_columns(columns: Sequence[RecordColumn], *, iso_dates: bool) -> list[TableColumn]:
+    return [
+        TableColumn(
+            str(column.id),
+            column.is_file,
+            _date_renderer(column.rule) if column.rule.datetime_format and not iso_dates else None,
+        )
+        for column in columns
     ]
-    files = item["files"]
-    for name, value in item["record"].items():
+
+
+def _date_renderer(rule: Column) -> Callable[[str], str | None]:
+    # Many sets share a date: each is parsed and formatted once per export.
+    return functools.lru_cache(maxsize=4096)(functools.partial(render_value, rule))
+
+
+NO_FILE = (None, None, None)
+
+
+def table_cells(row: Sequence[Any], columns: Sequence[TableColumn]) -> list[str | None]:
+    """One row of a tabular export, in ``export_header``'s order, from a row of
+    ``logic.metadatasets.export_rows`` (of the same columns)."""
+    *fixed, values, files = row
+    cells = [*fixed[:3], aware_utc(fixed[3]), *fixed[4:]]
+    stored = dict(zip(values[0], values[1], strict=True)) if values else {}
+    linked = {}
+    if files:
+        for key, *manifest in zip(*files, strict=True):
+            linked[key] = manifest
+    for column in columns:
+        value = stored.get(column.key)
+        if value is not None and column.render is not None:
+            value = column.render(value)
         cells.append(value)
-        if name in files:
-            file = files[name]
-            if file is None:
-                cells += [None, None, None]
-            else:
-                size = file["size"]
-                cells += [file["id"]["site"], None if size is None else str(size), file["md5"]]
+        if column.is_file:
+            cells += linked.get(column.key, NO_FILE)
     return cells
+
+
+def exported_columns(
+    columns: Sequence[RecordColumn], *, show_service_values: bool
+) -> list[RecordColumn]:
+    """The sheet columns of an export of submitted sets, in order."""
+    return _shown_columns(columns, submitted=True, show_service_values=show_service_values)

@@ -9,8 +9,25 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, delete, exists, func, insert, not_, select
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy import (
+    Row,
+    Select,
+    Table,
+    Text,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    not_,
+    null,
+    select,
+    type_coerce,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import array
+from sqlalchemy.orm import Session, aliased, make_transient_to_detached
+from sqlalchemy.types import NullType
 
 from datameta.errors import ErrorItem, ValidationFailed
 from datameta.linting import lint_record
@@ -432,6 +449,58 @@ def stream_views(
     rows = db.scalars(statement.execution_options(yield_per=STREAM_BATCH_SIZE))
     for batch in rows.partitions():
         yield load_views(db, batch, with_groups=with_groups)
+
+
+def export_rows(
+    db: Session, statement: Select, column_ids: Sequence[int], file_column_ids: Sequence[int]
+) -> Iterator[list[Row]]:
+    """The sets ``statement`` selects as plain rows for tabular exports, batch by batch.
+
+    One statement, read through a server-side cursor, and no ORM objects: each row
+    is the set's site id, its submission's site id, label and time, its user's site
+    id and name, its group's site id and name, then its values (two aligned arrays:
+    column ids and values, of the columns ``column_ids`` only) and its files (four:
+    column ids, and the files' site ids, sizes and MD5s, of ``file_column_ids``),
+    each aggregated in SQL from one index range per set. PostgreSQL computes them
+    after sorting, so the first rows come at once.
+    """
+    record = aliased(MetaDatumRecord)
+    values = select(
+        array([func.array_agg(sql_cast(record.metadatum_id, Text)), func.array_agg(record.value)])
+    ).where(record.metadataset_id == MetaDataSet.id, record.metadatum_id.in_(column_ids))
+    linked, file = aliased(MetaDatumRecord), aliased(File)
+    files = (
+        select(
+            array(
+                [
+                    func.array_agg(sql_cast(linked.metadatum_id, Text)),
+                    func.array_agg(file.site_id),
+                    func.array_agg(sql_cast(file.filesize, Text)),
+                    func.array_agg(file.checksum),
+                ]
+            )
+        )
+        .select_from(linked)
+        .join(file, file.id == linked.file_id)
+        .where(linked.metadataset_id == MetaDataSet.id, linked.metadatum_id.in_(file_column_ids))
+    )
+    rows = db.execute(
+        statement.with_only_columns(
+            MetaDataSet.site_id,
+            Submission.site_id,
+            Submission.label,
+            Submission.date,
+            User.site_id,
+            User.fullname,
+            Group.site_id,
+            Group.name,
+            # Lists of text, as psycopg2 parses them: nothing more to convert.
+            type_coerce(values.scalar_subquery(), NullType()),
+            type_coerce(files.scalar_subquery(), NullType()) if file_column_ids else null(),
+        ).execution_options(yield_per=STREAM_BATCH_SIZE)
+    )
+    for batch in rows.partitions():
+        yield list(batch)
 
 
 def pending_metadatasets(db: Session, actor: User, user_id: str) -> list[MetaDataSet]:

@@ -534,11 +534,8 @@ def test_a_page_costs_the_same_statements_however_many_sets_it_shows(testapp, si
     assert len(small) == len(large)
 
 
-@pytest.mark.parametrize("file_format", ["csv", "xlsx", "json"])
-def test_an_export_reads_a_fixed_number_of_statements_per_batch(
-    live_app, committed_db, dbengine, monkeypatch, file_format
-):
-    monkeypatch.setattr(datameta.logic.metadatasets, "STREAM_BATCH_SIZE", 5)
+def export_statement_counts(live_app, committed_db, dbengine, file_format) -> tuple[list, list]:
+    """Statements of exporting 5, 10 and 15 sets (batches of 5), and the last export's rows."""
     admin_key = make_api_key(committed_db, make_user(committed_db, site_admin=True))
     key = make_api_key(committed_db, make_user(committed_db))
     committed_db.commit()
@@ -550,6 +547,27 @@ def test_an_export_reads_a_fixed_number_of_statements_per_batch(
             response = export(live_app, key, file_format)
         counts.append(len(statements))
     rows = response.json if file_format == "json" else rows_of(response, file_format)[1:]
+    return counts, rows
+
+
+@pytest.mark.parametrize("file_format", ["csv", "tsv", "xlsx"])
+def test_a_table_export_is_one_statement_whatever_the_number_of_sets(
+    live_app, committed_db, dbengine, monkeypatch, file_format
+):
+    monkeypatch.setattr(datameta.logic.metadatasets, "STREAM_BATCH_SIZE", 5)
+    counts, rows = export_statement_counts(live_app, committed_db, dbengine, file_format)
+    assert len(rows) == 15
+    assert [row[8] for row in rows] == [
+        f"S{start + i}" for start in (100, 200, 300) for i in range(5)
+    ]
+    assert counts[0] == counts[1] == counts[2]
+
+
+def test_a_json_export_reads_a_fixed_number_of_statements_per_batch(
+    live_app, committed_db, dbengine, monkeypatch
+):
+    monkeypatch.setattr(datameta.logic.metadatasets, "STREAM_BATCH_SIZE", 5)
+    counts, rows = export_statement_counts(live_app, committed_db, dbengine, "json")
     assert len(rows) == 15
     per_batch = counts[1] - counts[0]
     assert 0 < per_batch <= 6
