@@ -285,6 +285,14 @@ SPECS: tuple[SettingSpec, ...] = (
         "days expired password links, registration links and API keys are kept before "
         "the worker purges them (an expired link's page offers a fresh one meanwhile)",
     ),
+    SettingSpec(
+        "datameta.listing.statement_timeout_ms",
+        _parse_positive_int,
+        "30000",
+        "milliseconds the database may spend on one statement of a listing or export of "
+        "submitted metadatasets (`GET /metadatasets`) before it is cancelled and the "
+        "request answers 503",
+    ),
 )
 
 
@@ -337,6 +345,7 @@ class Settings:
     files_upload_window_hours: int
     files_download_max_expiry_minutes: int
     housekeeping_grace_days: int
+    listing_statement_timeout_ms: int
     public_url: str
     links_from_request: bool
     max_body_bytes: int
@@ -438,6 +447,7 @@ def parse_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = N
         files_upload_window_hours=values["datameta.files.upload_window_hours"],
         files_download_max_expiry_minutes=values["datameta.files.download_max_expiry_minutes"],
         housekeeping_grace_days=values["datameta.housekeeping.grace_days"],
+        listing_statement_timeout_ms=values["datameta.listing.statement_timeout_ms"],
         public_url=values["datameta.public_url"],
         links_from_request=values["datameta.links_from_request"],
         max_body_bytes=values["datameta.limits.max_body_bytes"],

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg2.errors
 import psycopg2.extensions
 import transaction
 import zope.sqlalchemy
@@ -149,7 +150,11 @@ def is_serialization_failure(error: BaseException) -> bool:
 
 def is_database_outage(error: BaseException) -> bool:
     """PostgreSQL cannot be reached or dropped the connection: not a bug, not a lost race."""
-    if not isinstance(error, DBAPIError) or is_serialization_failure(error):
+    if (
+        not isinstance(error, DBAPIError)
+        or is_serialization_failure(error)
+        or is_statement_timeout(error)
+    ):
         return False
     return error.connection_invalidated or isinstance(
         error.orig, psycopg2.OperationalError | psycopg2.InterfaceError
@@ -175,6 +180,20 @@ def retry_if_possible(request: Request, error: BaseException) -> None:
     if retryable and not is_last_attempt(request):
         mark_error_retryable(error)
         raise error
+
+
+def limit_statement_time(db: Session, milliseconds: int) -> None:
+    """Cancel any later statement of ``db``'s transaction that runs longer than this.
+
+    PostgreSQL's ``statement_timeout``, for this transaction only (``SET LOCAL``); a
+    cancelled statement raises an error that ``is_statement_timeout`` recognises.
+    """
+    db.execute(select(func.set_config("statement_timeout", str(milliseconds), True)))
+
+
+def is_statement_timeout(error: BaseException) -> bool:
+    """PostgreSQL cancelled a statement that ran longer than ``limit_statement_time`` allows."""
+    return isinstance(error, DBAPIError) and isinstance(error.orig, psycopg2.errors.QueryCanceled)
 
 
 @contextmanager

@@ -23,7 +23,12 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import exception_view_config
 
-from datameta.db import is_database_outage, is_serialization_failure, retry_if_possible
+from datameta.db import (
+    is_database_outage,
+    is_serialization_failure,
+    is_statement_timeout,
+    retry_if_possible,
+)
 from datameta.errors import DomainError, ErrorItem, ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -133,6 +138,15 @@ def unexpected_error(error: Exception, request: Request) -> Response:
             message="A concurrent request changed the same data. Please try again.",
         )
         return error_response(409, [item])
+    if is_statement_timeout(error):
+        log.warning("%s %s: statement timeout: %s", request.method, request.path, error)
+        item = ErrorItem(
+            exception="ServiceUnavailable",
+            error_code="statement_timeout",
+            message="Finding these sets took longer than this site allows; nothing was "
+            "changed. Narrow the search (more or longer words, filters) and try again.",
+        )
+        return error_response(503, [item])
     if is_database_outage(error):
         log.warning("%s %s: database unavailable: %s", request.method, request.path, error)
         return unavailable_response("database")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from pyramid.httpexceptions import HTTPNoContent
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import Select
+from sqlalchemy.orm import Session
 
 from datameta.api.exports import MEDIA_TYPES, export_bytes
 from datameta.api.serialize import (
@@ -22,7 +24,8 @@ from datameta.api.serialize import (
     table_columns,
 )
 from datameta.api.streaming import json_array
-from datameta.db import body_session
+from datameta.config import settings_of
+from datameta.db import body_session, limit_statement_time
 from datameta.logic import metadatasets
 from datameta.logic.metadata import definitions
 from datameta.logic.metadatasets import DEFAULT_PAGE_SIZE, MetadatasetView, SubmittedQuery
@@ -71,6 +74,8 @@ def list_submitted_metadatasets(request: Request) -> Response | list[dict[str, A
 
     With ``format``, an export of the same sets (streamed) instead of the 1.x JSON.
     """
+    # A runaway search is cancelled (503) rather than keep the database busy.
+    limit_statement_time(request.dbsession, _statement_timeout(request))
     params = request.openapi_validated.parameters.query
     query = SubmittedQuery(
         submitted_after=params.get("submittedAfter"),
@@ -103,6 +108,42 @@ def list_submitted_metadatasets(request: Request) -> Response | list[dict[str, A
     return Response(app_iter=_streamed(request, statement), content_type="application/json")
 
 
+def _statement_timeout(request: Request) -> int:
+    return settings_of(request.registry).listing_statement_timeout_ms
+
+
+@contextmanager
+def _listing_session(request: Request) -> Iterator[Session]:
+    """``body_session`` whose statements the listing's time limit holds too."""
+    with body_session(request) as db:
+        limit_statement_time(db, _statement_timeout(request))
+        yield db
+
+
+_Batch = TypeVar("_Batch")
+
+
+def _primed(batches: Iterator[_Batch]) -> Iterator[_Batch]:
+    """``batches``, the first read at once, in the view.
+
+    The first batch costs the most (the statement's sort): a statement timeout (or
+    any other error) there answers an error status instead of a body cut short.
+    """
+    first = next(batches, None)
+
+    def all_batches() -> Iterator[_Batch]:
+        try:
+            if first is not None:
+                yield first
+            yield from batches
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+
+    return all_batches()
+
+
 def _streamed(request: Request, statement: Select) -> Iterator[bytes]:
     """The JSON of every set ``statement`` selects, read and sent batch by batch."""
     # Decided now: the request's user and parameters are not to be read once it has ended.
@@ -110,7 +151,7 @@ def _streamed(request: Request, statement: Select) -> Iterator[bytes]:
     iso_dates = bool(request.openapi_validated.parameters.query.get("isoDates", False))
 
     def batches() -> Iterator[list[dict[str, Any]]]:
-        with body_session(request) as db:
+        with _listing_session(request) as db:
             columns = record_columns(definitions(db).all)
             for views in metadatasets.stream_views(db, statement):
                 yield [
@@ -123,7 +164,7 @@ def _streamed(request: Request, statement: Select) -> Iterator[bytes]:
                     for view in views
                 ]
 
-    return json_array(batches())
+    return json_array(_primed(batches()))
 
 
 def _export(request: Request, statement: Select, file_format: str) -> Response:
@@ -137,7 +178,7 @@ def _export(request: Request, statement: Select, file_format: str) -> Response:
     def rows() -> Iterator[list[list[str | None]]]:
         # Plain rows from one statement: no ORM objects per set.
         layout = table_columns(shown, iso_dates=iso_dates)
-        with body_session(request) as db:
+        with _listing_session(request) as db:
             for batch in metadatasets.export_rows(
                 db,
                 statement,
@@ -147,7 +188,7 @@ def _export(request: Request, statement: Select, file_format: str) -> Response:
                 yield [table_cells(row, layout) for row in batch]
 
     def items() -> Iterator[list[dict[str, Any]]]:
-        with body_session(request) as db:
+        with _listing_session(request) as db:
             for views in metadatasets.stream_views(db, statement, with_groups=True):
                 yield [
                     export_json(
@@ -160,7 +201,7 @@ def _export(request: Request, statement: Select, file_format: str) -> Response:
                 ]
 
     media_type = MEDIA_TYPES[file_format]
-    batches: Iterator[list[Any]] = items() if file_format == "json" else rows()
+    batches: Iterator[list[Any]] = _primed(items() if file_format == "json" else rows())
     response = Response(
         app_iter=export_bytes(file_format, header, batches),
         content_type=media_type,

@@ -14,11 +14,13 @@ from typing import Any
 
 import openpyxl
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 
 import datameta.logic.metadatasets
+from datameta import make_app
 from datameta.db import recorded_statements
 from datameta.models import MetaDataSet, MetaDatum, MetaDatumRecord, Service, Submission
+from tests.conftest import TEST_INI
 from tests.factories import (
     define,
     define_sample_sheet,
@@ -29,7 +31,12 @@ from tests.factories import (
     stage,
     upload_file,
 )
-from tests.helpers import api_headers, assert_api_error, assert_matches_spec
+from tests.helpers import (
+    api_headers,
+    assert_api_error,
+    assert_matches_spec,
+    client_in_transaction,
+)
 
 FREE = {
     "regExp": "",
@@ -408,6 +415,65 @@ def test_anonymous_callers_find_nothing(testapp, params):
     assert_api_error(response, 401)
 
 
+# A time limit for the database
+
+
+def add_many_sets(dbsession, site, count: int) -> None:
+    """``count`` more submitted sets of Alpha Lab, made in SQL, with their search text."""
+    first = site.alpha_submission["metadatasetIds"][0]["site"]
+    dbsession.execute(
+        text(
+            "INSERT INTO metadatasets (site_id, user_id, group_id, submission_id) "
+            "SELECT 'DMR-T' || n, s.user_id, s.group_id, s.submission_id "
+            "FROM metadatasets AS s, generate_series(1, :count) AS n WHERE s.site_id = :first"
+        ),
+        {"count": count, "first": first},
+    )
+    dbsession.execute(
+        text(
+            "INSERT INTO metadatumrecords (metadataset_id, metadatum_id, value) "
+            "SELECT s.id, m.id, 'S' || s.id FROM metadatasets AS s, metadata AS m "
+            "WHERE s.site_id LIKE 'DMR-T%' AND m.name = 'SampleId'"
+        )
+    )
+    dbsession.execute(
+        text(
+            "SELECT refresh_search_text(ARRAY("
+            "SELECT id FROM metadatasets WHERE site_id LIKE 'DMR-T%'))"
+        )
+    )
+
+
+@pytest.fixture
+def hasty_testapp(app, tm, dbsession):
+    """The app with a listing statement timeout of one millisecond."""
+    hasty = make_app(
+        {**TEST_INI, "datameta.listing.statement_timeout_ms": "1"},
+        dbengine=app.registry["dbengine"],
+    )
+    return client_in_transaction(hasty, tm, dbsession)
+
+
+# Twenty words, each in every set's "DMR-T..." site id: thousands of sets to read twenty times.
+SLOW_WORDS = " ".join(["dmr-t", "mr-t", "r-t", "dmr-", "dmr", "-t"] * 3 + ["dm", "mr"])
+
+
+@pytest.mark.parametrize("params", [{"limit": 25}, {"format": "csv"}, {}])
+def test_a_search_longer_than_the_site_allows_answers_503(
+    testapp, hasty_testapp, site, dbsession, params
+):
+    add_many_sets(dbsession, site, 3000)
+    response = listed(hasty_testapp, site.alpha_key, status=503, q=SLOW_WORDS, **params)
+    assert_api_error(response, 503, "ServiceUnavailable")
+    assert response.json[0]["error_code"] == "statement_timeout"
+
+
+def test_the_same_search_within_the_time_limit_answers(testapp, site, dbsession):
+    add_many_sets(dbsession, site, 3000)
+    response = listed(testapp, site.alpha_key, q=SLOW_WORDS, limit=25)
+    assert response.headers["X-Total-Count"] == "3000"
+
+
 # Exports
 
 
@@ -473,6 +539,41 @@ def test_an_xlsx_export_holds_text_cells(testapp, site):
     assert all(
         cell.data_type == "s" for row in sheet.iter_rows(min_row=2) for cell in row if cell.value
     )
+
+
+FORMULAS = ["=1+2", "+1+1", "@SUM(A1)", "-2+3"]
+
+
+@pytest.fixture
+def formulas(testapp, site):
+    """A submission whose notes and label a spreadsheet would take for formulas."""
+    records = [{"SampleId": f"S{300 + i}", "Note": note} for i, note in enumerate(FORMULAS)]
+    records.append({"SampleId": "S310", "Note": "-12.5"})
+    submit(testapp, site.alpha_key, records, "=cmd|' /C calc'!A0")
+
+
+@pytest.mark.parametrize("file_format", ["csv", "tsv"])
+def test_formula_like_cells_are_text_in_csv_and_tsv(testapp, site, formulas, file_format):
+    response = export(testapp, site.alpha_key, file_format, filter="SampleId:contains:S3")
+    header, *rows = rows_of(response, file_format)
+    notes = [row[header.index("Note")] for row in rows]
+    assert notes == ["'" + formula for formula in FORMULAS] + ["-12.5"]  # a number stays
+    assert {row[header.index("Submission label")] for row in rows} == {"'=cmd|' /C calc'!A0"}
+
+
+def test_formula_like_cells_are_quote_prefixed_text_in_xlsx(testapp, site, formulas):
+    response = export(testapp, site.alpha_key, "xlsx", filter="SampleId:contains:S3")
+    sheet = openpyxl.load_workbook(io.BytesIO(response.body)).active
+    header = [cell.value for cell in sheet[1]]
+    notes = [row[header.index("Note")] for row in sheet.iter_rows(min_row=2)]
+    assert [cell.value for cell in notes] == [*FORMULAS, "-12.5"]  # the text, unchanged
+    assert all(cell.data_type == "s" for cell in notes)
+    assert [cell.quotePrefix for cell in notes] == [True] * len(FORMULAS) + [False]
+
+
+def test_a_json_export_keeps_formula_like_values_as_they_are(testapp, site, formulas):
+    items = json.loads(export(testapp, site.alpha_key, "json", filter="SampleId:contains:S3").body)
+    assert [item["record"]["Note"] for item in items] == [*FORMULAS, "-12.5"]
 
 
 def test_a_site_reader_exports_service_columns_and_every_group(testapp, site):
