@@ -99,13 +99,14 @@ def _request_dbsession(request: Request) -> Session:
 def body_session(request: Request) -> Iterator[Session]:
     """A session for reading while a streamed response body is produced.
 
-    Call it from the body's iterator, not from the view. pyramid_tm ends the request's
-    transaction when the view returns, before the server sends the body; the body then
-    reads in a read-only snapshot of its own (REPEATABLE READ: every batch sees the same
-    data). While the request's transaction is still open (a transaction manager outside
-    the app owns it, as in tests), the body reads in that transaction.
+    Call it from the body's iterator (which may start in the view). pyramid_tm ends the
+    request's transaction when the view returns, before the server sends the body; the
+    body reads in a read-only snapshot of its own (REPEATABLE READ: every batch sees
+    the same data), even where it started in the view. Where the request's session is
+    handed in from outside the app, with a transaction it owns (tests), the body reads
+    in that session.
     """
-    if request.environ.get("tm.active"):
+    if request.environ.get("app.dbsession") is not None:
         yield request.dbsession
         return
     session = request.registry["dbsession_factory"]()

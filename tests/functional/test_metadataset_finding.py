@@ -14,6 +14,7 @@ from typing import Any
 
 import openpyxl
 import pytest
+import requests
 from sqlalchemy import delete, select, text, update
 
 import datameta.logic.metadatasets
@@ -673,3 +674,33 @@ def test_a_json_export_reads_a_fixed_number_of_statements_per_batch(
     per_batch = counts[1] - counts[0]
     assert 0 < per_batch <= 6
     assert counts[2] - counts[1] == per_batch
+
+
+@pytest.mark.parametrize("params", [{"format": "csv"}, {"format": "json"}, {}])
+def test_a_streamed_answer_of_many_batches_over_http_is_whole(
+    live_server, live_app, committed_db, monkeypatch, params
+):
+    # Served by waitress: the body is read after the request's transaction has ended.
+    monkeypatch.setattr(datameta.logic.metadatasets, "STREAM_BATCH_SIZE", 2)
+    admin_key = make_api_key(committed_db, make_user(committed_db, site_admin=True))
+    key = make_api_key(committed_db, make_user(committed_db))
+    committed_db.commit()
+    define_sample_sheet(live_app, admin_key)
+    submit(live_app, key, [{"SampleId": f"S{100 + i}"} for i in range(7)], None)
+    response = requests.get(
+        f"{live_server}/api/v1/metadatasets",
+        params,
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=60,
+    )
+    assert response.status_code == 200
+    if params:
+        body = response.content.decode()
+        found = (
+            [row[8] for row in list(csv.reader(io.StringIO(body)))[1:]]
+            if params["format"] == "csv"
+            else [item["record"]["SampleId"] for item in response.json()]
+        )
+    else:
+        found = [item["record"]["SampleId"] for item in response.json()]
+    assert found == [f"S{100 + i}" for i in range(7)]
