@@ -117,7 +117,8 @@ def explain_page(engine: sa.Engine, params: dict[str, str]) -> tuple[float, floa
 
 def cpu_seconds(pid: int) -> float:
     """User and system CPU time of a process so far."""
-    fields = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
