@@ -27,4 +27,6 @@ def includeme(config: Configurator) -> None:
     config.registry.settings["pyramid_openapi3_extract_errors"] = extract_errors
     config.include("pyramid_openapi3")
     config.pyramid_openapi3_spec(SPEC_PATH, route="/api/v1/openapi.yaml", route_name="api_spec")
+    # The same checks with what is the same for every request done once per operation.
+    config.include(".validation")
     config.scan(".")
