@@ -12,6 +12,7 @@ record of 20 values, about two thirds of the request's Python time). Here:
   nothing to unmarshal (no ``format`` that openapi-core turns into another type, no
   ``default`` to fill in): unmarshalling would give back the very same value;
 - the validators and unmarshallers of parameters and bodies are built once per schema;
+- the parameters of an operation are read once, and optional ones not given passed over;
 - the security requirements of an operation and their providers are looked up once;
 - everything else (bodies the validator rejects, schemas with formats or defaults,
   parameters, security, multipart bodies) goes through openapi-core unchanged, so that the
@@ -24,18 +25,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from jsonschema_path import SchemaPath
 from openapi_core import V30RequestUnmarshaller
-from openapi_core.datatypes import RequestParameters
+from openapi_core.datatypes import Parameters, RequestParameters
 from openapi_core.security.exceptions import SecurityProviderError
 from openapi_core.security.providers import BaseProvider
 from openapi_core.templating.paths.datatypes import PathOperationServer
 from openapi_core.templating.security.exceptions import SecurityNotFound
 from openapi_core.unmarshalling.schemas.unmarshallers import SchemaUnmarshaller
 from openapi_core.validation.decorators import ValidationErrorWrapper
-from openapi_core.validation.request.exceptions import InvalidSecurity, SecurityValidationError
+from openapi_core.validation.request.exceptions import (
+    InvalidSecurity,
+    MissingParameter,
+    ParametersError,
+    ParameterValidationError,
+    SecurityValidationError,
+)
 from openapi_core.validation.schemas.validators import SchemaValidator
 from pyramid.config import PHASE1_CONFIG, Configurator
 
@@ -82,6 +89,16 @@ class _BodySchema:
         self.as_parsed = as_parsed
 
 
+class _Parameter(NamedTuple):
+    name: str
+    location: str
+    spec: SchemaPath
+    # Optional, no default, no content: absent, it is simply left out.
+    skippable: bool
+    # A string with no style, format or default: given and valid, it is its own value.
+    plain_string: bool
+
+
 # One security requirement: its schemes' names and providers (None: a scheme not defined).
 _Requirement = list[tuple[str, BaseProvider | None]]
 
@@ -95,6 +112,7 @@ class CompiledRequestUnmarshaller(V30RequestUnmarshaller):
         self._paths: dict[tuple[str, str, str], PathOperationServer] = {}
         self._bodies: dict[tuple[str | int, ...], _BodySchema | None] = {}
         self._security: dict[tuple[str | int, ...], list[_Requirement]] = {}
+        self._parameters: dict[tuple[str | int, ...], list[_Parameter]] = {}
         self._validators: dict[tuple[str | int, ...], SchemaValidator] = {}
         self._unmarshallers: dict[tuple[str | int, ...], SchemaUnmarshaller] = {}
 
@@ -107,6 +125,71 @@ class CompiledRequestUnmarshaller(V30RequestUnmarshaller):
                 self._paths.clear()
             self._paths[key] = found
         return found
+
+    def _parameters_of(self, operation: SchemaPath, path: SchemaPath) -> list[_Parameter]:
+        """The operation's parameters (then the path's not overridden), read once."""
+        key = (*operation.parts, "", *path.parts)
+        if key not in self._parameters:
+            found: dict[tuple[str, str], _Parameter] = {}
+            for param in [*operation.get("parameters", []), *path.get("parameters", [])]:
+                name, location = (param / "name").read_str(), (param / "in").read_str()
+                skippable = not (
+                    "content" in param
+                    or "default" in param / "schema"
+                    or (param / "required").read_bool(default=False)
+                )
+                found.setdefault(
+                    (name, location),
+                    _Parameter(name, location, param, skippable, self._plain_string(param)),
+                )
+            self._parameters[key] = list(found.values())
+        return self._parameters[key]
+
+    def _plain_string(self, param: SchemaPath) -> bool:
+        """A string taken as given: no style to undo, nothing to cast, nothing to unmarshal."""
+        if "content" in param or (param / "deprecated").read_bool(default=False):
+            return False
+        location = (param / "in").read_str()
+        style = (param / "style").read_str(None) if "style" in param else None
+        if style not in (None, "form" if location == "query" else "simple"):
+            return False
+        with (param / "schema").resolve() as resolved:
+            schema = resolved.contents
+        return (
+            isinstance(schema, dict)
+            and schema.get("type") == "string"
+            and unmarshals_as_parsed(self._spec_dict, schema)
+        )
+
+    def _get_parameters(
+        self, parameters: RequestParameters, operation: SchemaPath, path: SchemaPath
+    ) -> Parameters:
+        """openapi-core's answer; optional parameters not given are passed over at once."""
+        errors = []
+        validated = Parameters()
+        for param in self._parameters_of(operation, path):
+            given = parameters[param.location]
+            if param.name not in given:
+                if param.skippable:
+                    continue  # what openapi-core does after finding it missing
+            elif param.plain_string:
+                value = given[param.name]
+                # An empty value is openapi-core's to refuse (allowEmptyValue).
+                valid = self._schema_validator(param.spec / "schema").validator.is_valid(value)
+                if value != "" and valid:
+                    getattr(validated, param.location)[param.name] = value
+                    continue
+            try:
+                value = self._get_parameter(parameters, param.spec)
+            except MissingParameter:
+                continue
+            except ParameterValidationError as error:
+                errors.append(error)
+                continue
+            getattr(validated, param.location)[param.name] = value
+        if errors:
+            raise ParametersError(errors=errors, parameters=validated)
+        return validated
 
     def _schema_validator(self, schema: SchemaPath) -> SchemaValidator:
         key = tuple(schema.parts)

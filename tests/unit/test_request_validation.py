@@ -62,6 +62,8 @@ QUERIES: list[dict[str, Any]] = [
     {"filter": ["C01:contains:S1", "C02:equals:x"], "sort": "-submittedAt"},
     {"expires": "5", "redirect": "true"},
     {"directUpload": "true"},
+    {"q": "S1 word", "sort": "record.C01", "format": "csv"},
+    {"sort": "", "format": "pdf", "awaitingService": "x"},
 ]
 METHODS = {"get", "put", "post", "delete", "patch"}
 
