@@ -2,6 +2,13 @@
 
     .venv/bin/python -m benchmarks.compare [--runs 3] [--stage-n 300] [--files-n 100]
         [--submit-n 1000] [--bigfile-mib 256] [--port-base 18500] [--app-port 6545]
+        [--load 60 [--load-users 50] [--load-max-tasks 100000]]
+
+With ``--load SECONDS``, after its runs each server also takes a load test: locust, headless,
+``--load-users`` clients on loopback doing the mix of benchmarks/locustfile.py for that long
+(and at most ``--load-max-tasks`` tasks); its throughput and latency percentiles per
+operation go into the same section of RESULTS.md. ``--runs 0 --load 60`` runs the load test
+alone.
 
 DataMeta 1.1.1 comes from ``PEER_DIR`` (default ../shared/peer: its setup, start and stop
 scripts and ``bench.py``, the harness). Each server starts on a fresh, empty database and
@@ -16,6 +23,7 @@ project, the S3 server that receives the uploads DataMeta 1.1.1 takes in the app
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
@@ -83,8 +91,35 @@ def workloads(options: argparse.Namespace, run: int) -> list[tuple[str, list[str
     return items
 
 
+def run_load(name: str, url: str, token: str, options: argparse.Namespace) -> None:
+    """The locust load test against one server; its figures into OUT/<name>-load.json."""
+    prefix = OUT / f"{name}-load"
+    command = [
+        *(str(BIN / "locust"), "-f", str(ROOT / "benchmarks" / "locustfile.py")),
+        *("--headless", "--only-summary", "--host", url, "--csv", str(prefix)),
+        *("-u", str(options.load_users), "-r", str(max(1, options.load_users // 5))),
+        *("--run-time", f"{options.load}s", "--stop-timeout", "30"),
+    ]
+    environ = {
+        **os.environ,
+        "DATAMETA_LOAD_TOKEN": token,
+        "DATAMETA_PEER_BENCH": str(peer_dir() / "bench.py"),
+        "DATAMETA_LOAD_MAX_TASKS": str(options.load_max_tasks),
+    }
+    log(f"{name}: load test, {options.load_users} clients for {options.load} s")
+    # Bounded: locust stops at --run-time; a hung run is killed after twice that.
+    subprocess.run(
+        command, env=environ, check=False, timeout=2 * options.load + 120, stdout=subprocess.DEVNULL
+    )
+    rows = list(csv.DictReader((prefix.parent / f"{prefix.name}_stats.csv").open()))
+    (OUT / f"{name}-load.json").write_text(json.dumps({"seconds": options.load, "rows": rows}))
+
+
 def measure(name: str, url: str, token: str, pids: list[str], options: argparse.Namespace) -> list:
-    """Every run's figures for one server: a list (per run) of bench.py results."""
+    """Every run's figures for one server: a list (per run) of bench.py results.
+
+    With ``--load``, the load test follows on the same server.
+    """
     runs = []
     for run in range(options.runs):
         results = []
@@ -93,6 +128,8 @@ def measure(name: str, url: str, token: str, pids: list[str], options: argparse.
             log(f"{name}: run {run + 1}/{options.runs}, {workload}")
             results += run_bench(url, token, pids, name, args, out)["results"]
         runs.append(results)
+    if options.load:
+        run_load(name, url, token, options)
     return runs
 
 
@@ -318,6 +355,37 @@ def table(options: argparse.Namespace, peer: list, own: list) -> list[str]:
     return lines
 
 
+LOAD_COLUMNS = ("Request Count", "Failure Count", "Requests/s", "50%", "95%", "99%")
+
+
+def load_table() -> list[str]:
+    """Per operation, both servers side by side: requests, failures, rate, p50/p95/p99 (ms)."""
+    figures = {}
+    for name in ("peer", "datameta"):
+        path = OUT / f"{name}-load.json"
+        figures[name] = (
+            {row["Name"]: row for row in json.loads(path.read_text())["rows"]}
+            if path.exists()
+            else {}
+        )
+    names = [n for n in figures["datameta"] if n != "Aggregated"]
+    names += [n for n in figures["peer"] if n not in names and n != "Aggregated"]
+    lines = [
+        "| operation | requests (1.1.1 / this) | failures | req/s | p50 ms | p95 ms | p99 ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in [*sorted(names), "Aggregated"]:
+        cells = []
+        for column in LOAD_COLUMNS:
+            pair = [figures[side].get(name, {}).get(column, "-") for side in ("peer", "datameta")]
+            cells.append(
+                " / ".join(fmt(float(v)) if v not in ("-", "N/A", "") else "-" for v in pair)
+            )
+        label = "all operations" if name == "Aggregated" else name
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def machine() -> str:
     cpu = next(
         (
@@ -347,7 +415,8 @@ def write_results(options: argparse.Namespace, peer: list, own: list, load: list
         "Server CPU counts every server process (app, PostgreSQL, memcached, and here the S3 "
         "server, which receives the uploads that DataMeta 1.1.1 takes in the app).",
         "",
-        *table(options, peer, own),
+        *(table(options, peer, own) if options.runs else []),
+        *(load_section(options) if options.load else []),
         END,
     ]
     text = RESULTS.read_text()
@@ -361,6 +430,21 @@ def write_results(options: argparse.Namespace, peer: list, own: list, load: list
         text = f"{title}\n\n{block}\n\n{rest}"
     RESULTS.write_text(text)
     return block
+
+
+def load_section(options: argparse.Namespace) -> list[str]:
+    return [
+        "",
+        f"Load test: locust (`benchmarks/locustfile.py`), headless, {options.load_users} "
+        f"clients on loopback for {options.load} s (at most {options.load_max_tasks} tasks), "
+        "against each server right after its runs above, on the same database. The mix per "
+        "client: stage a record (weight 6), announce + upload + confirm a 4 KiB file (3), "
+        "upload a file, stage its record, prevalidate and submit both (1), list every "
+        "submitted set (1), read the definitions, one of its sets and one of its files (3); "
+        "think time 50-200 ms. Each cell: DataMeta 1.1.1 / this project; latencies in ms.",
+        "",
+        *load_table(),
+    ]
 
 
 def loadavg() -> str:
@@ -384,6 +468,9 @@ def main(argv: list[str] | None = None) -> int:
         help="how this project is served ({bin}: the venv's bin, {port}: --app-port)",
     )
     parser.add_argument("--only", choices=["peer", "datameta"], help="measure one side only")
+    parser.add_argument("--load", type=int, default=0, help="seconds of load test (0: none)")
+    parser.add_argument("--load-users", type=int, default=50)
+    parser.add_argument("--load-max-tasks", type=int, default=100_000)
     options = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     load = [loadavg()]
