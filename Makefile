@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUN_DIR := var
 RUN_PORT_BASE := 16400
 
-.PHONY: run stop test install lint format readme bench bench-compare deploy-test
+.PHONY: run stop test install lint format readme bench bench-compare bench-load deploy-test
 
 install:
 	@scripts/install.sh
@@ -40,6 +40,10 @@ deploy-test: install
 # medians and ratios into benchmarks/RESULTS.md. BENCH_ARGS passes options (see --help).
 bench-compare: install
 	$(BIN)/python -m benchmarks.compare $(BENCH_ARGS)
+
+# The load test alone: locust, 50 clients for 60 s, against DataMeta 1.1.1 then this project.
+bench-load: install
+	$(BIN)/python -m benchmarks.compare --runs 0 --load 60 --load-users 50 $(BENCH_ARGS)
 
 readme: install
 	$(BIN)/python scripts/update_readme.py
