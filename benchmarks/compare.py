@@ -3,12 +3,20 @@
     .venv/bin/python -m benchmarks.compare [--runs 3] [--stage-n 300] [--files-n 100]
         [--submit-n 1000] [--bigfile-mib 256] [--port-base 18500] [--app-port 6545]
         [--load 60 [--load-users 50] [--load-max-tasks 100000]]
+        [--sets 1000 10000 [--peer-max-sets 1000] [--peer-sets-timeout 1800]]
 
 With ``--load SECONDS``, after its runs each server also takes a load test: locust, headless,
 ``--load-users`` clients on loopback doing the mix of benchmarks/locustfile.py for that long
 (and at most ``--load-max-tasks`` tasks); its throughput and latency percentiles per
 operation go into the same section of RESULTS.md. ``--runs 0 --load 60`` runs the load test
 alone.
+
+With ``--sets N ...``, after its runs each server also prevalidates and submits N records
+with N files and lists every submitted set, for each N in turn (growing: each listing holds
+the sets of the sizes before), its app's peak memory reset before and read after. DataMeta
+1.1.1 is slow at this (its prevalidation looks every record up on its own): sizes above
+``--peer-max-sets`` are not run against it, and each of its runs is stopped after
+``--peer-sets-timeout`` seconds; the table says so where a figure is missing.
 
 DataMeta 1.1.1 comes from ``PEER_DIR`` (default ../shared/peer: its setup, start and stop
 scripts and ``bench.py``, the harness). Each server starts on a fresh, empty database and
@@ -65,12 +73,18 @@ def log(message: str) -> None:
 
 
 def run_bench(
-    url: str, token: str, pids: list[str], label: str, args: list[str], out: Path
+    url: str,
+    token: str,
+    pids: list[str],
+    label: str,
+    args: list[str],
+    out: Path,
+    timeout: float | None = None,
 ) -> dict:
     """One bench.py invocation; its JSON figures."""
     command = [str(BIN / "python"), str(peer_dir() / "bench.py"), "--url", url, "--token", token]
     command += ["--server-pid", *pids, "--label", label, "--json", str(out), "--quiet", *args]
-    subprocess.run(command, check=False, stdout=subprocess.DEVNULL)
+    subprocess.run(command, check=False, stdout=subprocess.DEVNULL, timeout=timeout)
     figures = json.loads(out.read_text())
     for result in figures["results"]:
         if not result["ok"]:
@@ -128,9 +142,26 @@ def measure(name: str, url: str, token: str, pids: list[str], options: argparse.
             log(f"{name}: run {run + 1}/{options.runs}, {workload}")
             results += run_bench(url, token, pids, name, args, out)["results"]
         runs.append(results)
+    for size in options.sets:
+        out = OUT / f"{name}-sets{size}.json"
+        out.unlink(missing_ok=True)
+        if name == "peer" and size > options.peer_max_sets:
+            log(f"{name}: {size} sets: not run (over --peer-max-sets {options.peer_max_sets})")
+            continue
+        log(f"{name}: {size} sets: prevalidation, submission, full listing")
+        args = ["--workload", "submit", "--n", str(size), "--list-after-submit", "--reset-hwm"]
+        try:
+            run_bench(url, token, pids, name, args, out, timeout=sets_timeout(name, options))
+        except subprocess.TimeoutExpired:
+            log(f"{name}: {size} sets: stopped after {options.peer_sets_timeout} s")
+            out.unlink(missing_ok=True)
     if options.load:
         run_load(name, url, token, options)
     return runs
+
+
+def sets_timeout(name: str, options: argparse.Namespace) -> float | None:
+    return options.peer_sets_timeout if name == "peer" else None
 
 
 # The peer -----------------------------------------------------------------------------------
@@ -355,6 +386,53 @@ def table(options: argparse.Namespace, peer: list, own: list) -> list[str]:
     return lines
 
 
+def sets_figures(name: str, size: int) -> dict[str, float | None]:
+    """Prevalidation, submission and listing of ``size`` sets on one server, if measured."""
+    path = OUT / f"{name}-sets{size}.json"
+    if not path.exists():
+        return {}
+    results = json.loads(path.read_text())["results"]
+    listing = phase(results, "list", "get1")
+    memory = next((r.get("server_mem_after") for r in results if r["workload"] == "list"), {})
+    app = (memory or {}).get("app") or {}
+    return {
+        "prevalidation": phase(results, "submit", "presubvalidation").get("wall_s"),
+        "submission": phase(results, "submit", "submission").get("wall_s"),
+        "listed": listing.get("count"),
+        "listing": listing.get("wall_s"),
+        "peak": app["tree_max_vmhwm_kib"] / 1024 if app.get("tree_max_vmhwm_kib") else None,
+    }
+
+
+def sets_table(options: argparse.Namespace) -> list[str]:
+    lines = [
+        "",
+        "Growing: each server prevalidates and submits N records with N files, then lists "
+        "every set submitted so far (GET /metadatasets, no limit), for each N in turn. App "
+        "peak memory: the largest peak resident set (VmHWM) among the app's processes, "
+        "reset before the N's workload and read after the listing. A dash: not measured "
+        f"(DataMeta 1.1.1 is run up to {options.peer_max_sets} sets, each run stopped after "
+        f"{options.peer_sets_timeout} s).",
+        "",
+        "| workload | unit | DataMeta 1.1.1 | this project | speed-up |",
+        "|---|---|---|---|---|",
+    ]
+    for size in options.sets:
+        peer, own = sets_figures("peer", size), sets_figures("datameta", size)
+        listed = own.get("listed") or peer.get("listed") or "?"
+        for key, label in (
+            ("prevalidation", f"prevalidation of {size} records + files"),
+            ("submission", f"submission of {size} records + files"),
+            ("listing", f"list all {listed} submitted sets (after {size})"),
+            ("peak", "  app peak memory during the above"),
+        ):
+            p, o = peer.get(key), own.get(key)
+            unit = "MiB" if key == "peak" else "s"
+            ratio = f"{p / o:.2f}x" if p and o and key != "peak" else "-"
+            lines.append(f"| {label} | {unit} | {fmt(p)} | {fmt(o)} | {ratio} |")
+    return lines
+
+
 LOAD_COLUMNS = ("Request Count", "Failure Count", "Requests/s", "50%", "95%", "99%")
 
 
@@ -416,6 +494,7 @@ def write_results(options: argparse.Namespace, peer: list, own: list, load: list
         "server, which receives the uploads that DataMeta 1.1.1 takes in the app).",
         "",
         *(table(options, peer, own) if options.runs else []),
+        *(sets_table(options) if options.sets else []),
         *(load_section(options) if options.load else []),
         END,
     ]
@@ -468,6 +547,9 @@ def main(argv: list[str] | None = None) -> int:
         help="how this project is served ({bin}: the venv's bin, {port}: --app-port)",
     )
     parser.add_argument("--only", choices=["peer", "datameta"], help="measure one side only")
+    parser.add_argument("--sets", type=int, nargs="*", default=[], help="e.g. 1000 10000")
+    parser.add_argument("--peer-max-sets", type=int, default=1000)
+    parser.add_argument("--peer-sets-timeout", type=float, default=1800)
     parser.add_argument("--load", type=int, default=0, help="seconds of load test (0: none)")
     parser.add_argument("--load-users", type=int, default=50)
     parser.add_argument("--load-max-tasks", type=int, default=100_000)

@@ -83,7 +83,7 @@ EOF
     -s3.port="$S3_PORT" -s3.port.grpc=$((BASE + 17)) -s3.localSocket="$DIR/s3/s3.sock" \
     -s3.port.iceberg=0 -s3.port.lance=0 -admin.ui=false -admin.port=$((BASE + 18)) \
     -admin.port.grpc=$((BASE + 19)) -webdav=false -master.telemetry=false \
-    -s3.config=s3/identities.json -bucket="$BUCKET" $S3_OPTIONS >s3/weed.log 2>&1 &
+    -s3.config=s3/identities.json -bucket="$BUCKET" ${S3_OPTIONS:-} >s3/weed.log 2>&1 &
   echo $! >weed.pid
   # The bucket is created asynchronously after the server reports healthy.
   wait_for 90 "S3 bucket $BUCKET" s3_bucket_ready
