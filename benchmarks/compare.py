@@ -122,9 +122,17 @@ def run_load(name: str, url: str, token: str, options: argparse.Namespace) -> No
     }
     log(f"{name}: load test, {options.load_users} clients for {options.load} s")
     # Bounded: locust stops at --run-time; a hung run is killed after twice that.
-    subprocess.run(
-        command, env=environ, check=False, timeout=2 * options.load + 120, stdout=subprocess.DEVNULL
-    )
+    # locust's own summary (the CSV is written as the run stops: requests still finishing
+    # in the stop timeout are only in the summary).
+    with (OUT / f"{name}-load.log").open("w") as summary:
+        subprocess.run(
+            command,
+            env=environ,
+            check=False,
+            timeout=2 * options.load + 120,
+            stdout=summary,
+            stderr=subprocess.STDOUT,
+        )
     rows = list(csv.DictReader((prefix.parent / f"{prefix.name}_stats.csv").open()))
     (OUT / f"{name}-load.json").write_text(json.dumps({"seconds": options.load, "rows": rows}))
 
@@ -394,7 +402,8 @@ def sets_figures(name: str, size: int) -> dict[str, float | None]:
     results = json.loads(path.read_text())["results"]
     listing = phase(results, "list", "get1")
     memory = next((r.get("server_mem_after") for r in results if r["workload"] == "list"), {})
-    app = (memory or {}).get("app") or {}
+    # Keyed "label:pid".
+    app = next((v for k, v in (memory or {}).items() if k.startswith("app:") and v), {})
     return {
         "prevalidation": phase(results, "submit", "presubvalidation").get("wall_s"),
         "submission": phase(results, "submit", "submission").get("wall_s"),
