@@ -11,7 +11,7 @@ With ``--load SECONDS``, after its runs each server also takes a load test: locu
 operation go into the same section of RESULTS.md. ``--runs 0 --load 60`` runs the load test
 alone.
 
-With ``--sets N ...``, after its runs each server also prevalidates and submits N records
+With ``--sets N ...``, after its runs (and the load test) each server also prevalidates and submits N records
 with N files and lists every submitted set, for each N in turn (growing: each listing holds
 the sets of the sizes before), its app's peak memory reset before and read after. DataMeta
 1.1.1 is slow at this (its prevalidation looks every record up on its own): sizes above
@@ -140,7 +140,7 @@ def run_load(name: str, url: str, token: str, options: argparse.Namespace) -> No
 def measure(name: str, url: str, token: str, pids: list[str], options: argparse.Namespace) -> list:
     """Every run's figures for one server: a list (per run) of bench.py results.
 
-    With ``--load``, the load test follows on the same server.
+    With ``--load`` and ``--sets``, the load test and the big sizes follow on the same server.
     """
     runs = []
     for run in range(options.runs):
@@ -150,6 +150,10 @@ def measure(name: str, url: str, token: str, pids: list[str], options: argparse.
             log(f"{name}: run {run + 1}/{options.runs}, {workload}")
             results += run_bench(url, token, pids, name, args, out)["results"]
         runs.append(results)
+    # The load test before the big sizes: a run of 1.1.1 stopped by its timeout may leave
+    # it busy with the request for a while.
+    if options.load:
+        run_load(name, url, token, options)
     for size in options.sets:
         out = OUT / f"{name}-sets{size}.json"
         out.unlink(missing_ok=True)
@@ -163,8 +167,6 @@ def measure(name: str, url: str, token: str, pids: list[str], options: argparse.
         except subprocess.TimeoutExpired:
             log(f"{name}: {size} sets: stopped after {options.peer_sets_timeout} s")
             out.unlink(missing_ok=True)
-    if options.load:
-        run_load(name, url, token, options)
     return runs
 
 
@@ -525,7 +527,8 @@ def load_section(options: argparse.Namespace) -> list[str]:
         "",
         f"Load test: locust (`benchmarks/locustfile.py`), headless, {options.load_users} "
         f"clients on loopback for {options.load} s (at most {options.load_max_tasks} tasks), "
-        "against each server right after its runs above, on the same database. The mix per "
+        "against each server right after its runs above (before the sizes), on the same "
+        "database. The mix per "
         "client: stage a record (weight 6), announce + upload + confirm a 4 KiB file (3), "
         "upload a file, stage its record, prevalidate and submit both (1), list every "
         "submitted set (1), read the definitions, one of its sets and one of its files (3); "
