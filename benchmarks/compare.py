@@ -11,9 +11,10 @@ With ``--load SECONDS``, after its runs each server also takes a load test: locu
 operation go into the same section of RESULTS.md. ``--runs 0 --load 60`` runs the load test
 alone.
 
-With ``--sets N ...``, after its runs (and the load test) each server also prevalidates and submits N records
-with N files and lists every submitted set, for each N in turn (growing: each listing holds
-the sets of the sizes before), its app's peak memory reset before and read after. DataMeta
+With ``--sets N ...``, after its runs (and the load test) each server also prevalidates and
+submits N records with N files and lists every submitted set, for each N in turn (growing:
+each listing holds the sets of the sizes before), its app's peak memory reset before and
+read after. DataMeta
 1.1.1 is slow at this (its prevalidation looks every record up on its own): sizes above
 ``--peer-max-sets`` are not run against it, and each of its runs is stopped after
 ``--peer-sets-timeout`` seconds; the table says so where a figure is missing.
