@@ -29,4 +29,8 @@ def includeme(config: Configurator) -> None:
     config.pyramid_openapi3_spec(SPEC_PATH, route="/api/v1/openapi.yaml", route_name="api_spec")
     # The same checks with what is the same for every request done once per operation.
     config.include(".validation")
+    config.add_tween(
+        "datameta.api.submissions.submissions_in_turn_tween_factory",
+        over="pyramid_tm.tm_tween_factory",
+    )
     config.scan(".")

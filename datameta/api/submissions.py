@@ -2,18 +2,65 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from pyramid.httpexceptions import HTTPNoContent
+from pyramid.registry import Registry
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import DBAPIError
 
 from datameta.api.serialize import aware_utc, identifier
 from datameta.logic import submissions
 from datameta.logic.submissions import SubmissionContents
 from datameta.models import Submission
 from datameta.telemetry.metrics import count_submission
+
+log = logging.getLogger(__name__)
+
+SUBMISSION_LOCK_ID = 0x446D535375626D74
+SUBMISSIONS_PATH = "/api/v1/submissions"
+
+
+@contextmanager
+def _turn_of(engine: Engine) -> Iterator[None]:
+    """Wait for the submission lock and hold it for the block, on a connection of its own."""
+    with ExitStack() as stack:
+        try:
+            lock_connection = stack.enter_context(engine.connect())
+            lock_connection.execute(select(func.pg_advisory_xact_lock(SUBMISSION_LOCK_ID)))
+        except DBAPIError as error:
+            # The request meets the outage itself and answers it as every request does.
+            log.warning("submission proceeds without waiting its turn: %s", error)
+        yield
+    # Closing the lock connection ended its transaction and so released the lock.
+
+
+def submissions_in_turn_tween_factory(
+    handler: Callable[[Request], Response], registry: Registry
+) -> Callable[[Request], Response]:
+    """Let one submission at a time through, each until its transaction has ended.
+
+    A submission checks its site-unique values against every submitted set while
+    it marks its own sets submitted. Two at once therefore form a read/write cycle
+    that SERIALIZABLE aborts, and replays that start at once lose it again. A
+    submission waits here for the one before it, on a connection of its own and
+    before its own transaction has read anything, so it sees what that one wrote.
+    """
+    engine = registry["dbengine"]
+
+    def submissions_in_turn(request: Request) -> Response:
+        if request.method != "POST" or request.path_info != SUBMISSIONS_PATH:
+            return handler(request)
+        with _turn_of(engine):
+            return handler(request)
+
+    return submissions_in_turn
 
 
 def submission_json(submission: Submission, contents: SubmissionContents) -> dict[str, Any]:

@@ -153,6 +153,38 @@ def test_other_groups_cannot_see_submitted_data(testapp, dbsession, submitter):
     assert len(testapp.get("/api/v1/metadatasets", headers=api_headers(reader)).json) == 1
 
 
+def test_concurrent_submissions_of_different_sets_all_succeed(app, committed_db):
+    """Submissions of unrelated sets at the same moment each get through, none answers 409."""
+    racer_count = 8
+    admin_key = make_api_key(committed_db, make_user(committed_db, site_admin=True))
+    keys = [make_api_key(committed_db, make_user(committed_db)) for _ in range(racer_count)]
+    committed_db.commit()
+    define_sample_sheet(committing_client(app), admin_key)
+    staged = [
+        stage(committing_client(app), key, {"SampleId": f"S{index}"}).json
+        for index, key in enumerate(keys)
+    ]
+    barrier = threading.Barrier(racer_count)
+    results: list = [None] * racer_count
+
+    def submit(index):
+        racer_client = committing_client(app)
+        barrier.wait()
+        results[index] = racer_client.post_json(
+            "/api/v1/submissions",
+            body([staged[index]], []),
+            headers=api_headers(keys[index]),
+            expect_errors=True,
+        )
+
+    threads = [threading.Thread(target=submit, args=(index,)) for index in range(racer_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert [response.status_int for response in results] == [200] * racer_count
+
+
 def test_two_racing_submissions_of_one_site_unique_value_one_wins(app, committed_db):
     """Real transactions in two threads: SERIALIZABLE plus retry lets exactly one through."""
     admin = make_user(committed_db, site_admin=True)
