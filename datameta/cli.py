@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import functools
 import hashlib
+import io
 import json
 import os
 import signal
@@ -42,6 +43,7 @@ URLS_PER_REQUEST = 100  # part URLs asked for at once at most (the API's limit)
 # should still be in the page cache then.
 LOOKAHEAD_BYTES = 1024**3
 HASH_CHUNK = 4 * 1024 * 1024
+SEND_BLOCK = 1024 * 1024
 ATTEMPTS = 6  # per part or download, with exponential backoff
 STATE_FILE = ".datameta-uploads.json"
 CHUNK = 1024 * 1024
@@ -185,11 +187,40 @@ def _hash_parts(local: Path, size: int, part_size: int, whole: Any) -> Iterator[
             yield Part(number, offset, length, md5.hexdigest())
 
 
+class _FileRegion(io.RawIOBase):
+    """``length`` bytes of an open file from ``offset``, read as they are sent.
+
+    The request body streams from the file (the page cache, as the part was hashed
+    a moment ago), so memory does not grow with the part size.
+    """
+
+    def __init__(self, fd: int, offset: int, length: int) -> None:
+        self.fd, self.position, self.left, self.length = fd, offset, length, length
+        self.buffer = memoryview(b"")
+
+    def __len__(self) -> int:  # requests sends it as Content-Length
+        return self.length
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if not self.buffer and self.left:
+            # HTTP libraries ask for 16 KiB at a time: read the file in larger blocks.
+            data = os.pread(self.fd, min(SEND_BLOCK, self.left), self.position)
+            if not data:
+                raise OSError("the file became shorter while it was being uploaded")
+            self.buffer = memoryview(data)
+            self.position += len(data)
+            self.left -= len(data)
+        size = len(self.buffer) if size < 0 else size
+        chunk, self.buffer = self.buffer[:size], self.buffer[size:]
+        return bytes(chunk)
+
+
 def _put_part(session: requests.Session, url: dict[str, Any], fd: int, part: Part) -> None:
-    data = os.pread(fd, part.length, part.offset)
-    if len(data) != part.length:
-        raise OSError(f"part {part.number}: the file became shorter while it was being uploaded")
-    response = session.put(url["url"], data=data, headers=url["requestHeaders"], timeout=300)
+    body = _FileRegion(fd, part.offset, part.length)
+    response = session.put(url["url"], data=body, headers=url["requestHeaders"], timeout=300)
     if response.status_code != 200:
         raise PartRefused(f"part {part.number}: S3 answered {response.status_code}")
 
@@ -284,11 +315,11 @@ def upload_file(
                         continue
                     pending.append(part)
                     settle(block=False)
-                    # The senders hold fewer than a round of signed parts in reserve.
-                    if len(in_flight) < 2 * jobs and len(pending) >= jobs:
+                    # A sender is about to go idle: sign every part hashed by then.
+                    if len(in_flight) < jobs and len(pending) >= jobs - len(in_flight):
                         sign_pending()
                     while len(pending) + len(in_flight) >= lookahead:
-                        if pending and len(in_flight) < 2 * jobs:
+                        if pending and len(in_flight) < jobs:
                             sign_pending()
                         else:
                             settle(block=True)
