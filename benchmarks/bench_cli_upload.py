@@ -6,14 +6,15 @@ Usage (with a stack up: `make run`, or `scripts/stack.sh up DIR PORT` and its en
 
 On a fresh scratch database of the stack, serves the app as production does
 (`pserve production.ini`, gunicorn, one worker of 4 threads, response validation
-off) and runs `datameta-worker`. For each size, writes a file of that many MiB
-(random bytes, on BENCH_TMP or /tmp), uploads it to the bucket with boto3
-(16 MiB parts, 4 in flight, no checksums), then with `datameta upload` (4 parts
-in flight, each part's MD5 signed into its URL, the whole-file MD5 computed on
-the way), then waits for the worker to verify it. Reports both throughputs, the
-app's CPU time per GiB (every process of the server, from /proc), the growth of
-the app's and the worker's peak resident memory (VmHWM) during that file, the
-command line's peak resident memory, and the worker's verification.
+off) and runs `datameta-worker`; a 40 MiB file goes first to warm the app up.
+For each size, writes a file of that many MiB (random bytes, on BENCH_TMP or
+/tmp), uploads it to the bucket with boto3 (16 MiB parts, 4 in flight, no
+checksums), then with `datameta upload` (4 parts in flight, each part's MD5
+signed into its URL, the whole-file MD5 computed on the way), then waits for
+the worker to verify it. Reports both throughputs, the app's CPU time per GiB
+(every process of the server, from /proc), the growth of the app's and the
+worker's peak resident memory (VmHWM) during that file, the command line's
+peak resident memory, and the worker's verification.
 
 With --profile, the app is served by waitress inside this process instead, each
 request under cProfile, and the functions that took the most CPU time over all
@@ -256,6 +257,12 @@ def run(
         "| worker peak RSS growth |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
     )
     block = os.urandom(MiB)
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as folder:
+        # A served app is warm: its first requests build what later ones reuse.
+        warm_up = Path(folder) / "warm-up.bin"
+        warm_up.write_bytes(block * 40)
+        _, _, output = cli_upload(environ, warm_up, Path(folder) / "state.json")
+        wait_verified(url, token, output.split("\t")[1])
     for size_mib in args.sizes:
         with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as folder:
             path = Path(folder) / f"bench-{size_mib}.bin"
