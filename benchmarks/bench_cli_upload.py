@@ -184,73 +184,91 @@ def serve(environ: dict[str, str], port: int, profile: bool) -> tuple[Any, Profi
     return server, profiled
 
 
+class Site:
+    """The app and the worker on a scratch database of the stack, with a site admin."""
+
+    def __init__(self, port: int, *, profile: bool = False) -> None:
+        _, self.environ = scratch_database("bench_upload")
+        self.url = f"http://127.0.0.1:{port}"
+        self.token = secrets.token_urlsafe(32)
+        self.email, self.password = "bench@example.org", secrets.token_urlsafe(16) + "aA1!"
+        self.environ.update(
+            DATAMETA_SESSION_SECRET=secrets.token_urlsafe(40),
+            DATAMETA_PUBLIC_URL=self.url,
+            # Served over plain HTTP here: the session cookie must come back.
+            DATAMETA_SESSION_COOKIE_SECURE="false",
+            DATAMETA_URL=self.url,
+            DATAMETA_TOKEN=self.token,
+        )
+        subprocess.run(  # noqa: S603
+            [
+                str(BIN / "initialize_datameta_db"),
+                "-c",
+                "production.ini",
+                "--initial-user-fullname",
+                "Bench",
+                "--initial-user-email",
+                self.email,
+                "--initial-user-pass",
+                self.password,
+                "--initial-group",
+                "Bench",
+                "--initial-api-key",
+                self.token,
+                "--create-bucket",
+            ],
+            cwd=ROOT,
+            env=self.environ,
+            check=True,
+        )
+        self.app, self.profiled = serve(self.environ, port, profile)
+        self.app_pid: int | None = None if self.profiled else self.app.pid
+        self.worker = subprocess.Popen(  # noqa: S603
+            [str(BIN / "datameta-worker"), "-c", "production.ini"],
+            cwd=ROOT,
+            env=self.environ,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_up(self.url)
+
+    def stop(self) -> None:
+        self.worker.send_signal(signal.SIGTERM)
+        self.worker.wait(60)
+        if self.profiled is None:
+            self.app.send_signal(signal.SIGTERM)
+            self.app.wait(60)
+        else:
+            self.app.close()
+
+    def app_cpu(self) -> float:
+        """CPU seconds of the app so far (of this process when profiled)."""
+        return cpu_seconds(self.app_pid) if self.app_pid else time.process_time()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("sizes", nargs="*", type=int, default=[1024, 5120], metavar="MiB")
     parser.add_argument("--port", type=int, default=6590, help="the app's port")
     parser.add_argument("--profile", action="store_true", help="profile the app's requests")
     args = parser.parse_args()
-    _, environ = scratch_database("bench_upload")
-    url = f"http://127.0.0.1:{args.port}"
-    token = secrets.token_urlsafe(32)
-    environ.update(
-        DATAMETA_SESSION_SECRET=secrets.token_urlsafe(40),
-        DATAMETA_PUBLIC_URL=url,
-        DATAMETA_URL=url,
-        DATAMETA_TOKEN=token,
-    )
-    subprocess.run(  # noqa: S603
-        [
-            str(BIN / "initialize_datameta_db"),
-            "-c",
-            "production.ini",
-            "--initial-user-fullname",
-            "Bench",
-            "--initial-user-email",
-            "bench@example.org",
-            "--initial-user-pass",
-            secrets.token_urlsafe(16) + "aA1!",
-            "--initial-group",
-            "Bench",
-            "--initial-api-key",
-            token,
-            "--create-bucket",
-        ],
-        cwd=ROOT,
-        env=environ,
-        check=True,
-    )
-    app, profiled = serve(environ, args.port, args.profile)
-    worker = subprocess.Popen(  # noqa: S603
-        [str(BIN / "datameta-worker"), "-c", "production.ini"],
-        cwd=ROOT,
-        env=environ,
-        stderr=subprocess.DEVNULL,
-    )
+    site = Site(args.port, profile=args.profile)
     try:
-        wait_up(url)
-        run(args, environ, url, token, None if profiled else app.pid, worker.pid)
+        run(args, site)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(60)
-        if profiled is None:
-            app.send_signal(signal.SIGTERM)
-            app.wait(60)
-        else:
-            app.close()
-    if profiled is not None and profiled.stats is not None:
-        profiled.stats.sort_stats("cumulative").print_stats(40)
-        profiled.stats.sort_stats("tottime").print_stats(25)
+        site.stop()
+    if site.profiled is not None and site.profiled.stats is not None:
+        site.profiled.stats.sort_stats("cumulative").print_stats(40)
+        site.profiled.stats.sort_stats("tottime").print_stats(25)
 
 
-def run(
-    args: argparse.Namespace,
-    environ: dict[str, str],
-    url: str,
-    token: str,
-    app_pid: int | None,
-    worker_pid: int,
-) -> None:
+def run(args: argparse.Namespace, site: Site) -> None:
+    environ, url, token, app_pid, worker_pid = (
+        site.environ,
+        site.url,
+        site.token,
+        site.app_pid,
+        site.worker.pid,
+    )
     print(
         "| file | load before | boto3 | datameta upload | ratio | app CPU | app CPU per GiB "
         "| app peak RSS growth | datameta peak RSS | verification | worker CPU per GiB "
@@ -272,11 +290,11 @@ def run(
                     out.write(number.to_bytes(8, "big") + block[8:])
             load_before = load()
             plain = boto3_upload(environ, path)
-            app_cpu = cpu_seconds(app_pid) if app_pid else time.process_time()
+            app_cpu = site.app_cpu()
             app_rss = peak_rss_mib(app_pid) if app_pid else {}
             worker_cpu, worker_rss = cpu_seconds(worker_pid), peak_rss_mib(worker_pid)
             ours, cli_rss, output = cli_upload(environ, path, Path(folder) / "state.json")
-            app_cpu = (cpu_seconds(app_pid) if app_pid else time.process_time()) - app_cpu
+            app_cpu = site.app_cpu() - app_cpu
             app_growth = growth(app_rss, peak_rss_mib(app_pid)) if app_pid else float("nan")
             site_id = output.split("\t")[1]
             verified = wait_verified(url, token, site_id)

@@ -196,7 +196,6 @@ class _FileRegion(io.RawIOBase):
 
     def __init__(self, fd: int, offset: int, length: int) -> None:
         self.fd, self.position, self.left, self.length = fd, offset, length, length
-        self.buffer = memoryview(b"")
 
     def __len__(self) -> int:  # requests sends it as Content-Length
         return self.length
@@ -205,17 +204,28 @@ class _FileRegion(io.RawIOBase):
         return True
 
     def read(self, size: int = -1) -> bytes:
-        if not self.buffer and self.left:
-            # HTTP libraries ask for 16 KiB at a time: read the file in larger blocks.
-            data = os.pread(self.fd, min(SEND_BLOCK, self.left), self.position)
-            if not data:
-                raise OSError("the file became shorter while it was being uploaded")
-            self.buffer = memoryview(data)
-            self.position += len(data)
-            self.left -= len(data)
-        size = len(self.buffer) if size < 0 else size
-        chunk, self.buffer = self.buffer[:size], self.buffer[size:]
-        return bytes(chunk)
+        size = self.left if size < 0 else min(size, self.left)
+        data = os.pread(self.fd, size, self.position) if size else b""
+        if len(data) < size:
+            raise OSError("the file became shorter while it was being uploaded")
+        self.position += size
+        self.left -= size
+        return data
+
+
+class _LargeBlocks(requests.adapters.HTTPAdapter):
+    """Sends request bodies in blocks of SEND_BLOCK, not urllib3's 16 KiB: fewer reads
+    and fewer trips through Python per part."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, blocksize=SEND_BLOCK, **kwargs)
+
+
+def _part_session() -> requests.Session:
+    session = requests.Session()
+    session.mount("http://", _LargeBlocks())
+    session.mount("https://", _LargeBlocks())
+    return session
 
 
 def _put_part(session: requests.Session, url: dict[str, Any], fd: int, part: Part) -> None:
@@ -269,7 +279,7 @@ def upload_file(
     part_size = upload["partSize"]
     lookahead = max(2 * jobs, LOOKAHEAD_BYTES // part_size)
     whole = hashlib.md5(usedforsecurity=False)
-    session = requests.Session()
+    session = _part_session()
     resumed = sent = 0
     in_flight: set[Future[None]] = set()
     pending: list[Part] = []  # hashed, not signed yet
