@@ -86,7 +86,8 @@ def load() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-def boto3_upload(environ: dict[str, str], path: Path) -> float:
+def boto3_upload(environ: dict[str, str], path: Path) -> tuple[float, float]:
+    """Seconds, and CPU seconds of this process (boto3's threads) during the upload."""
     client = boto3.client(
         "s3",
         endpoint_url=environ["DATAMETA_STORAGE_S3_ENDPOINT_URL"],
@@ -97,15 +98,15 @@ def boto3_upload(environ: dict[str, str], path: Path) -> float:
     )
     config = TransferConfig(multipart_chunksize=16 * MiB, max_concurrency=4)
     bucket = environ["DATAMETA_STORAGE_S3_BUCKET"]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     client.upload_file(str(path), bucket, f"bench/{path.name}", Config=config)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     client.delete_object(Bucket=bucket, Key=f"bench/{path.name}")
-    return elapsed
+    return elapsed, cpu
 
 
-def cli_upload(environ: dict[str, str], path: Path, state: Path) -> tuple[float, float, str]:
-    """Seconds, the command line's peak RSS in MiB, and its output line."""
+def cli_upload(environ: dict[str, str], path: Path, state: Path) -> tuple[float, float, float, str]:
+    """Seconds, the command line's CPU seconds and peak RSS in MiB, and its output line."""
     start = time.perf_counter()
     command = [str(BIN / "datameta"), "upload", "-q", "--state", str(state), str(path)]
     process = subprocess.Popen(command, env=environ, stdout=subprocess.PIPE, text=True)  # noqa: S603
@@ -114,7 +115,7 @@ def cli_upload(environ: dict[str, str], path: Path, state: Path) -> tuple[float,
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
     assert status == 0, status
-    return elapsed, usage.ru_maxrss / 1024, output
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, output
 
 
 def wait_verified(url: str, token: str, file_id: str) -> float:
@@ -270,16 +271,17 @@ def run(args: argparse.Namespace, site: Site) -> None:
         site.worker.pid,
     )
     print(
-        "| file | load before | boto3 | datameta upload | ratio | app CPU | app CPU per GiB "
-        "| app peak RSS growth | datameta peak RSS | verification | worker CPU per GiB "
-        "| worker peak RSS growth |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "| file | load before | boto3 | datameta upload | ratio | client CPU per GiB "
+        "(boto3 / datameta) | app CPU | app CPU per GiB | app peak RSS growth "
+        "| datameta peak RSS | verification | worker CPU per GiB | worker peak RSS growth |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     )
     block = os.urandom(MiB)
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as folder:
         # A served app is warm: its first requests build what later ones reuse.
         warm_up = Path(folder) / "warm-up.bin"
         warm_up.write_bytes(block * 40)
-        _, _, output = cli_upload(environ, warm_up, Path(folder) / "state.json")
+        *_, output = cli_upload(environ, warm_up, Path(folder) / "state.json")
         wait_verified(url, token, output.split("\t")[1])
     for size_mib in args.sizes:
         with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as folder:
@@ -289,11 +291,11 @@ def run(args: argparse.Namespace, site: Site) -> None:
                     # Each MiB differs, so no part equals another.
                     out.write(number.to_bytes(8, "big") + block[8:])
             load_before = load()
-            plain = boto3_upload(environ, path)
+            plain, plain_cpu = boto3_upload(environ, path)
             app_cpu = site.app_cpu()
             app_rss = peak_rss_mib(app_pid) if app_pid else {}
             worker_cpu, worker_rss = cpu_seconds(worker_pid), peak_rss_mib(worker_pid)
-            ours, cli_rss, output = cli_upload(environ, path, Path(folder) / "state.json")
+            ours, cli_cpu, cli_rss, output = cli_upload(environ, path, Path(folder) / "state.json")
             app_cpu = site.app_cpu() - app_cpu
             app_growth = growth(app_rss, peak_rss_mib(app_pid)) if app_pid else float("nan")
             site_id = output.split("\t")[1]
@@ -303,7 +305,8 @@ def run(args: argparse.Namespace, site: Site) -> None:
             gib = size_mib / 1024
             print(
                 f"| {size_mib} MiB | {load_before} | {size_mib / plain:.0f} MiB/s "
-                f"| {size_mib / ours:.0f} MiB/s | {plain / ours:.0%} | {app_cpu:.3f} s "
+                f"| {size_mib / ours:.0f} MiB/s | {plain / ours:.0%} "
+                f"| {plain_cpu / gib:.2f} s / {cli_cpu / gib:.2f} s | {app_cpu:.3f} s "
                 f"| {app_cpu / gib:.3f} s | {app_growth:+.1f} MiB | {cli_rss:.0f} MiB "
                 f"| {verified:.1f} s | {worker_cpu / gib:.2f} s | {worker_growth:+.1f} MiB |",
                 flush=True,
