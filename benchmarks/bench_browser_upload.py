@@ -84,7 +84,10 @@ def upload_through_the_page(site: Site, path: Path) -> tuple[float, float, float
         page.wait_for_url("**/home")
         page.goto("/submit")
         page.wait_for_selector("#submit-app[data-ready=true]")
-        before = sum(status_mib(pid, "VmRSS") for pid in chromium_pids())
+        before = 0.0
+        for pid in chromium_pids():
+            with contextlib.suppress(OSError):
+                before += status_mib(pid, "VmRSS")
         sampler = MemorySampler()
         sampler.start()
         app_cpu = site.app_cpu()
@@ -96,7 +99,10 @@ def upload_through_the_page(site: Site, path: Path) -> tuple[float, float, float
         app_cpu = site.app_cpu() - app_cpu
         sampler.stopped.set()
         sampler.join()
-        one = max(status_mib(pid, "VmHWM") for pid in chromium_pids())
+        one = 0.0
+        for pid in chromium_pids():
+            with contextlib.suppress(OSError):  # a process that just ended
+                one = max(one, status_mib(pid, "VmHWM"))
         browser.close()
     return elapsed, app_cpu, before, sampler.peak_total, one
 

@@ -52,8 +52,15 @@ BIN = Path(sys.executable).parent
 def process_tree(pid: int) -> list[int]:
     """``pid`` and its descendants (gunicorn's master and workers)."""
     pids = [pid]
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        children = (task / "children").read_text().split()
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return pids  # ended meanwhile
+    for task in tasks:
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue  # a thread that ended meanwhile
         for child in children:
             pids.extend(process_tree(int(child)))
     return pids
