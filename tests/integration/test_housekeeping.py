@@ -3,6 +3,7 @@
 import asyncio
 import io
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -202,8 +203,9 @@ def test_records_of_jobs_finished_before_the_retention_are_removed_whatever_thei
         kept = {row["id"] for row in rows}
         return removed, {name for name, job_id in ids.items() if job_id in kept}
 
-    with caplog.at_level(logging.INFO, logger="datameta"):
-        removed, kept = asyncio.run(scenario())
+    with caplog.at_level(logging.INFO, logger="datameta"), ThreadPoolExecutor(1) as thread:
+        # A loop of its own: Playwright's sync API keeps one running in this thread.
+        removed, kept = thread.submit(asyncio.run, scenario()).result()
     assert kept == {"recent success", "waiting since long"}
     assert removed == 2
     assert f"removed 2 job(s) finished more than {retention} day(s) ago" in caplog.text
