@@ -1,90 +1,325 @@
-"""The command line against a plain boto3 multipart upload of the same file.
+"""The command line against a plain boto3 multipart upload of the same file, with the
+app's and the worker's CPU time and memory.
 
-Usage (with the app served and its stack's env.sh sourced):
-    DATAMETA_URL=http://localhost:6543 DATAMETA_TOKEN=<key> DATAMETA_APP_PID=<pid> \\
-        .venv/bin/python -m benchmarks.bench_cli_upload [MiB ...]
+Usage (with a stack up: `make run`, or `scripts/stack.sh up DIR PORT` and its env.sh sourced):
+    .venv/bin/python -m benchmarks.bench_cli_upload [--port 6590] [--profile] [MiB ...]
 
-For each size, writes a file of that many MiB, uploads it to the bucket with
-boto3 (16 MiB parts, 4 in flight), then with ``datameta upload`` (4 parts in
-flight, part MD5s and the whole-file MD5 computed on the way), and reports both
-throughputs, the app process's CPU time per GiB (from /proc) and the command
-line's peak resident memory.
+On a fresh scratch database of the stack, serves the app as production does
+(`pserve production.ini`, gunicorn, one worker of 4 threads, response validation
+off) and runs `datameta-worker`; a 40 MiB file goes first to warm the app up.
+For each size, writes a file of that many MiB (random bytes, on BENCH_TMP or
+/tmp), uploads it to the bucket with boto3 (16 MiB parts, 4 in flight, no
+checksums), then with `datameta upload` (4 parts in flight, each part's MD5
+signed into its URL, the whole-file MD5 computed on the way), then waits for
+the worker to verify it. Reports both throughputs, the app's CPU time per GiB
+(every process of the server, from /proc), the growth of the app's and the
+worker's peak resident memory (VmHWM) during that file, the command line's
+peak resident memory, and the worker's verification.
+
+With --profile, the app is served by waitress inside this process instead, each
+request under cProfile, and the functions that took the most CPU time over all
+uploads are printed (profiling slows Python down: the CPU figures of such a run
+are not the app's).
 """
 
 from __future__ import annotations
 
+import argparse
+import cProfile
 import os
+import pstats
+import secrets
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import boto3
+import requests
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
+from benchmarks.common import BENCH_INI, ROOT, scratch_database
+
 MiB = 1024 * 1024
-BLOCK = os.urandom(MiB)
+BIN = Path(sys.executable).parent
 
 
-def app_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (gunicorn's master and workers)."""
+    pids = [pid]
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return pids  # ended meanwhile
+    for task in tasks:
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue  # a thread that ended meanwhile
+        for child in children:
+            pids.extend(process_tree(int(child)))
+    return pids
 
 
-def boto3_upload(path: Path) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of ``pid`` and its descendants."""
+    total = 0
+    for each in process_tree(pid):
+        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mib(pid: int) -> dict[int, float]:
+    """Peak resident memory (VmHWM) of ``pid`` and its descendants, by process."""
+    peaks = {}
+    for each in process_tree(pid):
+        for line in Path(f"/proc/{each}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                peaks[each] = int(line.split()[1]) / 1024
+    return peaks
+
+
+def growth(before: dict[int, float], after: dict[int, float]) -> float:
+    return max(after[pid] - before.get(pid, after[pid]) for pid in after)
+
+
+def load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def boto3_upload(environ: dict[str, str], path: Path) -> tuple[float, float]:
+    """Seconds, and CPU seconds of this process (boto3's threads) during the upload."""
     client = boto3.client(
         "s3",
-        endpoint_url=os.environ["DATAMETA_STORAGE_S3_ENDPOINT_URL"],
-        aws_access_key_id=os.environ["DATAMETA_STORAGE_S3_ACCESS_KEY"],
-        aws_secret_access_key=os.environ["DATAMETA_STORAGE_S3_SECRET_KEY"],
+        endpoint_url=environ["DATAMETA_STORAGE_S3_ENDPOINT_URL"],
+        aws_access_key_id=environ["DATAMETA_STORAGE_S3_ACCESS_KEY"],
+        aws_secret_access_key=environ["DATAMETA_STORAGE_S3_SECRET_KEY"],
         region_name="us-east-1",
         config=Config(s3={"addressing_style": "path"}),
     )
     config = TransferConfig(multipart_chunksize=16 * MiB, max_concurrency=4)
-    bucket = os.environ["DATAMETA_STORAGE_S3_BUCKET"]
-    start = time.perf_counter()
+    bucket = environ["DATAMETA_STORAGE_S3_BUCKET"]
+    start, cpu = time.perf_counter(), time.process_time()
     client.upload_file(str(path), bucket, f"bench/{path.name}", Config=config)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     client.delete_object(Bucket=bucket, Key=f"bench/{path.name}")
-    return elapsed
+    return elapsed, cpu
 
 
-def cli_upload(path: Path, state: Path) -> tuple[float, float]:
-    """Seconds, and the command line's peak RSS in MiB."""
-    datameta = str(Path(sys.executable).parent / "datameta")
+def cli_upload(environ: dict[str, str], path: Path, state: Path) -> tuple[float, float, float, str]:
+    """Seconds, the command line's CPU seconds and peak RSS in MiB, and its output line."""
     start = time.perf_counter()
-    command = [datameta, "upload", "-q", "--state", str(state), str(path)]
-    process = subprocess.Popen(command)  # noqa: S603 (our own command, fixed arguments)
+    command = [str(BIN / "datameta"), "upload", "-q", "--state", str(state), str(path)]
+    process = subprocess.Popen(command, env=environ, stdout=subprocess.PIPE, text=True)  # noqa: S603
+    assert process.stdout is not None
+    output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
     assert status == 0, status
-    return elapsed, usage.ru_maxrss / 1024
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, output
 
 
-def main(sizes: list[int]) -> None:
-    app_pid = int(os.environ["DATAMETA_APP_PID"])
-    print(
-        "| file | boto3 | datameta upload | ratio | app CPU per GiB | datameta peak RSS |\n"
-        "|---|---|---|---|---|---|"
+def wait_verified(url: str, token: str, file_id: str) -> float:
+    """Seconds until the worker has verified the file."""
+    start = time.perf_counter()
+    while True:
+        state = requests.get(
+            f"{url}/api/v1/files/{file_id}/verification",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        ).json()
+        if state["state"] != "verifying":
+            assert state["state"] == "verified", state
+            return time.perf_counter() - start
+        time.sleep(0.2)
+
+
+def wait_up(url: str) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/api/v1/health", timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"the app at {url} did not come up")
+
+
+class ProfiledApp:
+    """A WSGI app whose every request runs under cProfile, accumulated over all of them."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.stats: pstats.Stats | None = None
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        profile = cProfile.Profile()
+        body = profile.runcall(lambda: list(self.app(environ, start_response)))
+        with self.lock:
+            if self.stats is None:
+                self.stats = pstats.Stats(profile)
+            else:
+                self.stats.add(profile)
+        return body
+
+
+def serve(environ: dict[str, str], port: int, profile: bool) -> tuple[Any, ProfiledApp | None]:
+    """The app, served as production serves it (or profiled in this process)."""
+    if not profile:
+        command = [
+            str(BIN / "pserve"),
+            "production.ini",
+            f"http_bind=127.0.0.1:{port}",
+            "http_workers=1",
+        ]
+        return subprocess.Popen(command, cwd=ROOT, env=environ), None  # noqa: S603
+    import waitress
+
+    from datameta import make_app
+
+    os.environ.update(environ)
+    profiled = ProfiledApp(make_app(BENCH_INI, environ=environ))
+    server = waitress.create_server(profiled, host="127.0.0.1", port=port, threads=4)
+    threading.Thread(target=server.run, daemon=True).start()
+    return server, profiled
+
+
+class Site:
+    """The app and the worker on a scratch database of the stack, with a site admin."""
+
+    def __init__(self, port: int, *, profile: bool = False) -> None:
+        _, self.environ = scratch_database("bench_upload")
+        self.url = f"http://127.0.0.1:{port}"
+        self.token = secrets.token_urlsafe(32)
+        self.email, self.password = "bench@example.org", secrets.token_urlsafe(16) + "aA1!"
+        self.environ.update(
+            DATAMETA_SESSION_SECRET=secrets.token_urlsafe(40),
+            DATAMETA_PUBLIC_URL=self.url,
+            # Served over plain HTTP here: the session cookie must come back.
+            DATAMETA_SESSION_COOKIE_SECURE="false",
+            DATAMETA_URL=self.url,
+            DATAMETA_TOKEN=self.token,
+        )
+        subprocess.run(  # noqa: S603
+            [
+                str(BIN / "initialize_datameta_db"),
+                "-c",
+                "production.ini",
+                "--initial-user-fullname",
+                "Bench",
+                "--initial-user-email",
+                self.email,
+                "--initial-user-pass",
+                self.password,
+                "--initial-group",
+                "Bench",
+                "--initial-api-key",
+                self.token,
+                "--create-bucket",
+            ],
+            cwd=ROOT,
+            env=self.environ,
+            check=True,
+        )
+        self.app, self.profiled = serve(self.environ, port, profile)
+        self.app_pid: int | None = None if self.profiled else self.app.pid
+        self.worker = subprocess.Popen(  # noqa: S603
+            [str(BIN / "datameta-worker"), "-c", "production.ini"],
+            cwd=ROOT,
+            env=self.environ,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_up(self.url)
+
+    def stop(self) -> None:
+        self.worker.send_signal(signal.SIGTERM)
+        self.worker.wait(60)
+        if self.profiled is None:
+            self.app.send_signal(signal.SIGTERM)
+            self.app.wait(60)
+        else:
+            self.app.close()
+
+    def app_cpu(self) -> float:
+        """CPU seconds of the app so far (of this process when profiled)."""
+        return cpu_seconds(self.app_pid) if self.app_pid else time.process_time()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("sizes", nargs="*", type=int, default=[1024, 5120], metavar="MiB")
+    parser.add_argument("--port", type=int, default=6590, help="the app's port")
+    parser.add_argument("--profile", action="store_true", help="profile the app's requests")
+    args = parser.parse_args()
+    site = Site(args.port, profile=args.profile)
+    try:
+        run(args, site)
+    finally:
+        site.stop()
+    if site.profiled is not None and site.profiled.stats is not None:
+        site.profiled.stats.sort_stats("cumulative").print_stats(40)
+        site.profiled.stats.sort_stats("tottime").print_stats(25)
+
+
+def run(args: argparse.Namespace, site: Site) -> None:
+    environ, url, token, app_pid, worker_pid = (
+        site.environ,
+        site.url,
+        site.token,
+        site.app_pid,
+        site.worker.pid,
     )
-    for size_mib in sizes:
+    print(
+        "| file | load before | boto3 | datameta upload | ratio | client CPU per GiB "
+        "(boto3 / datameta) | app CPU | app CPU per GiB | app peak RSS growth "
+        "| datameta peak RSS | verification | worker CPU per GiB | worker peak RSS growth |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    )
+    block = os.urandom(MiB)
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as folder:
+        # A served app is warm: its first requests build what later ones reuse.
+        warm_up = Path(folder) / "warm-up.bin"
+        warm_up.write_bytes(block * 40)
+        *_, output = cli_upload(environ, warm_up, Path(folder) / "state.json")
+        wait_verified(url, token, output.split("\t")[1])
+    for size_mib in args.sizes:
         with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as folder:
             path = Path(folder) / f"bench-{size_mib}.bin"
             with path.open("wb") as out:
-                for _ in range(size_mib):
-                    out.write(BLOCK)
-            plain = boto3_upload(path)
-            cpu_before = app_cpu_seconds(app_pid)
-            ours, rss = cli_upload(path, Path(folder) / "state.json")
-            app_cpu = app_cpu_seconds(app_pid) - cpu_before
+                for number in range(size_mib):
+                    # Each MiB differs, so no part equals another.
+                    out.write(number.to_bytes(8, "big") + block[8:])
+            load_before = load()
+            plain, plain_cpu = boto3_upload(environ, path)
+            app_cpu = site.app_cpu()
+            app_rss = peak_rss_mib(app_pid) if app_pid else {}
+            worker_cpu, worker_rss = cpu_seconds(worker_pid), peak_rss_mib(worker_pid)
+            ours, cli_cpu, cli_rss, output = cli_upload(environ, path, Path(folder) / "state.json")
+            app_cpu = site.app_cpu() - app_cpu
+            app_growth = growth(app_rss, peak_rss_mib(app_pid)) if app_pid else float("nan")
+            site_id = output.split("\t")[1]
+            verified = wait_verified(url, token, site_id)
+            worker_cpu = cpu_seconds(worker_pid) - worker_cpu
+            worker_growth = growth(worker_rss, peak_rss_mib(worker_pid))
             gib = size_mib / 1024
             print(
-                f"| {size_mib} MiB | {size_mib / plain:.0f} MiB/s | {size_mib / ours:.0f} MiB/s | "
-                f"{plain / ours:.0%} | {app_cpu / gib:.3f} s | {rss:.0f} MiB |"
+                f"| {size_mib} MiB | {load_before} | {size_mib / plain:.0f} MiB/s "
+                f"| {size_mib / ours:.0f} MiB/s | {plain / ours:.0%} "
+                f"| {plain_cpu / gib:.2f} s / {cli_cpu / gib:.2f} s | {app_cpu:.3f} s "
+                f"| {app_cpu / gib:.3f} s | {app_growth:+.1f} MiB | {cli_rss:.0f} MiB "
+                f"| {verified:.1f} s | {worker_cpu / gib:.2f} s | {worker_growth:+.1f} MiB |",
+                flush=True,
             )
+    print(f"load average after: {load()}")
 
 
 if __name__ == "__main__":
-    main([int(arg) for arg in sys.argv[1:]] or [1024, 5120])
+    main()

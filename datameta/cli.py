@@ -14,7 +14,9 @@ partial files with HTTP range requests and check each file's MD5.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
+import io
 import json
 import os
 import signal
@@ -36,7 +38,12 @@ USAGE = 2  # wrong arguments or missing settings
 UNREACHABLE = 3  # the site did not answer, or refused the API key
 INTERRUPTED = 130  # stopped by Ctrl-C/SIGTERM; running the same command again resumes
 
-URLS_PER_REQUEST = 16  # part URLs asked for at once: few API calls per GiB
+URLS_PER_REQUEST = 100  # part URLs asked for at once at most (the API's limit)
+# How far hashing may run ahead of sending: the parts are read again when sent, and
+# should still be in the page cache then.
+LOOKAHEAD_BYTES = 1024**3
+HASH_CHUNK = 4 * 1024 * 1024
+SEND_BLOCK = 1024 * 1024
 ATTEMPTS = 6  # per part or download, with exponential backoff
 STATE_FILE = ".datameta-uploads.json"
 CHUNK = 1024 * 1024
@@ -148,30 +155,82 @@ class UploadState:
             temporary.replace(self.path)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Part:
+    """Where a part lies in the file, and its MD5 (hex)."""
+
     number: int
-    data: bytes
+    offset: int
+    length: int
     md5: str
 
 
-def _read_parts(local: Path, part_size: int, whole: Any) -> Iterator[Part]:
-    """The file's parts in order, each read once; ``whole`` sees every byte."""
-    with local.open("rb") as stream:
-        number = 1
-        while True:
-            data = stream.read(part_size)
-            if not data and number > 1:
-                return
-            whole.update(data)
-            yield Part(number, data, hashlib.md5(data, usedforsecurity=False).hexdigest())
-            number += 1
-            if len(data) < part_size:
-                return
+def _hash_parts(local: Path, size: int, part_size: int, whole: Any) -> Iterator[Part]:
+    """The file's parts in order, read once front to back; ``whole`` sees every byte.
+
+    Only a chunk is held at a time: the bytes of a part are read again from the
+    page cache when it is sent, a little later.
+    """
+    with local.open("rb", buffering=0) as stream:
+        for number in range(1, max(1, -(-size // part_size)) + 1):
+            offset = (number - 1) * part_size
+            length = min(part_size, size - offset)
+            md5 = hashlib.md5(usedforsecurity=False)
+            left = length
+            while left:
+                chunk = stream.read(min(HASH_CHUNK, left))
+                if not chunk:
+                    raise OSError(f"{local} became shorter while it was being uploaded")
+                md5.update(chunk)
+                whole.update(chunk)
+                left -= len(chunk)
+            yield Part(number, offset, length, md5.hexdigest())
 
 
-def _put_part(session: requests.Session, url: dict[str, Any], part: Part) -> None:
-    response = session.put(url["url"], data=part.data, headers=url["requestHeaders"], timeout=300)
+class _FileRegion(io.RawIOBase):
+    """``length`` bytes of an open file from ``offset``, read as they are sent.
+
+    The request body streams from the file (the page cache, as the part was hashed
+    a moment ago), so memory does not grow with the part size.
+    """
+
+    def __init__(self, fd: int, offset: int, length: int) -> None:
+        self.fd, self.position, self.left, self.length = fd, offset, length, length
+
+    def __len__(self) -> int:  # requests sends it as Content-Length
+        return self.length
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        size = self.left if size < 0 else min(size, self.left)
+        data = os.pread(self.fd, size, self.position) if size else b""
+        if len(data) < size:
+            raise OSError("the file became shorter while it was being uploaded")
+        self.position += size
+        self.left -= size
+        return data
+
+
+class _LargeBlocks(requests.adapters.HTTPAdapter):
+    """Sends request bodies in blocks of SEND_BLOCK, not urllib3's 16 KiB: fewer reads
+    and fewer trips through Python per part."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, blocksize=SEND_BLOCK, **kwargs)
+
+
+def _part_session() -> requests.Session:
+    session = requests.Session()
+    session.mount("http://", _LargeBlocks())
+    session.mount("https://", _LargeBlocks())
+    return session
+
+
+def _put_part(session: requests.Session, url: dict[str, Any], fd: int, part: Part) -> None:
+    body = _FileRegion(fd, part.offset, part.length)
+    response = session.put(url["url"], data=body, headers=url["requestHeaders"], timeout=300)
     if response.status_code != 200:
         raise PartRefused(f"part {part.number}: S3 answered {response.status_code}")
 
@@ -192,10 +251,18 @@ def upload_file(
     stop: threading.Event,
     bar: tqdm,
 ) -> UploadResult:
-    """Upload one file in parts, resuming what S3 holds of an earlier run; returns its id."""
+    """Upload one file in parts, resuming what S3 holds of an earlier run; returns its id.
+
+    One thread reads and hashes the file front to back while ``jobs`` threads send
+    the parts whose URLs are signed. URLs are asked for in large batches (few API
+    calls per GiB): whenever the senders are about to run out of signed parts, for
+    every part hashed by then. Hashing runs at most LOOKAHEAD_BYTES ahead of the
+    sending, so that the parts are still in the page cache when they are sent.
+    """
+    size = local.stat().st_size
     known = state.get(local)
     if known and known.get("done"):
-        bar.update(local.stat().st_size)
+        bar.update(size)
         return UploadResult(known["site"], 0, 0)
     upload, held = None, {}
     if known:
@@ -206,61 +273,75 @@ def upload_file(
             if error.status != 404:
                 raise
     if upload is None:
-        upload = api.call(
-            "POST", "/multipart-uploads", {"name": local.name, "size": local.stat().st_size}
-        )
+        upload = api.call("POST", "/multipart-uploads", {"name": local.name, "size": size})
         state.put(local, uuid=upload["fileId"]["uuid"], site=upload["fileId"]["site"])
     file_id = upload["fileId"]["uuid"]
+    part_size = upload["partSize"]
+    lookahead = max(2 * jobs, LOOKAHEAD_BYTES // part_size)
     whole = hashlib.md5(usedforsecurity=False)
-    session = requests.Session()
+    session = _part_session()
     resumed = sent = 0
     in_flight: set[Future[None]] = set()
-    batch: list[Part] = []
+    pending: list[Part] = []  # hashed, not signed yet
 
-    def send(parts: list[Part]) -> None:
-        nonlocal sent
-        wanted = [{"partNumber": p.number, "md5": p.md5} for p in parts]
-        urls = _retrying(
-            lambda: api.call("POST", f"/multipart-uploads/{file_id}/part-urls", {"parts": wanted}),
-            stop,
-            "part URLs",
-        )["parts"]
-        for part, url in zip(parts, urls, strict=True):
-            in_flight.add(pool.submit(_send_part, part, url))
-            sent += 1
+    def sign_pending() -> None:
+        nonlocal sent, pending
+        while pending:
+            batch, pending = pending[:URLS_PER_REQUEST], pending[URLS_PER_REQUEST:]
+            wanted = [{"partNumber": p.number, "md5": p.md5} for p in batch]
+            urls = _retrying(
+                functools.partial(
+                    api.call, "POST", f"/multipart-uploads/{file_id}/part-urls", {"parts": wanted}
+                ),
+                stop,
+                "part URLs",
+            )["parts"]
+            for part, url in zip(batch, urls, strict=True):
+                in_flight.add(pool.submit(send_part, part, url))
+                sent += 1
 
-    def _send_part(part: Part, url: dict[str, Any]) -> None:
-        _retrying(lambda: _put_part(session, url, part), stop, f"part {part.number}")
-        bar.update(len(part.data))
+    def send_part(part: Part, url: dict[str, Any]) -> None:
+        _retrying(lambda: _put_part(session, url, fd, part), stop, f"part {part.number}")
+        bar.update(part.length)
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        try:
-            for part in _read_parts(local, upload["partSize"], whole):
-                if stop.is_set():
-                    raise Stopped()
-                held_part = held.get(part.number)
-                if held_part and held_part["etag"].strip('"') == part.md5:
-                    resumed += 1
-                    bar.update(len(part.data))
-                    continue
-                batch.append(part)
-                if len(batch) == min(URLS_PER_REQUEST, jobs * 2):
-                    send(batch)
-                    batch = []
-                # Memory stays flat: at most a batch and the parts in flight are held.
-                while len(in_flight) >= jobs:
-                    done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                    in_flight.difference_update(done)
-                    for future in done:
-                        future.result()
-            if batch:
-                send(batch)
-            for future in list(in_flight):
-                future.result()
-        except BaseException:
-            for future in in_flight:
-                future.cancel()
-            raise
+    def settle(block: bool) -> None:
+        """Take finished sends (waiting for one if ``block``); a failed one raises."""
+        done, _ = wait(in_flight, timeout=None if block else 0, return_when=FIRST_COMPLETED)
+        in_flight.difference_update(done)
+        for future in done:
+            future.result()
+
+    fd = os.open(local, os.O_RDONLY)
+    try:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            try:
+                for part in _hash_parts(local, size, part_size, whole):
+                    if stop.is_set():
+                        raise Stopped()
+                    held_part = held.get(part.number)
+                    if held_part and held_part["etag"].strip('"') == part.md5:
+                        resumed += 1
+                        bar.update(part.length)
+                        continue
+                    pending.append(part)
+                    settle(block=False)
+                    # A sender is about to go idle: sign every part hashed by then.
+                    if len(in_flight) < jobs and len(pending) >= jobs - len(in_flight):
+                        sign_pending()
+                    while len(pending) + len(in_flight) >= lookahead:
+                        if pending and len(in_flight) < jobs:
+                            sign_pending()
+                        else:
+                            settle(block=True)
+                sign_pending()
+                while in_flight:
+                    settle(block=True)
+            except BaseException:
+                for future in in_flight:
+                    future.cancel()
+                raise
+    finally:
+        os.close(fd)
     _retrying(
         lambda: api.call(
             "POST", f"/multipart-uploads/{file_id}/complete", {"checksum": whole.hexdigest()}

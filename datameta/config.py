@@ -293,6 +293,13 @@ SPECS: tuple[SettingSpec, ...] = (
         "submitted metadatasets (`GET /metadatasets`) before it is cancelled and the "
         "request answers 503",
     ),
+    SettingSpec(
+        "datameta.housekeeping.job_retention_days",
+        _parse_positive_int,
+        "7",
+        "days the records of finished background jobs (succeeded, failed, cancelled or "
+        "aborted) are kept before the worker removes them",
+    ),
 )
 
 
@@ -346,6 +353,7 @@ class Settings:
     files_download_max_expiry_minutes: int
     housekeeping_grace_days: int
     listing_statement_timeout_ms: int
+    housekeeping_job_retention_days: int
     public_url: str
     links_from_request: bool
     max_body_bytes: int
@@ -448,6 +456,7 @@ def parse_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = N
         files_download_max_expiry_minutes=values["datameta.files.download_max_expiry_minutes"],
         housekeeping_grace_days=values["datameta.housekeeping.grace_days"],
         listing_statement_timeout_ms=values["datameta.listing.statement_timeout_ms"],
+        housekeeping_job_retention_days=values["datameta.housekeeping.job_retention_days"],
         public_url=values["datameta.public_url"],
         links_from_request=values["datameta.links_from_request"],
         max_body_bytes=values["datameta.limits.max_body_bytes"],

@@ -83,15 +83,14 @@ class Storage(Protocol):
 
     def start_multipart(self, key: str) -> str: ...
 
-    def presigned_part(
+    def presigned_parts(
         self,
         key: str,
         upload_id: str,
-        part_number: int,
+        parts: list[tuple[int, str]],
         *,
-        content_md5_hex: str,
         expires_seconds: int,
-    ) -> PresignedRequest: ...
+    ) -> list[PresignedRequest]: ...
 
     def list_parts(self, key: str, upload_id: str) -> list[StoredPart] | None: ...
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import quote, urlsplit
 
 import boto3
 from botocore.config import Config
@@ -87,6 +89,91 @@ def _storage_errors(action: str, key: str) -> Iterator[None]:
         raise StorageError(f"S3 {action} of {key!r} failed: {error}") from error
 
 
+_SIGV4_TIME = "%Y%m%dT%H%M%SZ"
+
+
+def _uri_encode(value: str) -> str:
+    # SigV4's encoding: everything but unreserved characters, "/" included.
+    return quote(value, safe="-_.~")
+
+
+class PartSigner:
+    """Presigned part PUTs (SigV4 query authentication), as botocore makes them, but cheap.
+
+    Through boto3, a presigned URL costs about 1 ms of CPU (request serialization,
+    event hooks); an upload of 100 GiB in 16 MiB parts needs 6,400 of them. The
+    signature itself is two SHA-256 and one HMAC per URL once the day's signing
+    key is derived. The signature is the one botocore's S3SigV4QueryAuth computes
+    for the same request and time (a unit test compares them).
+    """
+
+    def __init__(self, endpoint_url: str, bucket: str, settings: S3Settings) -> None:
+        parts = urlsplit(endpoint_url)
+        default_port = {"http": 80, "https": 443}.get(parts.scheme)
+        self.host = (
+            parts.hostname
+            if parts.port is None or parts.port == default_port
+            else f"{parts.hostname}:{parts.port}"
+        ) or ""
+        self.base = f"{parts.scheme}://{parts.netloc}"
+        self.path_prefix = parts.path.rstrip("/") + "/" + quote(bucket, safe="/~") + "/"
+        self.region = settings.region
+        self.access_key = settings.access_key
+        self.secret_key = settings.secret_key
+
+    def _signing_key(self, day: str) -> bytes:
+        key = ("AWS4" + self.secret_key).encode()
+        for step in (day, self.region, "s3", "aws4_request"):
+            key = hmac.digest(key, step.encode(), "sha256")
+        return key
+
+    def sign_parts(
+        self,
+        key: str,
+        upload_id: str,
+        parts: list[tuple[int, str]],
+        *,
+        expires_seconds: int,
+        now: datetime | None = None,
+    ) -> list[PresignedRequest]:
+        """One presigned PUT per ``(part number, MD5 in base64)``, each signed with its MD5."""
+        now = now or datetime.now(UTC)
+        timestamp = now.strftime(_SIGV4_TIME)
+        day = timestamp[:8]
+        scope = f"{day}/{self.region}/s3/aws4_request"
+        signing_key = self._signing_key(day)
+        path = self.path_prefix + quote(key, safe="/~")
+        expires_at = now + timedelta(seconds=expires_seconds)
+        # Every parameter but partNumber is the same for the whole batch; sorted by name.
+        before = (
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256"
+            f"&X-Amz-Credential={_uri_encode(f'{self.access_key}/{scope}')}"
+            f"&X-Amz-Date={timestamp}&X-Amz-Expires={expires_seconds}"
+            "&X-Amz-SignedHeaders=content-md5%3Bhost&partNumber="
+        )
+        after = f"&uploadId={_uri_encode(upload_id)}"
+        signed = []
+        for number, md5_base64 in parts:
+            query = f"{before}{number}{after}"
+            canonical = (
+                f"PUT\n{path}\n{query}\ncontent-md5:{md5_base64}\nhost:{self.host}\n\n"
+                "content-md5;host\nUNSIGNED-PAYLOAD"
+            )
+            to_sign = (
+                f"AWS4-HMAC-SHA256\n{timestamp}\n{scope}\n"
+                + hashlib.sha256(canonical.encode()).hexdigest()
+            )
+            signature = hmac.digest(signing_key, to_sign.encode(), "sha256").hex()
+            signed.append(
+                PresignedRequest(
+                    url=f"{self.base}{path}?{query}&X-Amz-Signature={signature}",
+                    headers={"Content-MD5": md5_base64},
+                    expires_at=expires_at,
+                )
+            )
+        return signed
+
+
 class S3Storage:
     """Storage in one S3 bucket.
 
@@ -128,6 +215,7 @@ class S3Storage:
             if public_url == settings.endpoint_url
             else session.client("s3", endpoint_url=public_url, config=config)
         )
+        self.part_signer = PartSigner(public_url, settings.bucket, settings)
 
     def presigned_put(
         self, key: str, *, content_md5_hex: str | None, expires_seconds: int
@@ -267,25 +355,22 @@ class S3Storage:
             response = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)
         return response["UploadId"]
 
-    def presigned_part(
+    def presigned_parts(
         self,
         key: str,
         upload_id: str,
-        part_number: int,
+        parts: list[tuple[int, str]],
         *,
-        content_md5_hex: str,
         expires_seconds: int,
-    ) -> PresignedRequest:
-        """A PUT of one part, signed with its MD5 so that S3 refuses other bytes."""
-        md5_base64 = _hex_to_base64(content_md5_hex)
-        params: dict[str, Any] = {
-            "Bucket": self.bucket,
-            "Key": key,
-            "UploadId": upload_id,
-            "PartNumber": part_number,
-            "ContentMD5": md5_base64,
-        }
-        return self._presign("upload_part", params, {"Content-MD5": md5_base64}, expires_seconds)
+    ) -> list[PresignedRequest]:
+        """PUTs of ``(part number, MD5 hex)`` parts, each signed with its MD5 so that S3
+        refuses other bytes; signed locally, without a request to S3."""
+        return self.part_signer.sign_parts(
+            key,
+            upload_id,
+            [(number, _hex_to_base64(md5_hex)) for number, md5_hex in parts],
+            expires_seconds=expires_seconds,
+        )
 
     def list_parts(self, key: str, upload_id: str) -> list[StoredPart] | None:
         """The parts S3 holds of an upload, by number; None when S3 knows no such upload."""

@@ -140,6 +140,24 @@ def test_a_download_url_serves_the_exact_bytes_and_can_redirect(testapp, owner):
     assert redirect.headers["Location"].startswith("http")
 
 
+def test_a_download_url_names_the_file_and_serves_byte_ranges_for_resuming(testapp, owner):
+    _, key = owner
+    confirmed = upload_file(testapp, key, "run 7 reads.fq", CONTENT)
+    url = testapp.get(
+        f"/api/v1/rpc/get-file-url/{confirmed['id']['site']}", headers=api_headers(key)
+    ).json["fileUrl"]
+
+    middle = requests.get(url, headers={"Range": "bytes=1000-1999"}, timeout=30)
+    rest = requests.get(url, headers={"Range": "bytes=30000-"}, timeout=30)
+
+    assert middle.status_code == 206
+    assert middle.content == CONTENT[1000:2000]
+    assert middle.headers["Content-Range"] == f"bytes 1000-1999/{len(CONTENT)}"
+    assert middle.headers["Content-Disposition"] == 'attachment; filename="run 7 reads.fq"'
+    assert rest.status_code == 206
+    assert rest.content == CONTENT[30000:]
+
+
 def test_download_urls_are_capped(testapp, owner, settings):
     _, key = owner
     confirmed = upload_file(testapp, key, "reads.fq", CONTENT)

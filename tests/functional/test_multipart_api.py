@@ -5,6 +5,7 @@ import hashlib
 import pytest
 import requests
 
+from datameta.db import recorded_statements
 from tests.factories import (
     PART,
     complete,
@@ -43,6 +44,21 @@ def test_the_server_chooses_the_part_size_within_s3s_limits(testapp, owner):
     assert huge["partCount"] <= 10_000
     assert huge["partSize"] % (1024 * 1024) == 0
     assert 5 * 1024**2 <= huge["partSize"] <= 5 * 1024**3
+
+
+def test_a_batch_of_part_urls_costs_two_statements_however_many_parts(
+    testapp, dbengine, dbsession, owner
+):
+    # Who calls (key and user in one query) and the upload; each URL is signed locally.
+    file_id = start(testapp, owner, size=100 * PART).json["fileId"]["uuid"]
+    testapp.get("/api/v1/rpc/whoami", headers=api_headers(owner))  # first API use, noted once
+    dbsession.flush()
+    with recorded_statements(dbengine) as one:
+        part_urls(testapp, owner, file_id, [(1, md5_hex(b"a"))])
+    with recorded_statements(dbengine) as hundred:
+        urls = part_urls(testapp, owner, file_id, [(n, md5_hex(b"a")) for n in range(1, 101)])
+    assert len(urls) == 100
+    assert len(one) == len(hundred) == 2
 
 
 def test_sizes_beyond_5_tib_or_below_one_byte_are_refused(testapp, owner):

@@ -1,7 +1,9 @@
 """Housekeeping: what the worker's periodic jobs remove, and what they leave alone."""
 
+import asyncio
 import io
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,7 +12,7 @@ import sqlalchemy as sa
 from datameta.models import ApiKey, DeletedObject, File, PasswordToken
 from datameta.models.accounts import TokenPurpose
 from datameta.security.tokens import generate_token, hash_token
-from datameta.worker import keep_house
+from datameta.worker import job_queue, keep_house, remove_old_jobs
 from tests.factories import (
     PART,
     complete,
@@ -157,3 +159,53 @@ def test_expired_links_and_api_keys_are_purged_after_the_grace_period(
         sa.select(PasswordToken.expires).where(PasswordToken.user_id == user.id)
     ).all()
     assert [expires.date() for expires in tokens] == [recently.date()]
+
+
+def test_records_of_jobs_finished_before_the_retention_are_removed_whatever_their_outcome(
+    settings, caplog
+):
+    retention = settings.housekeeping_job_retention_days
+    jobs = {  # name: (status, days since it last changed)
+        "old success": ("succeeded", retention + 1),
+        "old failure": ("failed", retention + 1),
+        "recent success": ("succeeded", retention - 1),
+        "waiting since long": ("todo", retention + 1),
+    }
+    queue = job_queue(settings)
+
+    async def scenario() -> tuple[int, set[str]]:
+        async with queue.open_async():
+            ids = {}
+            for name, (status, days) in jobs.items():
+                row = await queue.connector.execute_query_one_async(
+                    "INSERT INTO procrastinate_jobs (queue_name, task_name, args, status,"
+                    " scheduled_at) VALUES ('housekeeping', 'datameta.test_only', '{}',"
+                    " %(status)s, now() + interval '1 day') RETURNING id",
+                    status=status,
+                )
+                ids[name] = row["id"]
+                # What procrastinate notes at each change of state, long ago.
+                await queue.connector.execute_query_async(
+                    "INSERT INTO procrastinate_events (job_id, type, at) VALUES"
+                    " (%(id)s, 'deferred', now() - make_interval(days => %(days)s)),"
+                    " (%(id)s, %(last)s, now() - make_interval(days => %(days)s))",
+                    id=row["id"],
+                    days=days,
+                    last="scheduled" if status == "todo" else status,
+                )
+            removed = await remove_old_jobs(queue, retention)
+            rows = await queue.connector.execute_query_all_async(
+                "SELECT id FROM procrastinate_jobs WHERE id = ANY(%(ids)s)", ids=list(ids.values())
+            )
+            await queue.connector.execute_query_async(
+                "DELETE FROM procrastinate_jobs WHERE id = ANY(%(ids)s)", ids=list(ids.values())
+            )
+        kept = {row["id"] for row in rows}
+        return removed, {name for name, job_id in ids.items() if job_id in kept}
+
+    with caplog.at_level(logging.INFO, logger="datameta"), ThreadPoolExecutor(1) as thread:
+        # A loop of its own: Playwright's sync API keeps one running in this thread.
+        removed, kept = thread.submit(asyncio.run, scenario()).result()
+    assert kept == {"recent success", "waiting since long"}
+    assert removed == 2
+    assert f"removed 2 job(s) finished more than {retention} day(s) ago" in caplog.text

@@ -8,7 +8,7 @@ import { ApiError } from "./api.js";
 
 export const MULTIPART_THRESHOLD = 64 * 1024 * 1024;
 const PARTS_IN_FLIGHT = 4;
-const URLS_PER_REQUEST = 8;
+const URLS_PER_REQUEST = 100; // the API's limit: few requests per GiB
 const ATTEMPTS = 6;
 const STORE = "datameta.multipartUploads";
 
