@@ -153,19 +153,23 @@ def test_other_groups_cannot_see_submitted_data(testapp, dbsession, submitter):
     assert len(testapp.get("/api/v1/metadatasets", headers=api_headers(reader)).json) == 1
 
 
-def test_concurrent_submissions_of_different_sets_all_succeed(app, committed_db):
-    """Submissions of unrelated sets at the same moment each get through, none answers 409."""
-    racer_count = 8
+def racers_with_staged_sets(app, committed_db, sample_ids):
+    """One committed user per sample id, each with a staged set of that id: (keys, sets)."""
     admin_key = make_api_key(committed_db, make_user(committed_db, site_admin=True))
-    keys = [make_api_key(committed_db, make_user(committed_db)) for _ in range(racer_count)]
+    keys = [make_api_key(committed_db, make_user(committed_db)) for _ in sample_ids]
     committed_db.commit()
     define_sample_sheet(committing_client(app), admin_key)
     staged = [
-        stage(committing_client(app), key, {"SampleId": f"S{index}"}).json
-        for index, key in enumerate(keys)
+        stage(committing_client(app), key, {"SampleId": sample_id}).json
+        for key, sample_id in zip(keys, sample_ids, strict=True)
     ]
-    barrier = threading.Barrier(racer_count)
-    results: list = [None] * racer_count
+    return keys, staged
+
+
+def submit_at_once(app, keys, staged):
+    """Each key submits its set in a thread of its own, all released at one moment."""
+    barrier = threading.Barrier(len(keys))
+    results: list = [None] * len(keys)
 
     def submit(index):
         racer_client = committing_client(app)
@@ -177,42 +181,25 @@ def test_concurrent_submissions_of_different_sets_all_succeed(app, committed_db)
             expect_errors=True,
         )
 
-    threads = [threading.Thread(target=submit, args=(index,)) for index in range(racer_count)]
+    threads = [threading.Thread(target=submit, args=(index,)) for index in range(len(keys))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    assert [response.status_int for response in results] == [200] * racer_count
+    return results
+
+
+def test_concurrent_submissions_of_different_sets_all_succeed(app, committed_db):
+    """Submissions of unrelated sets at the same moment each get through, none answers 409."""
+    keys, staged = racers_with_staged_sets(app, committed_db, [f"S{index}" for index in range(8)])
+    results = submit_at_once(app, keys, staged)
+    assert [response.status_int for response in results] == [200] * 8
 
 
 def test_two_racing_submissions_of_one_site_unique_value_one_wins(app, committed_db):
-    """Real transactions in two threads: SERIALIZABLE plus retry lets exactly one through."""
-    admin = make_user(committed_db, site_admin=True)
-    racers = [make_user(committed_db) for _ in range(2)]
-    admin_key = make_api_key(committed_db, admin)
-    keys = [make_api_key(committed_db, racer) for racer in racers]
-    committed_db.commit()
-    client = committing_client(app)
-    define_sample_sheet(client, admin_key)
-    staged = [stage(client, key, {"SampleId": "S42"}).json for key in keys]
-    barrier = threading.Barrier(2)
-    results = [None, None]
-
-    def submit(index):
-        racer_client = committing_client(app)
-        barrier.wait()
-        results[index] = racer_client.post_json(
-            "/api/v1/submissions",
-            body([staged[index]], []),
-            headers=api_headers(keys[index]),
-            expect_errors=True,
-        )
-
-    threads = [threading.Thread(target=submit, args=(index,)) for index in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    """Real transactions in two threads: exactly one submission of a site-unique value wins."""
+    keys, staged = racers_with_staged_sets(app, committed_db, ["S42", "S42"])
+    results = submit_at_once(app, keys, staged)
     statuses = sorted(response.status_int for response in results)
     assert statuses == [200, 400]
     loser = next(response for response in results if response.status_int == 400)
