@@ -191,16 +191,24 @@ class CompiledRequestUnmarshaller(V30RequestUnmarshaller):
             raise ParametersError(errors=errors, parameters=validated)
         return validated
 
+    def _validator_options(self) -> dict[str, Any]:
+        """The options openapi-core gives every validator and unmarshaller it builds."""
+        return {
+            "format_validators": self.format_validators,
+            "extra_format_validators": self.extra_format_validators,
+            "forbid_unspecified_additional_properties": (
+                self.forbid_unspecified_additional_properties
+            ),
+            "enforce_properties_required": self.enforce_properties_required,
+        }
+
     def _schema_validator(self, schema: SchemaPath) -> SchemaValidator:
         key = tuple(schema.parts)
         if key not in self._validators:
             self._validators[key] = self.schema_validators_factory.create(
                 self.spec,
                 schema,
-                format_validators=self.format_validators,
-                extra_format_validators=self.extra_format_validators,
-                forbid_unspecified_additional_properties=self.forbid_unspecified_additional_properties,
-                enforce_properties_required=self.enforce_properties_required,
+                **self._validator_options(),
             )
         return self._validators[key]
 
@@ -215,10 +223,7 @@ class CompiledRequestUnmarshaller(V30RequestUnmarshaller):
             self._unmarshallers[key] = self.schema_unmarshallers_factory.create(
                 self.spec,
                 schema,
-                format_validators=self.format_validators,
-                extra_format_validators=self.extra_format_validators,
-                forbid_unspecified_additional_properties=self.forbid_unspecified_additional_properties,
-                enforce_properties_required=self.enforce_properties_required,
+                **self._validator_options(),
                 format_unmarshallers=self.format_unmarshallers,
                 extra_format_unmarshallers=self.extra_format_unmarshallers,
             )
