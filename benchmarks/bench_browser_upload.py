@@ -27,6 +27,7 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 from benchmarks.bench_cli_upload import MiB, Site, load, process_tree
+from benchmarks.common import write_distinct_mebibytes
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
@@ -123,9 +124,7 @@ def main() -> None:
         for size_mib in args.sizes:
             with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as folder:
                 path = Path(folder) / f"browser-{size_mib}.bin"
-                with path.open("wb") as out:
-                    for number in range(size_mib):
-                        out.write(number.to_bytes(8, "big") + block[8:])
+                write_distinct_mebibytes(path, size_mib, block)
                 load_before = load()
                 elapsed, app_cpu, before, peak, one = upload_through_the_page(site, path)
                 print(

@@ -43,7 +43,13 @@ import requests
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
-from benchmarks.common import BENCH_INI, ROOT, scratch_database
+from benchmarks.common import (
+    BENCH_INI,
+    ROOT,
+    scratch_database,
+    wait_until_up,
+    write_distinct_mebibytes,
+)
 
 MiB = 1024 * 1024
 BIN = Path(sys.executable).parent
@@ -140,18 +146,6 @@ def wait_verified(url: str, token: str, file_id: str) -> float:
         time.sleep(0.2)
 
 
-def wait_up(url: str) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/api/v1/health", timeout=5).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"the app at {url} did not come up")
-
-
 class ProfiledApp:
     """A WSGI app whose every request runs under cProfile, accumulated over all of them."""
 
@@ -237,7 +231,7 @@ class Site:
             env=self.environ,
             stderr=subprocess.DEVNULL,
         )
-        wait_up(self.url)
+        wait_until_up(self.url, None if self.profiled else self.app)
 
     def stop(self) -> None:
         self.worker.send_signal(signal.SIGTERM)
@@ -293,10 +287,7 @@ def run(args: argparse.Namespace, site: Site) -> None:
     for size_mib in args.sizes:
         with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as folder:
             path = Path(folder) / f"bench-{size_mib}.bin"
-            with path.open("wb") as out:
-                for number in range(size_mib):
-                    # Each MiB differs, so no part equals another.
-                    out.write(number.to_bytes(8, "big") + block[8:])
+            write_distinct_mebibytes(path, size_mib, block)
             load_before = load()
             plain, plain_cpu = boto3_upload(environ, path)
             app_cpu = site.app_cpu()

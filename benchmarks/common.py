@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import requests
 import sqlalchemy as sa
 import webtest
 from alembic import command
@@ -80,3 +82,25 @@ def peak_memory(action: Callable[[], Any]) -> tuple[float, Any]:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return peak / 2**20, result
+
+
+def wait_until_up(url: str, app: subprocess.Popen | None, seconds: float = 120) -> None:
+    """Wait until the app served at ``url`` answers its health check; stop if its process exits."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if app is not None and app.poll() is not None:
+            raise SystemExit("the app exited at startup")
+        try:
+            if requests.get(f"{url}/api/v1/health", timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"the app at {url} did not come up within {seconds:.0f} s")
+
+
+def write_distinct_mebibytes(path: Path, size_mib: int, block: bytes) -> None:
+    """A file of ``size_mib`` MiB of ``block``, each MiB numbered so that no part equals another."""
+    with path.open("wb") as out:
+        for number in range(size_mib):
+            out.write(number.to_bytes(8, "big") + block[8:])

@@ -42,14 +42,13 @@ import signal
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import requests
+from benchmarks.common import wait_until_up
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
@@ -266,20 +265,6 @@ def own_server(options: argparse.Namespace) -> Iterator[tuple[str, str, list[str
             except subprocess.TimeoutExpired:
                 app.kill()
         subprocess.run([str(ROOT / "scripts" / "stack.sh"), "down", str(stack)], check=False)
-
-
-def wait_until_up(url: str, app: subprocess.Popen) -> None:
-    end = time.monotonic() + 60
-    while time.monotonic() < end:
-        if app.poll() is not None:
-            raise SystemExit("the app exited at startup")
-        try:
-            if requests.get(f"{url}/api/v1/server", timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("the app did not start within 60 s")
 
 
 def measure_own(options: argparse.Namespace) -> list:
