@@ -60,12 +60,9 @@ def create_registration(request: Request) -> HTTPNoContent:
         request.dbsession,
         request.app_settings,
         request.outbox,
-        registrations.Application(
-            name=body.get("name"),
-            email=body.get("email"),
-            org_select=body.get("org_select"),
+        registrations.Application.of(
+            body,
             org_create=_flag(body.get("org_create")),
-            org_new_name=body.get("org_new_name"),
             check_user_agreement=_flag(body.get("check_user_agreement")),
         ),
     )
