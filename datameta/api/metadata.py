@@ -18,22 +18,27 @@ from datameta.logic.metadata import (
     save_definition,
 )
 
+# The name on the wire of each field of a definition.
+WIRE_NAMES = {
+    "name": "name",
+    "regex_description": "regexDescription",
+    "long_description": "longDescription",
+    "example": "example",
+    "regexp": "regExp",
+    "datetime_format": "dateTimeFmt",
+    "mandatory": "isMandatory",
+    "order": "order",
+    "is_file": "isFile",
+    "submission_unique": "isSubmissionUnique",
+    "site_unique": "isSiteUnique",
+    "service_id": "serviceId",
+}
+
 
 def definition_input(body: dict[str, Any]) -> DefinitionInput:
-    return DefinitionInput(
-        name=body["name"],
-        regex_description=body["regexDescription"],
-        long_description=body["longDescription"],
-        example=body["example"],
-        regexp=body["regExp"],
-        datetime_format=body["dateTimeFmt"],
-        mandatory=body["isMandatory"],
-        order=body["order"],
-        is_file=body["isFile"],
-        submission_unique=body["isSubmissionUnique"],
-        site_unique=body["isSiteUnique"],
-        service_id=body["serviceId"] or None,
-    )
+    fields = {field: body[wire] for field, wire in WIRE_NAMES.items()}
+    # An empty service id, as DataMeta 1.x clients send it, means none.
+    return DefinitionInput(**{**fields, "service_id": fields["service_id"] or None})
 
 
 @view_config(route_name="api_metadata", request_method="GET", renderer="json", openapi=True)
