@@ -215,11 +215,17 @@ def upload_file(testapp: Any, key: str, name: str, content: bytes) -> dict:
         announced["urlToUpload"], data=content, headers=announced["requestHeaders"], timeout=30
     )
     assert response.status_code == 200, response.text
+    return confirm_upload(testapp, key, announced["id"]["site"]).json
+
+
+def confirm_upload(testapp: Any, key: str, file_id: str, status: int = 200) -> Any:
+    """Tell the server that a file's content is uploaded (PUT contentUploaded)."""
     return testapp.put_json(
-        f"/api/v1/files/{announced['id']['site']}",
+        f"/api/v1/files/{file_id}",
         {"contentUploaded": True},
         headers=api_headers(key),
-    ).json
+        status=status,
+    )
 
 
 # Multipart uploads: the smallest part size the server chooses (files up to 156 GiB).
