@@ -181,6 +181,18 @@ def define_sample_sheet(testapp: Any, admin_key: str) -> None:
     define(testapp, admin_key, name="Reads", isFile=True, order=30, **free)
 
 
+def committed_submitter(db: Session, client: Any) -> str:
+    """A submitter's API key on a site with the sample sheet defined, all committed.
+
+    For clients whose requests commit (``live_app``): they see only committed rows.
+    """
+    admin_key = make_api_key(db, make_user(db, site_admin=True))
+    key = make_api_key(db, make_user(db))
+    db.commit()
+    define_sample_sheet(client, admin_key)
+    return key
+
+
 def define_service_column(testapp: Any, admin_key: str, **overrides: Any) -> dict:
     """The service "QC" and the optional column "QC" it fills; returns the service."""
     service = testapp.post_json(
