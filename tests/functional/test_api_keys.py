@@ -238,19 +238,7 @@ def test_keys_are_listed_by_site_id_too(testapp, dbsession):
     )
 
 
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [
-        pytest.param("get", "/api/v1/users/DMU-99999999/keys", id="the keys of an unknown user"),
-        pytest.param(
-            "delete", "/api/v1/keys/00000000-0000-4000-8000-000000000000", id="an unknown key"
-        ),
-    ],
-)
-def test_an_unknown_user_or_key_is_404(testapp, dbsession, method, path):
-    headers = api_headers(make_api_key(dbsession, make_user(dbsession)))
-    response = getattr(testapp, method)(path, headers=headers, status=404)
-    assert_api_error(response, 404, "NotFound")
+# That an unknown user or key is 404 is stated for every operation in test_visibility.py.
 
 
 # Deleting
