@@ -260,6 +260,7 @@ class Refusal:
     exception: str
 
 
+# Nobody may delete a submitted set: the operation is only ever refused.
 DELETE_SUBMITTED = Operation("DELETE", "/metadatasets/{id}", "submitted", "nobody", 403)
 
 REFUSALS = {
