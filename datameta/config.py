@@ -8,14 +8,20 @@ which is how production passes secrets without writing them into a file.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 
 class ConfigurationError(Exception):
@@ -121,10 +127,17 @@ class SettingSpec:
     parse: Callable[[str], Any]
     default: str | None  # None: required
     description: str
+    # The attribute of Settings it fills, where it is not named after the key.
+    attribute: str | None = None
 
     @property
     def env(self) -> str:
         return env_name(self.key)
+
+    @property
+    def field(self) -> str:
+        """The attribute it fills: the key without ``datameta.``, with underscores for dots."""
+        return self.attribute or self.env.removeprefix("DATAMETA_").lower()
 
 
 SITE_ID_ENTITIES = {
@@ -156,6 +169,7 @@ SPECS: tuple[SettingSpec, ...] = (
         parse_bool,
         "false",
         "send Strict-Transport-Security (serve over HTTPS only)",
+        attribute="hsts",
     ),
     SettingSpec(
         "datameta.session.cookie_secure",
@@ -186,7 +200,11 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("datameta.smtp.password", str, "", "SMTP password"),
     SettingSpec("datameta.smtp.tls", _parse_tls_mode, "starttls", "none, starttls or ssl"),
     SettingSpec(
-        "datameta.smtp.from", str, "DataMeta <datameta@localhost>", "sender of outgoing mail"
+        "datameta.smtp.from",
+        str,
+        "DataMeta <datameta@localhost>",
+        "sender of outgoing mail",
+        attribute="smtp_sender",
     ),
     *(
         SettingSpec(
@@ -211,12 +229,14 @@ SPECS: tuple[SettingSpec, ...] = (
         _parse_positive_int,
         "30",
         "days an API key may be valid at most",
+        attribute="apikey_max_expiration_days",
     ),
     SettingSpec(
         "datameta.apikeys.default_expiration_period",
         _parse_positive_int,
         "30",
         "days a new API key is valid when the request names no expiry",
+        attribute="apikey_default_expiration_days",
     ),
     SettingSpec("datameta.tfa.enabled", parse_bool, "false", "require TOTP second factor"),
     SettingSpec(
@@ -264,12 +284,14 @@ SPECS: tuple[SettingSpec, ...] = (
         str(64 * 2**20),
         "largest request body in bytes; a larger one is refused with 413 before it is read "
         "(file content posted to `/api/v1/upload/{id}` has its own limit)",
+        attribute="max_body_bytes",
     ),
     SettingSpec(
         "datameta.limits.max_upload_bytes",
         _parse_positive_int,
         str(10 * 2**30),
         "largest file content in bytes that a DataMeta 1.x client may post through the app",
+        attribute="max_upload_bytes",
     ),
     SettingSpec(
         "datameta.metrics.token",
@@ -411,58 +433,34 @@ def parse_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = N
     if problems:
         raise ConfigurationError("Invalid configuration:\n  " + "\n  ".join(problems))
 
-    return Settings(
-        sqlalchemy_url=values["sqlalchemy.url"],
-        memcached_servers=values["datameta.memcached.servers"],
-        session_secret=values["datameta.session.secret"],
-        session_cookie_name=values["datameta.session.cookie_name"],
-        session_cookie_secure=values["datameta.session.cookie_secure"],
-        session_timeout=values["datameta.session.timeout"],
-        hsts=values["datameta.security.hsts"],
-        s3=S3Settings(
-            endpoint_url=values["datameta.storage.s3.endpoint_url"],
-            public_endpoint_url=values["datameta.storage.s3.public_endpoint_url"]
-            or values["datameta.storage.s3.endpoint_url"],
-            bucket=values["datameta.storage.s3.bucket"],
-            region=values["datameta.storage.s3.region"],
-            access_key=values["datameta.storage.s3.access_key"],
-            secret_key=values["datameta.storage.s3.secret_key"],
-        ),
-        smtp=SmtpSettings(
-            host=values["datameta.smtp.host"],
-            port=values["datameta.smtp.port"],
-            user=values["datameta.smtp.user"],
-            password=values["datameta.smtp.password"],
-            tls=values["datameta.smtp.tls"],
-            sender=values["datameta.smtp.from"],
-        ),
-        site_ids={
-            entity: SiteIdFormat(
-                prefix=values[f"datameta.site_id_prefix.{entity}"],
-                digits=values[f"datameta.site_id_digits.{entity}"],
-            )
-            for entity in SITE_ID_ENTITIES
-        },
-        apikey_max_expiration_days=values["datameta.apikeys.max_expiration_period"],
-        apikey_default_expiration_days=min(
-            values["datameta.apikeys.default_expiration_period"],
-            values["datameta.apikeys.max_expiration_period"],
-        ),
-        tfa_enabled=values["datameta.tfa.enabled"],
-        tfa_encrypt_key=values["datameta.tfa.encrypt_key"],
-        tfa_otp_issuer=values["datameta.tfa.otp_issuer"],
-        files_upload_via_app=values["datameta.files.upload_via_app"],
-        files_upload_window_hours=values["datameta.files.upload_window_hours"],
-        files_download_max_expiry_minutes=values["datameta.files.download_max_expiry_minutes"],
-        housekeeping_grace_days=values["datameta.housekeeping.grace_days"],
-        listing_statement_timeout_ms=values["datameta.listing.statement_timeout_ms"],
-        housekeeping_job_retention_days=values["datameta.housekeeping.job_retention_days"],
-        public_url=values["datameta.public_url"],
-        links_from_request=values["datameta.links_from_request"],
-        max_body_bytes=values["datameta.limits.max_body_bytes"],
-        max_upload_bytes=values["datameta.limits.max_upload_bytes"],
-        metrics_token=values["datameta.metrics.token"],
+    return _settings(values)
+
+
+def _section(fields: dict[str, Any], prefix: str, cls: type[T]) -> T:
+    """The nested settings ``cls`` of the fields named ``prefix`` + its attribute."""
+    return cls(**{item.name: fields.pop(prefix + item.name) for item in dataclasses.fields(cls)})
+
+
+def _settings(values: dict[str, Any]) -> Settings:
+    """Settings of the parsed values: each spec fills the attribute its ``field`` names."""
+    fields = {spec.field: values[spec.key] for spec in SPECS}
+    fields["storage_s3_public_endpoint_url"] = (
+        fields["storage_s3_public_endpoint_url"] or fields["storage_s3_endpoint_url"]
     )
+    # A new key is never valid for longer than the maximum, whatever the default says.
+    fields["apikey_default_expiration_days"] = min(
+        fields["apikey_default_expiration_days"], fields["apikey_max_expiration_days"]
+    )
+    s3 = _section(fields, "storage_s3_", S3Settings)
+    smtp = _section(fields, "smtp_", SmtpSettings)
+    site_ids = {
+        entity: SiteIdFormat(
+            prefix=fields.pop(f"site_id_prefix_{entity}"),
+            digits=fields.pop(f"site_id_digits_{entity}"),
+        )
+        for entity in SITE_ID_ENTITIES
+    }
+    return Settings(**fields, s3=s3, smtp=smtp, site_ids=site_ids)
 
 
 def script_settings(path: str) -> Settings:

@@ -181,6 +181,18 @@ def define_sample_sheet(testapp: Any, admin_key: str) -> None:
     define(testapp, admin_key, name="Reads", isFile=True, order=30, **free)
 
 
+def committed_submitter(db: Session, client: Any) -> str:
+    """A submitter's API key on a site with the sample sheet defined, all committed.
+
+    For clients whose requests commit (``live_app``): they see only committed rows.
+    """
+    admin_key = make_api_key(db, make_user(db, site_admin=True))
+    key = make_api_key(db, make_user(db))
+    db.commit()
+    define_sample_sheet(client, admin_key)
+    return key
+
+
 def define_service_column(testapp: Any, admin_key: str, **overrides: Any) -> dict:
     """The service "QC" and the optional column "QC" it fills; returns the service."""
     service = testapp.post_json(
@@ -215,11 +227,17 @@ def upload_file(testapp: Any, key: str, name: str, content: bytes) -> dict:
         announced["urlToUpload"], data=content, headers=announced["requestHeaders"], timeout=30
     )
     assert response.status_code == 200, response.text
+    return confirm_upload(testapp, key, announced["id"]["site"]).json
+
+
+def confirm_upload(testapp: Any, key: str, file_id: str, status: int = 200) -> Any:
+    """Tell the server that a file's content is uploaded (PUT contentUploaded)."""
     return testapp.put_json(
-        f"/api/v1/files/{announced['id']['site']}",
+        f"/api/v1/files/{file_id}",
         {"contentUploaded": True},
         headers=api_headers(key),
-    ).json
+        status=status,
+    )
 
 
 # Multipart uploads: the smallest part size the server chooses (files up to 156 GiB).

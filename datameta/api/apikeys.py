@@ -8,6 +8,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 
+from datameta.api.acting import act, act_on
 from datameta.api.errors import error_response
 from datameta.api.public import public_endpoint
 from datameta.api.serialize import identifier, naive_utc
@@ -24,9 +25,9 @@ def _key_owner(request: Request, body: dict[str, Any]) -> User:
     """Who the new key is for: the caller, or whoever the email and password name."""
     # Credentials count only without an API key: a wrong key is not a login.
     given = bearer_token(request) is None and "email" in body and "password" in body
-    return apikeys.key_owner(
-        request.dbsession,
-        request.user,
+    return act(
+        request,
+        apikeys.key_owner,
         apikeys.Credentials(body["email"], body["password"]) if given else None,
         # A session has both factors once the second passed; an API key was made with them.
         second_factor_passed=not uses_session_auth(request)
@@ -60,13 +61,13 @@ def create_key(request: Request) -> dict[str, Any] | Response:
 
 @view_config(route_name="api_key", request_method="DELETE", openapi=True)
 def delete_key(request: Request) -> Response:
-    apikeys.delete_api_key(request.dbsession, request.user, request.matchdict["id"])
+    act_on(request, apikeys.delete_api_key)
     return Response(status=200)
 
 
 @view_config(route_name="api_user_keys", request_method="GET", renderer="json", openapi=True)
 def list_keys(request: Request) -> list[dict[str, Any]]:
-    keys = apikeys.list_api_keys(request.dbsession, request.user, request.matchdict["id"])
+    keys = act_on(request, apikeys.list_api_keys)
     return [
         {
             "id": identifier(key),

@@ -8,6 +8,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 
+from datameta.api.acting import act, act_on
 from datameta.api.serialize import identifier
 from datameta.logic import appsettings
 from datameta.models import AppSetting
@@ -24,18 +25,13 @@ def app_setting_json(setting: AppSetting) -> dict[str, Any]:
 
 @view_config(route_name="api_appsettings", request_method="GET", renderer="json", openapi=True)
 def list_app_settings(request: Request) -> list[dict[str, Any]]:
-    settings = appsettings.list_app_settings(request.dbsession, request.user)
+    settings = act(request, appsettings.list_app_settings)
     return [app_setting_json(setting) for setting in settings]
 
 
 @view_config(route_name="api_appsetting", request_method="PUT", openapi=True)
 def update_app_setting(request: Request) -> Response:
-    appsettings.update_app_setting(
-        request.dbsession,
-        request.user,
-        request.matchdict["id"],
-        request.openapi_validated.body["value"],
-    )
+    act_on(request, appsettings.update_app_setting, request.openapi_validated.body["value"])
     return Response(status=204)
 
 
@@ -44,7 +40,5 @@ def update_app_setting(request: Request) -> Response:
 )
 def preview_app_setting(request: Request) -> dict[str, Any]:
     body = request.openapi_validated.body
-    preview = appsettings.preview_app_setting(
-        request.dbsession, request.user, body["key"], body["value"]
-    )
+    preview = act(request, appsettings.preview_app_setting, body["key"], body["value"])
     return {"placeholders": preview.placeholders, "text": preview.text, "html": preview.html}

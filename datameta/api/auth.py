@@ -9,6 +9,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 
+from datameta.api.acting import act, act_on
 from datameta.api.errors import error_response
 from datameta.api.public import public_endpoint
 from datameta.api.serialize import group_json, identifier
@@ -47,14 +48,7 @@ def set_password(request: Request) -> dict[str, str] | Response:
         if request.user is None:
             raise Unauthenticated("Log in, or use a password reset token with user id 0.")
         try:
-            tfa_token = auth.change_password(
-                request.dbsession,
-                request.user,
-                user_id,
-                credential,
-                new_password,
-                rules,
-            )
+            tfa_token = act(request, auth.change_password, user_id, credential, new_password, rules)
         except WrongPassword as error:
             # Answered, not raised: the failed attempt must commit with this request.
             commit_despite_error(request)
@@ -64,11 +58,11 @@ def set_password(request: Request) -> dict[str, str] | Response:
 
 @view_config(route_name="api_user_totp", request_method="DELETE", openapi=True)
 def reset_second_factor(request: Request) -> Response:
-    auth.reset_second_factor(request.dbsession, request.user, request.matchdict["id"])
+    act_on(request, auth.reset_second_factor)
     return Response(status=200)
 
 
 @view_config(route_name="api_user_lockout", request_method="DELETE", openapi=True)
 def unlock_user(request: Request) -> HTTPNoContent:
-    auth.unlock_user(request.dbsession, request.user, request.matchdict["id"])
+    act_on(request, auth.unlock_user)
     return HTTPNoContent()

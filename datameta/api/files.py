@@ -10,6 +10,7 @@ from pyramid.response import Response
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 
+from datameta.api.acting import act, act_on
 from datameta.api.serialize import (
     aware_utc,
     file_json,
@@ -26,9 +27,9 @@ from datameta.telemetry.metrics import count_uploaded_bytes
 @view_config(route_name="api_files", request_method="POST", renderer="json", openapi=True)
 def announce_file(request: Request) -> dict[str, Any]:
     body = request.openapi_validated.body
-    announcement = files.announce_file(
-        request.dbsession,
-        request.user,
+    announcement = act(
+        request,
+        files.announce_file,
         name=body["name"],
         checksum=body["checksum"],
         storage=request.storage,
@@ -42,16 +43,15 @@ def announce_file(request: Request) -> dict[str, Any]:
 
 @view_config(route_name="api_file", request_method="GET", renderer="json", openapi=True)
 def get_file(request: Request) -> dict[str, Any]:
-    return file_json(files.get_file(request.dbsession, request.user, request.matchdict["id"]))
+    return file_json(act_on(request, files.get_file))
 
 
 @view_config(route_name="api_file", request_method="PUT", renderer="json", openapi=True)
 def update_file(request: Request) -> dict[str, Any]:
     body = request.openapi_validated.body
-    file = files.update_file(
-        request.dbsession,
-        request.user,
-        request.matchdict["id"],
+    file = act_on(
+        request,
+        files.update_file,
         storage=request.storage,
         name=body.get("name"),
         checksum=body.get("checksum"),
@@ -64,7 +64,7 @@ def update_file(request: Request) -> dict[str, Any]:
 
 @view_config(route_name="api_file", request_method="DELETE", openapi=True)
 def delete_file(request: Request) -> HTTPNoContent:
-    keys = files.delete_files(request.dbsession, request.user, [request.matchdict["id"]])
+    keys = act(request, files.delete_files, [request.matchdict["id"]])
     delete_after_commit(request, keys)
     return HTTPNoContent()
 
@@ -72,31 +72,28 @@ def delete_file(request: Request) -> HTTPNoContent:
 @view_config(route_name="api_delete_files", request_method="POST", openapi=True)
 def delete_files(request: Request) -> HTTPNoContent:
     ids = request.openapi_validated.body["fileIds"]
-    delete_after_commit(request, files.delete_files(request.dbsession, request.user, ids))
+    delete_after_commit(request, act(request, files.delete_files, ids))
     return HTTPNoContent()
 
 
 @view_config(route_name="api_file_upload_url", request_method="POST", renderer="json", openapi=True)
 def renew_upload_url(request: Request) -> dict[str, Any]:
-    announcement = files.presigned_upload(
-        request.dbsession, request.user, request.matchdict["id"], storage=request.storage
-    )
+    announcement = act_on(request, files.presigned_upload, storage=request.storage)
     return file_upload_json(announcement)
 
 
 @view_config(route_name="api_pending_files", request_method="GET", renderer="json", openapi=True)
 def list_pending_files(request: Request) -> list[dict[str, Any]]:
-    pending = files.pending_files(request.dbsession, request.user, request.matchdict["id"])
+    pending = act_on(request, files.pending_files)
     return [file_json(file) for file in pending]
 
 
 @view_config(route_name="api_file_url", request_method="GET", openapi=True)
 def get_download_url(request: Request) -> Response:
     query = request.openapi_validated.parameters.query
-    url = files.download_url(
-        request.dbsession,
-        request.user,
-        request.matchdict["id"],
+    url = act_on(
+        request,
+        files.download_url,
         expires_minutes=query.get("expires", 1),
         storage=request.storage,
         settings=request.settings,
@@ -136,6 +133,4 @@ def upload_file_content(request: Request) -> HTTPNoContent:
     route_name="api_file_verification", request_method="GET", renderer="json", openapi=True
 )
 def get_file_verification(request: Request) -> dict[str, Any]:
-    return verification_json(
-        files.get_file(request.dbsession, request.user, request.matchdict["id"])
-    )
+    return verification_json(act_on(request, files.get_file))

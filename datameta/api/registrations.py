@@ -8,6 +8,7 @@ from pyramid.httpexceptions import HTTPNoContent
 from pyramid.request import Request
 from pyramid.view import view_config
 
+from datameta.api.acting import act
 from datameta.api.public import public_endpoint
 from datameta.api.serialize import aware_utc, group_json, identifier
 from datameta.api.users import user_response
@@ -59,12 +60,9 @@ def create_registration(request: Request) -> HTTPNoContent:
         request.dbsession,
         request.app_settings,
         request.outbox,
-        registrations.Application(
-            name=body.get("name"),
-            email=body.get("email"),
-            org_select=body.get("org_select"),
+        registrations.Application.of(
+            body,
             org_create=_flag(body.get("org_create")),
-            org_new_name=body.get("org_new_name"),
             check_user_agreement=_flag(body.get("check_user_agreement")),
         ),
     )
@@ -73,7 +71,7 @@ def create_registration(request: Request) -> HTTPNoContent:
 
 @view_config(route_name="api_registrations", request_method="GET", renderer="json", openapi=True)
 def list_registrations(request: Request) -> list[dict[str, Any]]:
-    pending = registrations.list_requests(request.dbsession, request.user)
+    pending = act(request, registrations.list_requests)
     return [registration_json(registration) for registration in pending]
 
 
@@ -82,9 +80,9 @@ def list_registrations(request: Request) -> list[dict[str, Any]]:
 )
 def accept_registration(request: Request) -> dict[str, Any]:
     body = request.openapi_validated.body
-    user = registrations.accept_and_welcome(
-        request.dbsession,
-        request.user,
+    user = act(
+        request,
+        registrations.accept_and_welcome,
         request.outbox,
         request.matchdict["id"],
         registrations.Acceptance(
@@ -100,7 +98,5 @@ def accept_registration(request: Request) -> dict[str, Any]:
 
 @view_config(route_name="api_registration_reject", request_method="POST", openapi=True)
 def reject_registration(request: Request) -> HTTPNoContent:
-    registrations.reject_and_tell(
-        request.dbsession, request.user, request.outbox, request.matchdict["id"]
-    )
+    act(request, registrations.reject_and_tell, request.outbox, request.matchdict["id"])
     return HTTPNoContent()

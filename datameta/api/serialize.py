@@ -85,27 +85,43 @@ def metadataset_json(
     shown = _shown_columns(
         columns, submitted=mset.submission_id is not None, show_service_values=show_service_values
     )
+    return {
+        "id": identifier(mset),
+        "record": _record(view, shown, iso_dates=iso_dates),
+        "fileIds": _files(view, shown, identifier),
+        "userId": identifier(view.owner),
+        "submissionId": identifier(view.submission),
+        "serviceExecutions": _executions(view, columns, show_service_values, execution_json),
+    }
+
+
+def _record(view: Any, shown: Sequence[RecordColumn], *, iso_dates: bool) -> dict[str, Any]:
+    """The set's values by column: dates as stored (ISO 8601) or in the column's format."""
     record = {}
     for column in shown:
         stored = view.values.get(column.id)
         record[column.name] = stored if iso_dates else render_value(column.rule, stored)
-    file_ids = {
-        column.name: identifier(view.files.get(column.id)) for column in shown if column.is_file
-    }
-    executions = None
-    if show_service_values:
-        executions = {
-            column.name: execution_json(view.executions.get(column.service_id))
-            for column in columns
-            if column.service_id is not None
-        }
+    return record
+
+
+def _files(view: Any, shown: Sequence[RecordColumn], entry: Callable[[Any], Any]) -> dict[str, Any]:
+    """What ``entry`` says of the file of each file column (given None where there is none)."""
+    return {column.name: entry(view.files.get(column.id)) for column in shown if column.is_file}
+
+
+def _executions(
+    view: Any,
+    columns: Sequence[RecordColumn],
+    show_service_values: bool,
+    entry: Callable[[Any], Any],
+) -> dict[str, Any] | None:
+    """What ``entry`` says of each service column's execution; None unless values are shown."""
+    if not show_service_values:
+        return None
     return {
-        "id": identifier(mset),
-        "record": record,
-        "fileIds": file_ids,
-        "userId": identifier(view.owner),
-        "submissionId": identifier(view.submission),
-        "serviceExecutions": executions,
+        column.name: entry(view.executions.get(column.service_id))
+        for column in columns
+        if column.service_id is not None
     }
 
 
@@ -230,22 +246,6 @@ def export_json(
     """
     submission, owner = view.submission, view.owner
     shown = _shown_columns(columns, submitted=True, show_service_values=show_service_values)
-    record = {}
-    for column in shown:
-        stored = view.values.get(column.id)
-        record[column.name] = stored if iso_dates else render_value(column.rule, stored)
-    files = {}
-    for column in shown:
-        if column.is_file:
-            file = view.files.get(column.id)
-            files[column.name] = None if file is None else _manifest_entry(file)
-    executions = None
-    if show_service_values:
-        executions = {
-            column.name: _reported_at(view.executions.get(column.service_id))
-            for column in shown
-            if column.service_id is not None
-        }
     return {
         "id": identifier(view.metadataset),
         "submission": {
@@ -255,9 +255,9 @@ def export_json(
         },
         "user": {"id": identifier(owner), "name": owner.fullname},
         "group": {"id": identifier(submission.group), "name": submission.group.name},
-        "record": record,
-        "files": files,
-        "serviceExecutions": executions,
+        "record": _record(view, shown, iso_dates=iso_dates),
+        "files": _files(view, shown, _manifest_entry),
+        "serviceExecutions": _executions(view, shown, show_service_values, _reported_at),
     }
 
 
@@ -265,7 +265,9 @@ def _reported_at(execution: Any) -> str | None:
     return None if execution is None else aware_utc(execution.execution_time)
 
 
-def _manifest_entry(file: Any) -> dict[str, Any]:
+def _manifest_entry(file: Any) -> dict[str, Any] | None:
+    if file is None:
+        return None
     return {"id": identifier(file), "name": file.name, "size": file.filesize, "md5": file.checksum}
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from pyramid.request import Request
 from pyramid.view import view_config
 
+from datameta.api.acting import act, act_on
 from datameta.api.metadatasets import metadatasets_json
 from datameta.api.serialize import service_json
 from datameta.logic import services
@@ -14,25 +15,21 @@ from datameta.logic import services
 
 @view_config(route_name="api_services", request_method="GET", renderer="json", openapi=True)
 def list_services(request: Request) -> list[dict[str, Any]]:
-    found = services.list_services(request.dbsession, request.user)
+    found = act(request, services.list_services)
     return [service_json(service) for service in found]
 
 
 @view_config(route_name="api_services", request_method="POST", renderer="json", openapi=True)
 def create_service(request: Request) -> dict[str, Any]:
     name = request.openapi_validated.body["name"]
-    return service_json(services.create_service(request.dbsession, request.user, name))
+    return service_json(act(request, services.create_service, name))
 
 
 @view_config(route_name="api_service", request_method="PUT", renderer="json", openapi=True)
 def update_service(request: Request) -> dict[str, Any]:
     body = request.openapi_validated.body
-    service = services.update_service(
-        request.dbsession,
-        request.user,
-        request.matchdict["id"],
-        name=body.get("name"),
-        user_ids=body.get("userIds"),
+    service = act_on(
+        request, services.update_service, name=body.get("name"), user_ids=body.get("userIds")
     )
     return service_json(service)
 
@@ -42,9 +39,9 @@ def update_service(request: Request) -> dict[str, Any]:
 )
 def report_execution(request: Request) -> dict[str, Any]:
     body = request.openapi_validated.body
-    metadataset = services.execute_service(
-        request.dbsession,
-        request.user,
+    metadataset = act(
+        request,
+        services.execute_service,
         request.matchdict["serviceId"],
         request.matchdict["metadatasetId"],
         body["record"],

@@ -15,6 +15,7 @@ from pyramid.view import view_config
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DBAPIError
 
+from datameta.api.acting import act, act_on
 from datameta.api.serialize import aware_utc, identifier
 from datameta.logic import submissions
 from datameta.logic.submissions import SubmissionContents
@@ -79,15 +80,13 @@ def _request_args(request: Request) -> tuple[list[str], list[str], str | None]:
 
 @view_config(route_name="api_presubvalidation", request_method="POST", openapi=True)
 def validate_submission(request: Request) -> HTTPNoContent:
-    submissions.validate_submission(request.dbsession, request.user, *_request_args(request))
+    act(request, submissions.validate_submission, *_request_args(request))
     return HTTPNoContent()
 
 
 @view_config(route_name="api_submissions", request_method="POST", renderer="json", openapi=True)
 def create_submission(request: Request) -> dict[str, Any]:
-    submission = submissions.create_submission(
-        request.dbsession, request.user, *_request_args(request)
-    )
+    submission = act(request, submissions.create_submission, *_request_args(request))
     contents = submissions.submission_contents(request.dbsession, [submission])[submission.id]
     count_submission(request, len(contents.metadatasets))
     return submission_json(submission, contents)
@@ -95,9 +94,7 @@ def create_submission(request: Request) -> dict[str, Any]:
 
 @view_config(route_name="api_submission", request_method="GET", renderer="json", openapi=True)
 def get_submission(request: Request) -> dict[str, Any]:
-    submission = submissions.get_submission(
-        request.dbsession, request.user, request.matchdict["id"]
-    )
+    submission = act_on(request, submissions.get_submission)
     contents = submissions.submission_contents(request.dbsession, [submission])[submission.id]
     return {
         **submission_json(submission, contents),
@@ -110,7 +107,7 @@ def get_submission(request: Request) -> dict[str, Any]:
     route_name="api_group_submissions", request_method="GET", renderer="json", openapi=True
 )
 def list_group_submissions(request: Request) -> list[dict[str, Any]]:
-    found = submissions.group_submissions(request.dbsession, request.user, request.matchdict["id"])
+    found = act_on(request, submissions.group_submissions)
     contents = submissions.submission_contents(request.dbsession, found)
     return [submission_json(submission, contents[submission.id]) for submission in found]
 
@@ -136,10 +133,9 @@ def _manifest_md5(manifest: submissions.Manifest) -> str:
 )
 def get_submission_manifest(request: Request) -> Response | dict[str, Any]:
     query = request.openapi_validated.parameters.query
-    manifest = submissions.submission_manifest(
-        request.dbsession,
-        request.user,
-        request.matchdict["id"],
+    manifest = act_on(
+        request,
+        submissions.submission_manifest,
         expires_minutes=query.get("expires"),
         storage=request.storage,
         settings=request.settings,

@@ -9,6 +9,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 
+from datameta.api.acting import act, act_on
 from datameta.api.serialize import aware_utc, identifier
 from datameta.logic import auth, users
 from datameta.models import User
@@ -50,9 +51,9 @@ def user_response(user: User, *, details: bool) -> dict[str, Any]:
 @view_config(route_name="api_users", request_method="GET", renderer="json", openapi=True)
 def list_users(request: Request) -> list[dict[str, Any]]:
     query = request.openapi_validated.parameters.query
-    page, total = users.list_users(
-        request.dbsession,
-        request.user,
+    page, total = act(
+        request,
+        users.list_users,
         users.UserQuery(
             search=query.get("search"),
             group_id=query.get("groupId"),
@@ -69,16 +70,11 @@ def list_users(request: Request) -> list[dict[str, Any]]:
 
 @view_config(route_name="api_user", request_method="GET", renderer="json", openapi=True)
 def get_user(request: Request) -> dict[str, Any]:
-    user = users.get_user(request.dbsession, request.user, request.matchdict["id"])
+    user = act_on(request, users.get_user)
     return user_response(user, details=users.user_details_visible(request.user, user))
 
 
 @view_config(route_name="api_user", request_method="PUT", openapi=True)
 def update_user(request: Request) -> Response:
-    users.update_user(
-        request.dbsession,
-        request.user,
-        request.matchdict["id"],
-        dict(request.openapi_validated.body),
-    )
+    act_on(request, users.update_user, dict(request.openapi_validated.body))
     return Response(status=204)

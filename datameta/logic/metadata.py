@@ -20,20 +20,20 @@ MAX_NAME_LENGTH = 200
 
 @dataclass(frozen=True)
 class DefinitionInput:
-    """A definition as an admin submits it (API field names in comments)."""
+    """A definition as an admin submits it."""
 
-    name: str  # name
-    regex_description: str | None  # regexDescription
-    long_description: str | None  # longDescription
-    example: str  # example
-    regexp: str | None  # regExp
-    datetime_format: str | None  # dateTimeFmt
-    mandatory: bool  # isMandatory
-    order: int  # order
-    is_file: bool  # isFile
-    submission_unique: bool  # isSubmissionUnique
-    site_unique: bool  # isSiteUnique
-    service_id: str | None  # serviceId: UUID or site id; "" means none
+    name: str
+    regex_description: str | None
+    long_description: str | None
+    example: str
+    regexp: str | None
+    datetime_format: str | None
+    mandatory: bool
+    order: int
+    is_file: bool
+    submission_unique: bool
+    site_unique: bool
+    service_id: str | None  # UUID or site id
 
 
 def column_of(definition: MetaDatum) -> Column:

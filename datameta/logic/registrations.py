@@ -51,6 +51,21 @@ class Application:
     org_new_name: str | None
     check_user_agreement: bool
 
+    @classmethod
+    def of(
+        cls, fields: Mapping[str, Any], *, org_create: bool, check_user_agreement: bool
+    ) -> Application:
+        """The application of the text fields of a form or a request body.
+
+        Both name them alike: DataMeta 1.x's API takes what its registration form posts.
+        The ticked boxes are read differently at each edge and given here.
+        """
+        texts = {name: fields.get(name) for name in APPLICATION_TEXT_FIELDS}
+        return cls(**texts, org_create=org_create, check_user_agreement=check_user_agreement)
+
+
+APPLICATION_TEXT_FIELDS = ("name", "email", "org_select", "org_new_name")
+
 
 @dataclass(frozen=True)
 class Acceptance:

@@ -65,23 +65,40 @@ class StoredPart:
 
 
 class Storage(Protocol):
+    """What the app needs of a store of objects, each named by a key.
+
+    Each method's contract is stated here, once; an implementation subclasses this
+    protocol (so that type checking compares the signatures) and comments only on
+    what is particular to it.
+    """
+
     def presigned_put(
         self, key: str, *, content_md5_hex: str | None, expires_seconds: int
-    ) -> PresignedRequest: ...
+    ) -> PresignedRequest:
+        """A PUT of the object's bytes; with an MD5, storage refuses any other bytes."""
 
     def presigned_get(
         self, key: str, *, expires_seconds: int, download_name: str | None = None
-    ) -> PresignedRequest: ...
+    ) -> PresignedRequest:
+        """A GET of the object; with a name, browsers save the download under it."""
 
-    def head(self, key: str) -> ObjectInfo | None: ...
+    def head(self, key: str) -> ObjectInfo | None:
+        """Size and checksum of the object, or None when it does not exist."""
 
-    def delete(self, key: str) -> None: ...
+    def delete(self, key: str) -> None:
+        """Delete the object; deleting a missing object is not an error."""
 
     def upload_stream(
         self, key: str, stream: BinaryIO, *, chunk_size: int = DEFAULT_CHUNK_SIZE
-    ) -> ObjectInfo: ...
+    ) -> ObjectInfo:
+        """Store a stream of unknown length, holding one part in memory at a time.
 
-    def start_multipart(self, key: str) -> str: ...
+        The returned MD5 is computed from the bytes, also for multipart uploads
+        whose ETag is not an MD5.
+        """
+
+    def start_multipart(self, key: str) -> str:
+        """Begin a multipart upload of the object; returns the storage's id of it."""
 
     def presigned_parts(
         self,
@@ -90,19 +107,27 @@ class Storage(Protocol):
         parts: list[tuple[int, str]],
         *,
         expires_seconds: int,
-    ) -> list[PresignedRequest]: ...
+    ) -> list[PresignedRequest]:
+        """PUTs of ``(part number, MD5 hex)`` parts, each signed with its MD5 so that
+        storage refuses other bytes."""
 
-    def list_parts(self, key: str, upload_id: str) -> list[StoredPart] | None: ...
+    def list_parts(self, key: str, upload_id: str) -> list[StoredPart] | None:
+        """The parts stored of an upload, by number; None when storage knows no such upload."""
 
-    def complete_multipart(self, key: str, upload_id: str, parts: list[StoredPart]) -> str: ...
+    def complete_multipart(self, key: str, upload_id: str, parts: list[StoredPart]) -> str:
+        """Join the parts into the object; returns its ETag."""
 
-    def abort_multipart(self, key: str, upload_id: str) -> None: ...
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Drop an upload and its parts; an upload storage no longer knows is not an error."""
 
-    def read_chunks(self, key: str, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]: ...
+    def read_chunks(self, key: str, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
+        """The object's bytes, streamed in chunks: memory stays flat with its size."""
 
-    def ping(self) -> None: ...
+    def ping(self) -> None:
+        """Raise StorageError unless the bucket answers."""
 
-    def create_bucket_if_missing(self) -> bool: ...
+    def create_bucket_if_missing(self) -> bool:
+        """Create the bucket unless it exists; True when it was created."""
 
 
 def md5_from_etag(etag: str) -> str | None:

@@ -22,6 +22,7 @@ from datameta.storage import (
     MiB,
     ObjectInfo,
     PresignedRequest,
+    Storage,
     StorageError,
     StoredPart,
     content_disposition,
@@ -174,7 +175,7 @@ class PartSigner:
         return signed
 
 
-class S3Storage:
+class S3Storage(Storage):
     """Storage in one S3 bucket.
 
     The app reaches S3 at ``endpoint_url``, clients at ``public_endpoint_url``
@@ -220,7 +221,6 @@ class S3Storage:
     def presigned_put(
         self, key: str, *, content_md5_hex: str | None, expires_seconds: int
     ) -> PresignedRequest:
-        """A PUT of the object's bytes; with an MD5, S3 refuses any other bytes."""
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         headers: dict[str, str] = {}
         if content_md5_hex is not None:
@@ -234,7 +234,6 @@ class S3Storage:
     def presigned_get(
         self, key: str, *, expires_seconds: int, download_name: str | None = None
     ) -> PresignedRequest:
-        """A GET of the object; with a name, browsers save the download under it."""
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if download_name is not None:
             params["ResponseContentDisposition"] = content_disposition(download_name)
@@ -251,7 +250,6 @@ class S3Storage:
         return PresignedRequest(url=url, headers=headers, expires_at=expires_at)
 
     def head(self, key: str) -> ObjectInfo | None:
-        """Size and checksum of the object, or None when it does not exist."""
         with _storage_errors("HEAD", key):
             try:
                 response = self.client.head_object(Bucket=self.bucket, Key=key)
@@ -263,7 +261,6 @@ class S3Storage:
         return ObjectInfo(size=response["ContentLength"], etag=etag, md5_hex=md5_from_etag(etag))
 
     def delete(self, key: str) -> None:
-        """Delete the object; deleting a missing object is not an error."""
         with _storage_errors("DELETE", key):
             try:
                 self.client.delete_object(Bucket=self.bucket, Key=key)
@@ -274,11 +271,6 @@ class S3Storage:
     def upload_stream(
         self, key: str, stream: BinaryIO, *, chunk_size: int = DEFAULT_CHUNK_SIZE
     ) -> ObjectInfo:
-        """Store a stream of unknown length, holding one part in memory at a time.
-
-        The returned MD5 is computed from the bytes, also for multipart uploads
-        whose ETag is not an MD5.
-        """
         if chunk_size < MIN_PART_SIZE:
             raise ValueError(f"chunk_size must be at least {MIN_PART_SIZE} bytes")
         content_md5 = hashlib.md5(usedforsecurity=False)
@@ -350,7 +342,6 @@ class S3Storage:
             log.warning("could not abort multipart upload %s of %r", upload_id, key, exc_info=True)
 
     def start_multipart(self, key: str) -> str:
-        """Begin a multipart upload of the object; returns S3's id of it."""
         with _storage_errors("multipart start", key):
             response = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)
         return response["UploadId"]
@@ -363,8 +354,7 @@ class S3Storage:
         *,
         expires_seconds: int,
     ) -> list[PresignedRequest]:
-        """PUTs of ``(part number, MD5 hex)`` parts, each signed with its MD5 so that S3
-        refuses other bytes; signed locally, without a request to S3."""
+        # Signed locally, without a request to S3.
         return self.part_signer.sign_parts(
             key,
             upload_id,
@@ -373,7 +363,6 @@ class S3Storage:
         )
 
     def list_parts(self, key: str, upload_id: str) -> list[StoredPart] | None:
-        """The parts S3 holds of an upload, by number; None when S3 knows no such upload."""
         parts: list[StoredPart] = []
         marker = 0
         with _storage_errors("list parts", key):
@@ -396,7 +385,6 @@ class S3Storage:
         return sorted(parts, key=lambda part: part.number)
 
     def complete_multipart(self, key: str, upload_id: str, parts: list[StoredPart]) -> str:
-        """Join the parts into the object; returns its ETag."""
         completed: list[CompletedPartTypeDef] = [
             {"PartNumber": part.number, "ETag": f'"{part.etag}"'} for part in parts
         ]
@@ -410,7 +398,6 @@ class S3Storage:
         return response["ETag"].strip('"')
 
     def abort_multipart(self, key: str, upload_id: str) -> None:
-        """Drop an upload and its parts; an upload S3 no longer knows is not an error."""
         with _storage_errors("multipart abort", key):
             try:
                 self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
@@ -419,7 +406,6 @@ class S3Storage:
                     raise
 
     def read_chunks(self, key: str, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
-        """The object's bytes, streamed in chunks: memory stays flat with its size."""
         with _storage_errors("GET", key):
             body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
             try:
@@ -428,7 +414,6 @@ class S3Storage:
                 body.close()
 
     def ping(self) -> None:
-        """Raise StorageError unless the bucket answers."""
         try:
             self.client.head_bucket(Bucket=self.bucket)
         except (BotoCoreError, ClientError) as error:
@@ -437,7 +422,6 @@ class S3Storage:
             ) from error
 
     def create_bucket_if_missing(self) -> bool:
-        """Create the bucket unless it exists; True when it was created."""
         try:
             self.client.head_bucket(Bucket=self.bucket)
             return False

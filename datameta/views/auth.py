@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -292,21 +294,32 @@ def _settfa_user(request: Request, token: str) -> User | Response:
         )
 
 
+EnrolmentView = Callable[[Request, str, User], dict | Response]
+
+
+def _for_valid_enrolment_link(view: EnrolmentView) -> Callable[[Request], dict | Response]:
+    """The page runs for the link's token and user; an invalid link shows why instead."""
+
+    @functools.wraps(view)
+    def page(request: Request) -> dict | Response:
+        token = request.matchdict["token"]
+        user = _settfa_user(request, token)
+        if isinstance(user, Response):
+            return user
+        return view(request, token, user)
+
+    return page
+
+
 @public_page("settfa", "GET", "auth/settfa.html")
-def settfa_form(request: Request) -> dict | Response:
-    token = request.matchdict["token"]
-    user = _settfa_user(request, token)
-    if isinstance(user, Response):
-        return user
+@_for_valid_enrolment_link
+def settfa_form(request: Request, token: str, user: User) -> dict | Response:
     return _settfa_values(request, token, user, _setup_secret(request, token))
 
 
 @public_page("settfa", "POST", "auth/settfa.html")
-def settfa(request: Request) -> dict | Response:
-    token = request.matchdict["token"]
-    user = _settfa_user(request, token)
-    if isinstance(user, Response):
-        return user
+@_for_valid_enrolment_link
+def settfa(request: Request, token: str, user: User) -> dict | Response:
     setup = request.session.get(SESSION_TFA_SETUP)
     if not setup or setup.get("token") != hash_token(token):
         # The secret shown earlier is gone with its session: start over with a new one.

@@ -13,8 +13,6 @@ from datameta.security.html import sanitize_html
 from datameta.views.auth import errors_of, invalid
 from datameta.views.public import public_page
 
-TEXT_FIELDS = ("name", "email", "org_select", "org_new_name")
-
 
 def form_context(request: Request) -> dict[str, Any]:
     """What the form offers: the groups (unless hidden) and the user agreement, made safe."""
@@ -28,14 +26,16 @@ def form_context(request: Request) -> dict[str, Any]:
 
 @public_page("register", "GET", "register.html")
 def register_form(request: Request) -> dict[str, Any]:
-    values = dict.fromkeys(TEXT_FIELDS, "")
+    values = dict.fromkeys(registrations.APPLICATION_TEXT_FIELDS, "")
     return {**form_context(request), **values, "org_create": False, "agreed": False}
 
 
 @public_page("register", "POST", "register.html")
 def register(request: Request) -> dict[str, Any]:
     form = request.POST
-    values: dict[str, Any] = {name: form.get(name, "") for name in TEXT_FIELDS}
+    values: dict[str, Any] = {
+        name: form.get(name, "") for name in registrations.APPLICATION_TEXT_FIELDS
+    }
     values["org_create"] = form.get("org_create") == "new"
     values["agreed"] = "check_user_agreement" in form
     try:
@@ -43,13 +43,8 @@ def register(request: Request) -> dict[str, Any]:
             request.dbsession,
             request.app_settings,
             request.outbox,
-            registrations.Application(
-                name=values["name"],
-                email=values["email"],
-                org_select=values["org_select"],
-                org_create=values["org_create"],
-                org_new_name=values["org_new_name"],
-                check_user_agreement=values["agreed"],
+            registrations.Application.of(
+                values, org_create=values["org_create"], check_user_agreement=values["agreed"]
             ),
         )
     except ValidationFailed as error:

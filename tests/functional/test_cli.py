@@ -17,7 +17,7 @@ import requests
 
 from tests.factories import (
     PART,
-    define_sample_sheet,
+    committed_submitter,
     make_api_key,
     make_user,
     settled_verification,
@@ -107,10 +107,7 @@ def test_an_interrupted_upload_resumes_without_sending_the_stored_parts_again(
 
 @pytest.fixture
 def submission(live_app, committed_db):
-    admin = make_api_key(committed_db, make_user(committed_db, site_admin=True))
-    key = make_api_key(committed_db, make_user(committed_db))
-    committed_db.commit()
-    define_sample_sheet(live_app, admin)
+    key = committed_submitter(committed_db, live_app)
     contents = {f"S{n}.fq": f"@read{n}\nACGT\n".encode() * (1000 * n) for n in (1, 2, 3)}
     msets = [
         stage(live_app, key, {"SampleId": f"S{n}", "Reads": f"S{n}.fq"}).json for n in (1, 2, 3)

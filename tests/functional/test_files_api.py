@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from datameta.db import recorded_statements
 from datameta.models import File
-from tests.factories import make_api_key, make_user, upload_file
+from tests.factories import confirm_upload, make_api_key, make_user, upload_file
 from tests.helpers import api_headers, assert_api_error
 
 CONTENT = b"GATTACA\n" * 4096
@@ -62,11 +62,7 @@ def test_announcing_and_confirming_run_few_statements(testapp, dbengine, dbsessi
         announced["urlToUpload"], data=CONTENT, headers=announced["requestHeaders"], timeout=30
     ).raise_for_status()
     with recorded_statements(dbengine) as confirming:
-        testapp.put_json(
-            f"/api/v1/files/{announced['id']['site']}",
-            {"contentUploaded": True},
-            headers=api_headers(key),
-        )
+        confirm_upload(testapp, key, announced["id"]["site"])
     assert len(announcing) == 3
     assert len(confirming) == 4
 
@@ -82,12 +78,7 @@ def test_corrupted_bytes_are_refused_by_s3_itself(testapp, owner):
     )
     assert response.status_code == 400
     assert "BadDigest" in response.text
-    confirm = testapp.put_json(
-        f"/api/v1/files/{announced['id']['site']}",
-        {"contentUploaded": True},
-        headers=api_headers(key),
-        status=400,
-    )
+    confirm = confirm_upload(testapp, key, announced["id"]["site"], status=400)
     assert_api_error(confirm, 400, field="contentUploaded")
 
 
@@ -97,12 +88,7 @@ def test_a_wrong_announced_checksum_gives_409_at_confirmation(testapp, dbsession
     # Content stored past the signed URL (as the app does for 1.x clients): the app's check.
     file = dbsession.scalar(sa.select(File).where(File.site_id == announced["id"]["site"]))
     app.registry["storage"].upload_stream(file.storage_key, io.BytesIO(CONTENT))
-    response = testapp.put_json(
-        f"/api/v1/files/{announced['id']['site']}",
-        {"contentUploaded": True},
-        headers=api_headers(key),
-        status=409,
-    )
+    response = confirm_upload(testapp, key, announced["id"]["site"], status=409)
     assert_api_error(response, 409)
 
 
@@ -210,9 +196,7 @@ def test_a_failed_upload_can_be_retried_with_a_fresh_url(testapp, owner):
         timeout=30,
     )
     assert failed.status_code == 400
-    not_there = testapp.put_json(
-        f"/api/v1/files/{site_id}", {"contentUploaded": True}, headers=api_headers(key), status=400
-    )
+    not_there = confirm_upload(testapp, key, site_id, status=400)
     assert_api_error(not_there, 400, field="contentUploaded")
 
     fresh = testapp.post(f"/api/v1/files/{site_id}/upload-url", headers=api_headers(key)).json
@@ -220,7 +204,5 @@ def test_a_failed_upload_can_be_retried_with_a_fresh_url(testapp, owner):
         fresh["urlToUpload"], data=CONTENT, headers=fresh["requestHeaders"], timeout=30
     )
     assert response.status_code == 200
-    confirmed = testapp.put_json(
-        f"/api/v1/files/{site_id}", {"contentUploaded": True}, headers=api_headers(key)
-    ).json
+    confirmed = confirm_upload(testapp, key, site_id).json
     assert (confirmed["contentUploaded"], confirmed["filesize"]) == (True, len(CONTENT))

@@ -6,7 +6,7 @@ import pytest
 
 from datameta import configure
 from tests.conftest import TEST_INI
-from tests.factories import make_api_key, make_user
+from tests.factories import confirm_upload, make_api_key, make_user
 from tests.helpers import api_headers, assert_api_error, client_in_transaction
 
 CONTENT = b"ACGTN" * 200_000
@@ -46,15 +46,6 @@ def post_content(client, announced, path=None, status=204):
     )
 
 
-def confirm(client, key, announced, status=200):
-    return client.put_json(
-        f"/api/v1/files/{announced['id']['site']}",
-        {"contentUploaded": True},
-        headers=api_headers(key),
-        status=status,
-    )
-
-
 def test_the_upload_url_points_at_the_app_with_an_access_token(client, key):
     announced = announce(client, key)
     assert announced["urlToUpload"] == (
@@ -67,7 +58,7 @@ def test_the_upload_url_points_at_the_app_with_an_access_token(client, key):
 def test_a_multipart_post_as_datameta_1_clients_send_it_then_confirm(client, key):
     announced = announce(client, key)
     post_content(client, announced, announced["urlToUpload"])
-    confirmed = confirm(client, key, announced).json
+    confirmed = confirm_upload(client, key, announced["id"]["site"]).json
     assert confirmed["filesize"] == len(CONTENT)
 
 
@@ -114,7 +105,7 @@ def test_a_body_that_breaks_off_is_refused_and_the_token_stays_valid(client, key
 def test_a_wrong_checksum_is_found_at_confirmation(client, key):
     announced = announce(client, key, checksum="1" * 32)
     post_content(client, announced)
-    assert_api_error(confirm(client, key, announced, status=409), 409)
+    assert_api_error(confirm_upload(client, key, announced["id"]["site"], status=409), 409)
 
 
 def test_new_clients_can_still_ask_for_the_direct_url(client, key):

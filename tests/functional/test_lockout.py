@@ -306,10 +306,7 @@ def test_a_site_reader_sees_the_account_but_may_not_unlock_it(testapp, dbsession
     assert locked.locked_until is not None
 
 
-def test_unlocking_an_unknown_user_is_404(testapp, dbsession):
-    admin = make_user(dbsession, site_admin=True)
-    response = unlock(testapp, make_api_key(dbsession, admin), "DMU-99999999", 404)
-    assert_api_error(response, 404, "NotFound")
+# That an unknown user is 404 is stated for every operation in test_visibility.py.
 
 
 def test_a_locked_user_is_still_enabled(dbsession, locked):

@@ -23,6 +23,7 @@ from datameta.db import recorded_statements
 from datameta.models import MetaDataSet, MetaDatum, MetaDatumRecord, Service, Submission
 from tests.conftest import TEST_INI
 from tests.factories import (
+    committed_submitter,
     define,
     define_sample_sheet,
     define_service_column,
@@ -638,10 +639,7 @@ def test_a_page_costs_the_same_statements_however_many_sets_it_shows(testapp, si
 
 def export_statement_counts(live_app, committed_db, dbengine, file_format) -> tuple[list, list]:
     """Statements of exporting 5, 10 and 15 sets (batches of 5), and the last export's rows."""
-    admin_key = make_api_key(committed_db, make_user(committed_db, site_admin=True))
-    key = make_api_key(committed_db, make_user(committed_db))
-    committed_db.commit()
-    define_sample_sheet(live_app, admin_key)
+    key = committed_submitter(committed_db, live_app)
     counts = []
     for start in (100, 200, 300):
         submit(live_app, key, [{"SampleId": f"S{start + i}"} for i in range(5)], None)

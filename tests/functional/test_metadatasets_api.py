@@ -6,6 +6,7 @@ import datameta.logic.metadatasets
 from datameta.db import recorded_statements
 from datameta.logic.metadata import save_definition
 from tests.factories import (
+    committed_submitter,
     define_sample_sheet,
     definition_input,
     make_api_key,
@@ -201,11 +202,7 @@ def test_with_limit_or_offset_it_pages_and_counts(testapp, submitter):
 @pytest.fixture
 def committed_key(committed_db, live_app):
     """A submitter's API key, with the sample sheet defined, all committed."""
-    admin_key = make_api_key(committed_db, make_user(committed_db, site_admin=True))
-    key = make_api_key(committed_db, make_user(committed_db))
-    committed_db.commit()
-    define_sample_sheet(live_app, admin_key)
-    return key
+    return committed_submitter(committed_db, live_app)
 
 
 def test_the_whole_listing_is_streamed_from_committed_data(live_app, committed_key):

@@ -9,6 +9,7 @@ from datameta.db import recorded_statements
 from tests.factories import (
     PART,
     complete,
+    confirm_upload,
     make_api_key,
     make_user,
     md5_hex,
@@ -182,12 +183,7 @@ def test_aborting_drops_the_upload_and_the_file(testapp, owner):
 
 def test_a_file_uploaded_in_parts_cannot_be_confirmed_as_a_single_upload(testapp, owner):
     file_id = upload_in_parts(testapp, owner, CONTENT, checksum=md5_hex(CONTENT))
-    response = testapp.put_json(
-        f"/api/v1/files/{file_id}",
-        {"contentUploaded": True},
-        headers=api_headers(owner),
-        status=409,
-    )
+    response = confirm_upload(testapp, owner, file_id, status=409)
     assert_api_error(response, 409, exception="MultipartUpload")
 
 

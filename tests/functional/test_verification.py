@@ -7,6 +7,7 @@ import pytest
 from datameta.linting.submission import STILL_VERIFYING, VERIFICATION_FAILED
 from tests.factories import (
     PART,
+    committed_submitter,
     complete,
     define_sample_sheet,
     make_api_key,
@@ -49,11 +50,7 @@ def test_the_worker_verifies_a_completed_upload_and_records_its_sha256(
 def test_a_whole_file_md5_that_does_not_match_fails_verification_and_the_submission(
     live_app, committed_db, worker
 ):
-    admin = make_api_key(committed_db, make_user(committed_db, site_admin=True))
-    user = make_user(committed_db)
-    key = make_api_key(committed_db, user)
-    committed_db.commit()
-    define_sample_sheet(live_app, admin)
+    key = committed_submitter(committed_db, live_app)
     mset = stage(live_app, key, {"SampleId": "S1", "Reads": "reads.bam"}).json
     file_id = upload_in_parts(live_app, key, CONTENT)
     complete(live_app, key, file_id, checksum=md5_hex(b"other content"))

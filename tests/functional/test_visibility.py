@@ -1,7 +1,8 @@
 """What a caller may not see answers exactly like an id that names nothing.
 
 One table of operations on objects of a lab: each is tried by an anonymous
-caller, by outsiders from another group, and by the one who may do it. An
+caller, by outsiders from another group, and by the one who may do it, who
+is told that an unknown id names nothing (404) like everybody else. An
 outsider's answer must be byte for byte the answer for a random unknown id
 (apart from the echoed id), so probing ids tells nothing. A second table shows
 the other half of the rule: who sees an object but may not change it gets 403.
@@ -9,8 +10,8 @@ the other half of the rule: who sees an object but may not change it gets 403.
 
 from __future__ import annotations
 
+import re
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,19 @@ class Lab:
 
     def key(self, user) -> str:
         return make_api_key(self.db, user)
+
+    @property
+    def ids(self) -> dict[str, str]:
+        """The id of each object of the lab, by the name the operations use."""
+        return {
+            "user": self.owner.site_id,
+            "key": self.owner_key_id,
+            "group": self.lab.site_id,
+            **{
+                name: getattr(self, name)
+                for name in ("staged", "submitted", "submission", "file", "service", "registration")
+            },
+        }
 
 
 @pytest.fixture
@@ -107,107 +121,83 @@ def lab(testapp, dbsession) -> Lab:
 
 @dataclass(frozen=True)
 class Operation:
-    """One call on one object: how to make it for an id, who may, and what they get."""
+    """One call on one object of the lab: where, on which id, who may make it, and the answer.
+
+    ``path`` holds ``{id}`` for the id tried; its other fields name the lab's ids.
+    """
 
     method: str
-    path: Callable[[Lab, str], str]
-    real_id: Callable[[Lab], str]
-    unknown_id: str
-    allowed: Callable[[Lab], Any]
+    path: str
+    target: str  # which of the lab's ids is tried
+    allowed: str  # which of the lab's people may make the call
     status: int
     body: dict | None = None
 
+    def real_id(self, lab: Lab) -> str:
+        return lab.ids[self.target]
+
+    def unknown_id(self, lab: Lab) -> str:
+        """An id of the same kind that names nothing: a site id with the prefix, or a UUID."""
+        site_id = re.fullmatch(r"([A-Z]+-)[0-9]+", self.real_id(lab))
+        return site_id.group(1) + "99999999" if site_id else UNKNOWN_UUID
+
 
 UNKNOWN_UUID = str(uuid.UUID(int=0x5EED, version=4))
+RUN = {"record": {"QC": "pass"}, "fileIds": []}
 
 OPERATIONS = {
-    "unlock a user": Operation(
-        "DELETE", lambda _, i: f"/users/{i}/lockout", lambda s: s.owner.site_id,
-        "DMU-99999999", lambda s: s.lab_admin, 204,
-    ),
-    "reset a second factor": Operation(
-        "DELETE", lambda _, i: f"/users/{i}/totp-secret", lambda s: s.owner.site_id,
-        "DMU-99999999", lambda s: s.admin, 200,
-    ),
-    "show a user": Operation(
-        "GET", lambda _, i: f"/users/{i}", lambda s: s.owner.site_id,
-        "DMU-99999999", lambda s: s.owner, 200,
-    ),
+    "unlock a user": Operation("DELETE", "/users/{id}/lockout", "user", "lab_admin", 204),
+    "reset a second factor": Operation("DELETE", "/users/{id}/totp-secret", "user", "admin", 200),
+    "show a user": Operation("GET", "/users/{id}", "user", "owner", 200),
     "rename a user": Operation(
-        "PUT", lambda _, i: f"/users/{i}", lambda s: s.owner.site_id,
-        "DMU-99999999", lambda s: s.lab_admin, 204, {"name": "New Name"},
+        "PUT", "/users/{id}", "user", "lab_admin", 204, {"name": "New Name"}
     ),
-    "list a user's API keys": Operation(
-        "GET", lambda _, i: f"/users/{i}/keys", lambda s: s.owner.site_id,
-        "DMU-99999999", lambda s: s.owner, 200,
-    ),
-    "delete a user's API key": Operation(
-        "DELETE", lambda _, i: f"/keys/{i}", lambda s: s.owner_key_id,
-        UNKNOWN_UUID, lambda s: s.owner, 200,
-    ),
+    "list a user's API keys": Operation("GET", "/users/{id}/keys", "user", "owner", 200),
+    "delete a user's API key": Operation("DELETE", "/keys/{id}", "key", "owner", 200),
     "list a user's staged metadatasets": Operation(
-        "GET", lambda _, i: f"/users/{i}/pending_metadatasets", lambda s: s.owner.site_id,
-        "DMU-99999999", lambda s: s.owner, 200,
+        "GET", "/users/{id}/pending_metadatasets", "user", "owner", 200
     ),
     "list a user's staged files": Operation(
-        "GET", lambda _, i: f"/users/{i}/pending_files", lambda s: s.owner.site_id,
-        "DMU-99999999", lambda s: s.owner, 200,
+        "GET", "/users/{id}/pending_files", "user", "owner", 200
     ),
-    "show a staged metadataset": Operation(
-        "GET", lambda _, i: f"/metadatasets/{i}", lambda s: s.staged,
-        "DMR-99999999", lambda s: s.owner, 200,
-    ),
+    "show a staged metadataset": Operation("GET", "/metadatasets/{id}", "staged", "owner", 200),
     "delete a staged metadataset": Operation(
-        "DELETE", lambda _, i: f"/metadatasets/{i}", lambda s: s.staged,
-        "DMR-99999999", lambda s: s.owner, 204,
+        "DELETE", "/metadatasets/{id}", "staged", "owner", 204
     ),
     "show a submitted metadataset": Operation(
-        "GET", lambda _, i: f"/metadatasets/{i}", lambda s: s.submitted,
-        "DMR-99999999", lambda s: s.lab_admin, 200,
+        "GET", "/metadatasets/{id}", "submitted", "lab_admin", 200
     ),
-    "show a staged file": Operation(
-        "GET", lambda _, i: f"/files/{i}", lambda s: s.file,
-        "DMF-99999999", lambda s: s.owner, 200,
-    ),
-    "delete a staged file": Operation(
-        "DELETE", lambda _, i: f"/files/{i}", lambda s: s.file,
-        "DMF-99999999", lambda s: s.owner, 204,
-    ),
-    "show a submission": Operation(
-        "GET", lambda _, i: f"/submissions/{i}", lambda s: s.submission,
-        "DMS-99999999", lambda s: s.owner, 200,
-    ),
-    "show a group": Operation(
-        "GET", lambda _, i: f"/groups/{i}", lambda s: s.lab.site_id,
-        "DMG-99999999", lambda s: s.owner, 200,
-    ),
+    "show a staged file": Operation("GET", "/files/{id}", "file", "owner", 200),
+    "delete a staged file": Operation("DELETE", "/files/{id}", "file", "owner", 204),
+    "show a submission": Operation("GET", "/submissions/{id}", "submission", "owner", 200),
+    "show a group": Operation("GET", "/groups/{id}", "group", "owner", 200),
     "list a group's submissions": Operation(
-        "GET", lambda _, i: f"/groups/{i}/submissions", lambda s: s.lab.site_id,
-        "DMG-99999999", lambda s: s.owner, 200,
+        "GET", "/groups/{id}/submissions", "group", "owner", 200
     ),
     "run a service": Operation(
-        "POST", lambda s, i: f"/service-execution/{i}/{s.submitted}", lambda s: s.service,
-        "DMP-99999999", lambda s: s.runner, 200, {"record": {"QC": "pass"}, "fileIds": []},
+        "POST", "/service-execution/{id}/{submitted}", "service", "runner", 200, RUN
     ),
     "run a service on a metadataset": Operation(
-        "POST", lambda s, i: f"/service-execution/{s.service}/{i}", lambda s: s.submitted,
-        "DMR-99999999", lambda s: s.runner, 200, {"record": {"QC": "pass"}, "fileIds": []},
+        "POST", "/service-execution/{service}/{id}", "submitted", "runner", 200, RUN
     ),
     "accept a registration request": Operation(
-        "POST", lambda _, i: f"/registrations/{i}/accept", lambda s: s.registration,
-        UNKNOWN_UUID, lambda s: s.lab_admin, 200, {"name": "New Member", "groupAdmin": False},
+        "POST",
+        "/registrations/{id}/accept",
+        "registration",
+        "lab_admin",
+        200,
+        {"name": "New Member", "groupAdmin": False},
     ),
     "reject a registration request": Operation(
-        "POST", lambda _, i: f"/registrations/{i}/reject", lambda s: s.registration,
-        UNKNOWN_UUID, lambda s: s.lab_admin, 204,
+        "POST", "/registrations/{id}/reject", "registration", "lab_admin", 204
     ),
-}  # fmt: skip
+}
 
 OUTSIDERS = ["regular user of another group", "group admin of another group"]
 
 
 def call(testapp, operation: Operation, lab: Lab, given: str, headers: dict, status: int):
-    path = "/api/v1" + operation.path(lab, given)
+    path = "/api/v1" + operation.path.format(**lab.ids, id=given)
     if operation.body is not None:
         send = getattr(testapp, f"{operation.method.lower()}_json")
         return send(path, operation.body, headers=headers, status=status)
@@ -225,17 +215,19 @@ def test_an_outsider_cannot_tell_the_object_from_an_unknown_id(testapp, lab, nam
     operation = OPERATIONS[name]
     headers = api_headers(lab.key(lab.outsiders[outsider]))
     real = call(testapp, operation, lab, operation.real_id(lab), headers, status=404)
-    unknown = call(testapp, operation, lab, operation.unknown_id, headers, status=404)
+    unknown = call(testapp, operation, lab, operation.unknown_id(lab), headers, status=404)
     assert_api_error(real, 404, "NotFound")
     assert real.headers["Content-Type"] == unknown.headers["Content-Type"]
-    assert without(real.text, operation.real_id(lab)) == without(unknown.text, operation.unknown_id)
+    assert without(real.text, operation.real_id(lab)) == without(
+        unknown.text, operation.unknown_id(lab)
+    )
 
 
 @pytest.mark.parametrize("name", OPERATIONS)
 def test_an_anonymous_caller_learns_nothing_either(testapp, lab, name):
     operation = OPERATIONS[name]
     real = call(testapp, operation, lab, operation.real_id(lab), {}, status=401)
-    unknown = call(testapp, operation, lab, operation.unknown_id, {}, status=401)
+    unknown = call(testapp, operation, lab, operation.unknown_id(lab), {}, status=401)
     assert_api_error(real, 401)
     assert real.text == unknown.text
 
@@ -243,57 +235,63 @@ def test_an_anonymous_caller_learns_nothing_either(testapp, lab, name):
 @pytest.mark.parametrize("name", OPERATIONS)
 def test_the_one_who_may_do_it_does(testapp, lab, name):
     operation = OPERATIONS[name]
-    headers = api_headers(lab.key(operation.allowed(lab)))
+    headers = api_headers(lab.key(getattr(lab, operation.allowed)))
     call(testapp, operation, lab, operation.real_id(lab), headers, status=operation.status)
 
 
-# Seen, but not to be changed: 403, and the object is as it was.
+@pytest.mark.parametrize("name", OPERATIONS)
+def test_the_one_who_may_do_it_is_told_that_an_unknown_id_names_nothing(testapp, lab, name):
+    operation = OPERATIONS[name]
+    headers = api_headers(lab.key(getattr(lab, operation.allowed)))
+    response = call(testapp, operation, lab, operation.unknown_id(lab), headers, status=404)
+    assert_api_error(response, 404, "NotFound")
 
 
-def test_a_site_reader_sees_a_user_but_may_not_unlock_them(testapp, lab):
-    headers = api_headers(lab.key(lab.reader))
-    testapp.get(f"/api/v1/users/{lab.owner.site_id}", headers=headers)
-    response = testapp.delete(
-        f"/api/v1/users/{lab.owner.site_id}/lockout", headers=headers, status=403
-    )
-    assert_api_error(response, 403, "AccessDenied")
+# Seen, but not to be changed: 403.
 
 
-def test_a_group_admin_sees_a_member_but_may_not_reset_their_second_factor(testapp, lab):
-    response = testapp.delete(
-        f"/api/v1/users/{lab.owner.site_id}/totp-secret",
-        headers=api_headers(lab.key(lab.lab_admin)),
-        status=403,
-    )
-    assert_api_error(response, 403, "AccessDenied")
+@dataclass(frozen=True)
+class Refusal:
+    """Who makes a call they may not, on an object they see (by ``seen``, where it applies)."""
+
+    who: str
+    seen: str | None
+    refused: Operation
+    exception: str
 
 
-def test_a_submitted_metadataset_is_seen_but_not_modifiable_as_in_datameta_1(testapp, lab):
-    response = testapp.delete(
-        f"/api/v1/metadatasets/{lab.submitted}",
-        headers=api_headers(lab.key(lab.owner)),
-        status=403,
-    )
-    assert_api_error(response, 403, "ResourceNotModifiableError")
+# Nobody may delete a submitted set: the operation is only ever refused.
+DELETE_SUBMITTED = Operation("DELETE", "/metadatasets/{id}", "submitted", "nobody", 403)
+
+REFUSALS = {
+    "a site reader sees a user but may not unlock them": Refusal(
+        "reader", "show a user", OPERATIONS["unlock a user"], "AccessDenied"
+    ),
+    "a group admin sees a member but may not reset their second factor": Refusal(
+        "lab_admin", "show a user", OPERATIONS["reset a second factor"], "AccessDenied"
+    ),
+    "a submitted metadataset is seen but not modifiable, as in DataMeta 1": Refusal(
+        "owner", "show a submitted metadataset", DELETE_SUBMITTED, "ResourceNotModifiableError"
+    ),
+    "a site admin sees every service but runs only assigned ones": Refusal(
+        "admin", None, OPERATIONS["run a service on a metadataset"], "AccessDenied"
+    ),
+    "a site admin sees a group but not its submissions without site read": Refusal(
+        "admin", "show a group", OPERATIONS["list a group's submissions"], "AccessDenied"
+    ),
+}
 
 
-def test_a_site_admin_sees_every_service_but_runs_only_assigned_ones(testapp, lab):
-    response = testapp.post_json(
-        f"/api/v1/service-execution/{lab.service}/{lab.submitted}",
-        {"record": {"QC": "pass"}, "fileIds": []},
-        headers=api_headers(lab.key(lab.admin)),
-        status=403,
-    )
-    assert_api_error(response, 403, "AccessDenied")
-
-
-def test_a_site_admin_sees_a_group_but_not_its_submissions_without_site_read(testapp, lab):
-    headers = api_headers(lab.key(lab.admin))
-    testapp.get(f"/api/v1/groups/{lab.lab.site_id}", headers=headers)
-    response = testapp.get(
-        f"/api/v1/groups/{lab.lab.site_id}/submissions", headers=headers, status=403
-    )
-    assert_api_error(response, 403, "AccessDenied")
+@pytest.mark.parametrize("name", REFUSALS)
+def test_who_sees_an_object_but_may_not_make_the_call_gets_403(testapp, lab, name):
+    refusal = REFUSALS[name]
+    headers = api_headers(lab.key(getattr(lab, refusal.who)))
+    if refusal.seen is not None:
+        seen = OPERATIONS[refusal.seen]
+        call(testapp, seen, lab, seen.real_id(lab), headers, status=200)
+    refused = refusal.refused
+    response = call(testapp, refused, lab, refused.real_id(lab), headers, status=403)
+    assert_api_error(response, 403, refusal.exception)
 
 
 def test_a_service_user_who_may_not_read_the_set_is_told_it_does_not_exist(testapp, lab):

@@ -16,6 +16,7 @@ from datameta.worker import job_queue, keep_house, remove_old_jobs
 from tests.factories import (
     PART,
     complete,
+    confirm_upload,
     make_api_key,
     make_user,
     md5_hex,
@@ -93,11 +94,7 @@ def test_complete_and_verifying_files_and_open_windows_are_kept(
     file = stored_file(committed_db, confirmed["id"]["uuid"])
     app.registry["storage"].upload_stream(file.storage_key, io.BytesIO(b"ACGT"))
     committed_db.rollback()
-    live_app.put_json(
-        f"/api/v1/files/{confirmed['id']['uuid']}",
-        {"contentUploaded": True},
-        headers=api_headers(owner),
-    )
+    confirm_upload(live_app, owner, confirmed["id"]["uuid"])
     # Housekeeping now leaves an upload whose window is open.
     run_housekeeping(app, settings, now=datetime.now(UTC))
     assert stored_file(committed_db, open_window) is not None
