@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg2.errors
 import pytest
 import sqlalchemy as sa
 import transaction
@@ -178,6 +179,20 @@ def app_settings_snapshot(dbengine: sa.Engine) -> list[dict]:
 def clean_database(dbengine: sa.Engine, app_settings_snapshot: list[dict]) -> Iterator[None]:
     """After the test: empty every data table and restore the application settings."""
     yield
+    # The worker (or a request the browser sent last) may still be reading the
+    # tables; when the TRUNCATE's locks and theirs meet in a deadlock, PostgreSQL
+    # aborts the TRUNCATE, which is then tried again once the other has finished.
+    for attempt in range(5):
+        try:
+            _empty_data_tables(dbengine, app_settings_snapshot)
+            return
+        except sa.exc.OperationalError as error:
+            if not isinstance(error.orig, psycopg2.errors.DeadlockDetected) or attempt == 4:
+                raise
+            time.sleep(0.2)
+
+
+def _empty_data_tables(dbengine: sa.Engine, app_settings_snapshot: list[dict]) -> None:
     with dbengine.begin() as connection:
         # The job queue's tables stay: a running worker is registered there, and a
         # job left over finds its file gone and does nothing.
