@@ -1,6 +1,6 @@
 """Memory and time of GET /metadatasets without paging: every submitted set, streamed.
 
-    .venv/bin/python -m benchmarks.bench_listing_stream      (or: make bench)
+    .venv/bin/python -m benchmarks.bench_listing_stream [SIZE ...]     (or: make bench)
 
 The app runs in a process of its own, served by waitress as in production (response
 validation off), over a database seeded with 1,000 / 10,000 / 100,000 submitted sets
@@ -25,7 +25,7 @@ from benchmarks.bench_api import api_key
 from benchmarks.common import BENCH_INI, ROOT, scratch_database
 from benchmarks.seed import seed_submitted
 
-SIZES = (1_000, 10_000, 100_000)
+SIZES = (1_000, 10_000, 100_000)  # unless others are given
 MARKER = b'"serviceExecutions"'  # once per set in the answer
 
 
@@ -58,9 +58,10 @@ def serve(port: int) -> None:
     """The app under waitress in this process (the environment names the database)."""
     from waitress import serve as waitress_serve
 
-    from datameta import make_app
+    from datameta import main
 
-    waitress_serve(make_app(BENCH_INI), host="127.0.0.1", port=port, threads=4, _quiet=True)
+    # Built as pserve builds it (``main``), so that it is set up as in production.
+    waitress_serve(main({}, **BENCH_INI), host="127.0.0.1", port=port, threads=4, _quiet=True)
 
 
 def start_app(environ: dict[str, str]) -> tuple[subprocess.Popen, str]:
@@ -139,7 +140,7 @@ def main() -> None:
         "| growth after the first tenth |"
     )
     print("|---|---|---|---|---|---|---|")
-    for count in SIZES:
+    for count in [int(size) for size in sys.argv[1:]] or SIZES:
         print(bench(count), flush=True)
 
 

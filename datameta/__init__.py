@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping
 from typing import Any
 
@@ -60,5 +61,11 @@ def make_app(
 
 
 def main(global_config: Mapping[str, Any], **ini: Any) -> Router:
-    """The paste entry point that ``pserve`` calls."""
-    return make_app(ini)
+    """The paste entry point that ``pserve`` calls, once in each server process."""
+    app = make_app(ini)
+    # What is built by now (modules, mappers, the OpenAPI document: about 250,000
+    # objects) lives as long as the process. Frozen, the garbage collector no longer
+    # walks it in each full collection that a request's many new objects set off;
+    # a whole listing of 10,000 sets took half the CPU time with it frozen.
+    gc.freeze()
+    return app

@@ -18,6 +18,8 @@ from datameta.api.serialize import (
     export_header,
     export_json,
     exported_columns,
+    listing_json,
+    listing_layout,
     metadataset_json,
     record_columns,
     table_cells,
@@ -147,22 +149,21 @@ def _primed(batches: Iterator[_Batch]) -> Iterator[_Batch]:
 def _streamed(request: Request, statement: Select) -> Iterator[bytes]:
     """The JSON of every set ``statement`` selects, read and sent batch by batch."""
     # Decided now: the request's user and parameters are not to be read once it has ended.
-    show_service_values = authz.can_read_service_values(request.user)
-    iso_dates = bool(request.openapi_validated.parameters.query.get("isoDates", False))
+    layout = listing_layout(
+        record_columns(definitions(request.dbsession).all),
+        show_service_values=authz.can_read_service_values(request.user),
+        iso_dates=bool(request.openapi_validated.parameters.query.get("isoDates", False)),
+    )
 
     def batches() -> Iterator[list[dict[str, Any]]]:
         with _listing_session(request) as db:
-            columns = record_columns(definitions(db).all)
-            for views in metadatasets.stream_views(db, statement):
-                yield [
-                    metadataset_json(
-                        view,
-                        columns,
-                        show_service_values=show_service_values,
-                        iso_dates=iso_dates,
-                    )
-                    for view in views
-                ]
+            for rows in metadatasets.listing_rows(
+                db, statement, layout.column_ids, layout.file_column_ids
+            ):
+                executions = {}
+                if layout.service_columns:
+                    executions = metadatasets.executions_by_set(db, [row[0] for row in rows])
+                yield [listing_json(row, layout, executions.get(row[0], {})) for row in rows]
 
     return json_array(_primed(batches()))
 

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from datameta.linting import Column, render_value
 from datameta.logic.metadata import Definition
@@ -92,6 +92,72 @@ def metadataset_json(
         "userId": identifier(view.owner),
         "submissionId": identifier(view.submission),
         "serviceExecutions": _executions(view, columns, show_service_values, execution_json),
+    }
+
+
+@dataclass(frozen=True)
+class ListingLayout:
+    """How plain rows of ``metadatasets.listing_rows`` become 1.x JSON; made once per listing."""
+
+    named: list[tuple[str, str]]  # (column id as text, name) of every shown column
+    dated: list[tuple[str, Column]]  # (name, rule) of the shown date columns, unless ISO dates
+    file_names: dict[str, str]  # column id as text: name, of the shown file columns
+    service_columns: list[RecordColumn] | None  # None: service values are not shown
+
+    @property
+    def column_ids(self) -> list[int]:
+        return [int(key) for key, _ in self.named]
+
+    @property
+    def file_column_ids(self) -> list[int]:
+        return [int(key) for key in self.file_names]
+
+
+def listing_layout(
+    columns: Sequence[RecordColumn], *, show_service_values: bool, iso_dates: bool
+) -> ListingLayout:
+    shown = _shown_columns(columns, submitted=True, show_service_values=show_service_values)
+    return ListingLayout(
+        named=[(str(column.id), column.name) for column in shown],
+        dated=[] if iso_dates else [(c.name, c.rule) for c in shown if c.rule.datetime_format],
+        file_names={str(column.id): column.name for column in shown if column.is_file},
+        service_columns=(
+            [column for column in columns if column.service_id is not None]
+            if show_service_values
+            else None
+        ),
+    )
+
+
+def listing_json(
+    row: Sequence[Any], layout: ListingLayout, executions: dict[int, Any]
+) -> dict[str, Any]:
+    """A submitted set from its plain listing row, exactly as ``metadataset_json`` makes it.
+
+    ``executions``: the set's service executions by service id.
+    """
+    _, uuid, site, user_uuid, user_site, submission_uuid, submission_site, values, files = row
+    stored = dict(zip(*values, strict=True)) if values else {}
+    record = {name: stored.get(key) for key, name in layout.named}
+    for name, rule in layout.dated:
+        record[name] = render_value(rule, record[name])
+    file_ids: dict[str, Any] = dict.fromkeys(layout.file_names.values())
+    if files:
+        for key, file_uuid, file_site in zip(*files, strict=True):
+            file_ids[layout.file_names[key]] = {"uuid": file_uuid, "site": file_site}
+    service_executions = None
+    if layout.service_columns is not None:
+        service_executions = {
+            column.name: execution_json(executions.get(cast(int, column.service_id)))
+            for column in layout.service_columns
+        }
+    return {
+        "id": {"uuid": uuid, "site": site},
+        "record": record,
+        "fileIds": file_ids,
+        "userId": {"uuid": user_uuid, "site": user_site},
+        "submissionId": {"uuid": submission_uuid, "site": submission_site},
+        "serviceExecutions": service_executions,
     }
 
 

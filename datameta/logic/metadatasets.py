@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import array
-from sqlalchemy.orm import Session, aliased, make_transient_to_detached
+from sqlalchemy.orm import Session, aliased, joinedload, make_transient_to_detached
 from sqlalchemy.types import NullType
 
 from datameta.errors import ErrorItem, ValidationFailed
@@ -501,6 +501,67 @@ def export_rows(
     )
     for batch in rows.partitions():
         yield list(batch)
+
+
+def listing_rows(
+    db: Session, statement: Select, column_ids: Sequence[int], file_column_ids: Sequence[int]
+) -> Iterator[list[Row]]:
+    """The sets ``statement`` selects as plain rows for DataMeta 1.x's listing, batch by batch.
+
+    One statement through a server-side cursor and no ORM objects, as for exports:
+    each row is the set's id, uuid and site id, its user's and its submission's uuid
+    and site id, its values (two aligned arrays: column ids and values, of
+    ``column_ids`` only) and its files (three: column ids, and the files' uuids and
+    site ids, of ``file_column_ids`` only). Uuids come as text, ready for JSON.
+    """
+    record = aliased(MetaDatumRecord)
+    values = select(
+        array([func.array_agg(sql_cast(record.metadatum_id, Text)), func.array_agg(record.value)])
+    ).where(record.metadataset_id == MetaDataSet.id, record.metadatum_id.in_(column_ids))
+    linked, file = aliased(MetaDatumRecord), aliased(File)
+    files = (
+        select(
+            array(
+                [
+                    func.array_agg(sql_cast(linked.metadatum_id, Text)),
+                    func.array_agg(sql_cast(file.uuid, Text)),
+                    func.array_agg(file.site_id),
+                ]
+            )
+        )
+        .select_from(linked)
+        .join(file, file.id == linked.file_id)
+        .where(linked.metadataset_id == MetaDataSet.id, linked.metadatum_id.in_(file_column_ids))
+    )
+    rows = db.execute(
+        statement.with_only_columns(
+            MetaDataSet.id,
+            sql_cast(MetaDataSet.uuid, Text).label("uuid"),
+            MetaDataSet.site_id,
+            sql_cast(User.uuid, Text).label("user_uuid"),
+            User.site_id,
+            sql_cast(Submission.uuid, Text).label("submission_uuid"),
+            Submission.site_id,
+            type_coerce(values.scalar_subquery(), NullType()),
+            type_coerce(files.scalar_subquery(), NullType()) if file_column_ids else null(),
+        ).execution_options(yield_per=STREAM_BATCH_SIZE)
+    )
+    for batch in rows.partitions():
+        yield list(batch)
+
+
+def executions_by_set(
+    db: Session, metadataset_ids: Collection[int]
+) -> dict[int, dict[int, ServiceExecution]]:
+    """The service executions of many sets in one query: by set id, then by service id."""
+    found: dict[int, dict[int, ServiceExecution]] = {}
+    for execution in db.scalars(
+        select(ServiceExecution)
+        .where(ServiceExecution.metadataset_id.in_(metadataset_ids))
+        .options(joinedload(ServiceExecution.service), joinedload(ServiceExecution.user))
+    ):
+        found.setdefault(execution.metadataset_id, {})[execution.service_id] = execution
+    return found
 
 
 def pending_metadatasets(db: Session, actor: User, user_id: str) -> list[MetaDataSet]:

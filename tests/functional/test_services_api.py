@@ -5,11 +5,13 @@ from sqlalchemy import select
 
 from datameta.models import User
 from tests.factories import (
+    define,
     define_sample_sheet,
     define_service_column,
     make_api_key,
     make_user,
     stage,
+    upload_file,
 )
 from tests.helpers import api_headers, assert_api_error
 
@@ -142,3 +144,29 @@ def test_who_neither_runs_a_service_nor_reads_its_values_may_not_ask_what_awaits
     query = f"/api/v1/metadatasets?awaitingService={site['service']['id']['site']}"
     response = testapp.get(query, headers=api_headers(site["submitter_key"]), status=400)
     assert_api_error(response, 400, "ValidationError", field="awaitingService")
+
+
+@pytest.mark.parametrize("reader", ["admin_key", "submitter_key"])
+@pytest.mark.parametrize("iso_dates", ["", "&isoDates=true"])
+def test_the_whole_listing_shows_each_set_as_a_page_does(testapp, site, reader, iso_dates):
+    # The whole listing is built from plain rows, a page from entities: the same JSON.
+    execute(testapp, site, {"QC": "pass"})
+    free = {"regExp": "", "isMandatory": False, "isSubmissionUnique": False, "isSiteUnique": False}
+    define(testapp, site["admin_key"], name="Collected", dateTimeFmt="%d.%m.%Y", order=25, **free)
+    key = site["submitter_key"]
+    reads = upload_file(testapp, key, "s2.fastq", b"ACGT")
+    staged = stage(testapp, key, {"SampleId": "S2", "Collected": "31.01.2024", "Reads": "s2.fastq"})
+    testapp.post_json(
+        "/api/v1/submissions",
+        {"metadatasetIds": [staged.json["id"]["site"]], "fileIds": [reads["id"]["site"]]},
+        headers=api_headers(key),
+    )
+    headers = api_headers(site[reader])
+    whole = testapp.get(f"/api/v1/metadatasets?{iso_dates}", headers=headers).json
+    page = testapp.get(f"/api/v1/metadatasets?limit=100{iso_dates}", headers=headers).json
+    assert whole == page
+    assert [mset["record"]["SampleId"] for mset in whole] == ["S1", "S2"]
+    assert whole[1]["fileIds"]["Reads"] == reads["id"]
+    assert whole[1]["record"]["Collected"] == ("2024-01-31T00:00:00" if iso_dates else "31.01.2024")
+    executions = whole[0]["serviceExecutions"]
+    assert (executions is not None) == (reader == "admin_key")
