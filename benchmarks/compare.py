@@ -4,6 +4,7 @@
         [--submit-n 1000] [--bigfile-mib 256] [--port-base 18500] [--app-port 6545]
         [--load 60 [--load-users 50] [--load-max-tasks 100000]]
         [--sets 1000 10000 [--peer-max-sets 1000] [--peer-sets-timeout 1800]]
+        [--list-sets 10000]
 
 With ``--load SECONDS``, after its runs each server also takes a load test: locust, headless,
 ``--load-users`` clients on loopback doing the mix of benchmarks/locustfile.py for that long
@@ -18,6 +19,11 @@ read after. DataMeta
 1.1.1 is slow at this (its prevalidation looks every record up on its own): sizes above
 ``--peer-max-sets`` are not run against it, and each of its runs is stopped after
 ``--peer-sets-timeout`` seconds; the table says so where a figure is missing.
+
+With ``--list-sets N ...``, last, each server's submitted sets are copied in SQL until N
+exist (benchmarks/cloned_sets.py: both keep sets and values in the same two tables), and
+it lists them all: the full listing at sizes that DataMeta 1.1.1 would take too long to
+reach through its API.
 
 DataMeta 1.1.1 comes from ``PEER_DIR`` (default ../shared/peer: its setup, start and stop
 scripts and ``bench.py``, the harness). Each server starts on a fresh, empty database and
@@ -48,6 +54,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.cloned_sets import clone_submitted
 from benchmarks.common import wait_until_up
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,10 +144,18 @@ def run_load(name: str, url: str, token: str, options: argparse.Namespace) -> No
     (OUT / f"{name}-load.json").write_text(json.dumps({"seconds": options.load, "rows": rows}))
 
 
-def measure(name: str, url: str, token: str, pids: list[str], options: argparse.Namespace) -> list:
+def measure(
+    name: str,
+    url: str,
+    token: str,
+    pids: list[str],
+    options: argparse.Namespace,
+    database_url: str,
+) -> list:
     """Every run's figures for one server: a list (per run) of bench.py results.
 
-    With ``--load`` and ``--sets``, the load test and the big sizes follow on the same server.
+    With ``--load``, ``--sets`` and ``--list-sets``, the load test, the big sizes and the
+    listings of copied sets follow on the same server.
     """
     runs = []
     for run in range(options.runs):
@@ -167,6 +182,11 @@ def measure(name: str, url: str, token: str, pids: list[str], options: argparse.
         except subprocess.TimeoutExpired:
             log(f"{name}: {size} sets: stopped after {options.peer_sets_timeout} s")
             out.unlink(missing_ok=True)
+    for size in options.list_sets:
+        log(f"{name}: copying submitted sets in SQL up to {size}, then the full listing")
+        clone_submitted(database_url, size)
+        args = ["--workload", "list", "--reset-hwm"]
+        run_bench(url, token, pids, name, args, OUT / f"{name}-list{size}.json")
     return runs
 
 
@@ -187,7 +207,10 @@ def measure_peer(options: argparse.Namespace) -> list:
         for line in (state / "pids").read_text().splitlines():
             name, pid = line.split()
             pids.append(f"{'app' if name == 'datameta' else name}={pid}")
-        return measure("peer", PEER_URL, token, pids, options)
+        database = (
+            f"postgresql://postgres@127.0.0.1:{os.environ.get('PEER_PG_PORT', '55433')}/datameta"
+        )
+        return measure("peer", PEER_URL, token, pids, options, database)
     finally:
         subprocess.run(["bash", str(scripts / "stop-upstream.sh")], check=False)
 
@@ -269,7 +292,8 @@ def own_server(options: argparse.Namespace) -> Iterator[tuple[str, str, list[str
 
 def measure_own(options: argparse.Namespace) -> list:
     with own_server(options) as (url, token, pids):
-        return measure("datameta", url, token, pids, options)
+        database = stack_environ(Path(options.stack_dir))["DATAMETA_SQLALCHEMY_URL"]
+        return measure("datameta", url, token, pids, options, database)
 
 
 # The table ------------------------------------------------------------------------------------
@@ -382,9 +406,12 @@ def table(options: argparse.Namespace, peer: list, own: list) -> list[str]:
     return lines
 
 
-def sets_figures(name: str, size: int) -> dict[str, float | None]:
-    """Prevalidation, submission and listing of ``size`` sets on one server, if measured."""
-    path = OUT / f"{name}-sets{size}.json"
+def sets_figures(name: str, size: int, kind: str = "sets") -> dict[str, float | None]:
+    """Prevalidation, submission and listing of ``size`` sets on one server, if measured.
+
+    ``kind`` "list": the listing of ``size`` sets copied in SQL (``--list-sets``).
+    """
+    path = OUT / f"{name}-{kind}{size}.json"
     if not path.exists():
         return {}
     results = json.loads(path.read_text())["results"]
@@ -427,6 +454,27 @@ def sets_table(options: argparse.Namespace) -> list[str]:
             unit = "MiB" if key == "peak" else "s"
             ratio = f"{p / o:.2f}x" if p and o and key != "peak" else "-"
             lines.append(f"| {label} | {unit} | {fmt(p)} | {fmt(o)} | {ratio} |")
+    return lines
+
+
+def copied_listing_table(options: argparse.Namespace) -> list[str]:
+    lines = [
+        "",
+        "Copied: each server's submitted sets (with their values, without file links) copied "
+        "in SQL until N exist, then all of them listed (GET /metadatasets, no limit), the "
+        "app's peak memory reset before and read after.",
+        "",
+        "| workload | unit | DataMeta 1.1.1 | this project | speed-up |",
+        "|---|---|---|---|---|",
+    ]
+    for size in options.list_sets:
+        peer, own = sets_figures("peer", size, "list"), sets_figures("datameta", size, "list")
+        p, o = peer.get("listing"), own.get("listing")
+        ratio = f"{p / o:.2f}x" if p and o else "-"
+        listed = f"{peer.get('listed') or '?'} / {own.get('listed') or '?'}"
+        lines.append(f"| list all submitted sets ({listed}) | s | {fmt(p)} | {fmt(o)} | {ratio} |")
+        p, o = peer.get("peak"), own.get("peak")
+        lines.append(f"|   app peak memory during the above | MiB | {fmt(p)} | {fmt(o)} | - |")
     return lines
 
 
@@ -492,6 +540,7 @@ def write_results(options: argparse.Namespace, peer: list, own: list, load: list
         "",
         *(table(options, peer, own) if options.runs else []),
         *(sets_table(options) if options.sets else []),
+        *(copied_listing_table(options) if options.list_sets else []),
         *(load_section(options) if options.load else []),
         END,
     ]
@@ -548,6 +597,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", type=int, nargs="*", default=[], help="e.g. 1000 10000")
     parser.add_argument("--peer-max-sets", type=int, default=1000)
     parser.add_argument("--peer-sets-timeout", type=float, default=1800)
+    parser.add_argument(
+        "--list-sets", type=int, nargs="*", default=[], help="copy sets in SQL to N, list all"
+    )
     parser.add_argument("--load", type=int, default=0, help="seconds of load test (0: none)")
     parser.add_argument("--load-users", type=int, default=50)
     parser.add_argument("--load-max-tasks", type=int, default=100_000)
