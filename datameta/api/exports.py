@@ -1,6 +1,6 @@
 """Exports of submitted metadatasets as CSV, TSV, XLSX or JSON, written batch by batch.
 
-The tabular writers take batches of rows of cells (``serialize.table_cells``), the
+The tabular writers take batches of rows of cells (``serialize.TableLayout``), the
 JSON writer batches of ``serialize.export_json`` items; each yields the file's
 bytes, and memory holds one batch at a time.
 
@@ -17,7 +17,7 @@ import io
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from datameta.api.formulas import as_text
+from datameta.api.formulas import FORMULA_STARTS, as_text
 from datameta.api.streaming import json_array
 from datameta.api.xlsx import workbook_bytes
 
@@ -40,17 +40,32 @@ def _closing(batches: Batches) -> None:
 
 
 def _delimited(delimiter: str) -> Callable[[Cells, Batches], Iterator[bytes]]:
+    # A row whose joined line holds none of these, and no delimiter but those
+    # between its cells, is written as it is: nothing to quote, no formula-like
+    # cell. (A cell starting with the delimiter itself adds one to the count.)
+    special = ('"', "\r", "\n", *(delimiter + start for start in FORMULA_STARTS - {delimiter}))
+
     def write(header: Cells, batches: Batches) -> Iterator[bytes]:
         buffer = io.StringIO()
         writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
         writer.writerow([as_text(title) for title in header])
+        delimiters = len(header) - 1
         try:
             yield buffer.getvalue().encode()
             for batch in batches:
                 buffer.seek(0)
                 buffer.truncate()
-                # The csv module writes None as an empty field.
-                writer.writerows([as_text(cell) for cell in row] for row in batch)
+                for row in batch:
+                    line = delimiter.join([cell or "" for cell in row])
+                    if (
+                        line.count(delimiter) == delimiters
+                        and line[:1] not in FORMULA_STARTS
+                        and not any(text in line for text in special)
+                    ):
+                        buffer.write(line + "\r\n")
+                    else:
+                        # The csv module quotes as needed and writes None as an empty field.
+                        writer.writerow([as_text(cell) for cell in row])
                 yield buffer.getvalue().encode()
         finally:
             _closing(batches)

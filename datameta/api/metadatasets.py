@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from datameta.api.exports import MEDIA_TYPES, export_bytes
 from datameta.api.serialize import (
+    TableLayout,
     export_header,
     export_json,
     exported_columns,
@@ -22,8 +23,6 @@ from datameta.api.serialize import (
     listing_layout,
     metadataset_json,
     record_columns,
-    table_cells,
-    table_columns,
 )
 from datameta.api.streaming import json_array
 from datameta.config import settings_of
@@ -178,7 +177,7 @@ def _export(request: Request, statement: Select, file_format: str) -> Response:
 
     def rows() -> Iterator[list[list[str | None]]]:
         # Plain rows from one statement: no ORM objects per set.
-        layout = table_columns(shown, iso_dates=iso_dates)
+        layout = TableLayout(shown, iso_dates=iso_dates)
         with _listing_session(request) as db:
             for batch in metadatasets.export_rows(
                 db,
@@ -186,7 +185,7 @@ def _export(request: Request, statement: Select, file_format: str) -> Response:
                 [column.id for column in shown],
                 [column.id for column in shown if column.is_file],
             ):
-                yield [table_cells(row, layout) for row in batch]
+                yield [layout.cells(row) for row in batch]
 
     def items() -> Iterator[list[dict[str, Any]]]:
         with _listing_session(request) as db:
