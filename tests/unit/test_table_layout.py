@@ -15,7 +15,8 @@ COLUMNS = [
     RecordColumn(9, "Reads", True, None, Column("Reads", is_file=True)),
     RecordColumn(5, "Note", False, None, Column("Note")),
 ]
-FIXED = ["DMR-1", "DMS-1", "run", datetime(2026, 11, 30, 12, tzinfo=UTC), "DMU-1", "U", "DMG-1", "G"]
+SUBMITTED = datetime(2026, 11, 30, 12, tzinfo=UTC)
+FIXED = ["DMR-1", "DMS-1", "run", SUBMITTED, "DMU-1", "U", "DMG-1", "G"]
 FIXED_CELLS = [*FIXED[:3], "2026-11-30T12:00:00+00:00", *FIXED[4:]]
 FILES = [["9"], ["DMF-1"], ["42"], ["abc"]]
 
