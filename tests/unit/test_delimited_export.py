@@ -36,9 +36,7 @@ def test_every_row_is_written_as_the_csv_module_writes_its_guarded_cells(file_fo
     rows = [[cell(chance) for _ in header] for _ in range(3000)]
     rows += [["S1", "-12.5", "0012", None], ["\tx", "a\tb", "", "=1+2"], ["x", "", "", ""]]
     batches = iter([rows[:1000], rows[1000:2000], rows[2000:]])
-    assert b"".join(export_bytes(file_format, header, batches)) == expected(
-        header, rows, delimiter
-    )
+    assert b"".join(export_bytes(file_format, header, batches)) == expected(header, rows, delimiter)
 
 
 def test_plain_rows_are_one_line_each():
