@@ -94,10 +94,11 @@ def list_submitted_metadatasets(request: Request) -> Response | list[dict[str, A
     paged = "limit" in request.GET or "offset" in request.GET
     file_format = params.get("format")
     if file_format is not None:
-        statement = metadatasets.submitted_statement(request.dbsession, request.user, query)
         if not paged:
+            statement = metadatasets.submitted_statement(request.dbsession, request.user, query)
             return _export(request, statement, file_format)
-        response = _export(request, statement.limit(query.limit).offset(query.offset), file_format)
+        one_page = metadatasets.page_statement(request.dbsession, request.user, query)
+        response = _export(request, one_page, file_format)
         total = metadatasets.count_submitted(request.dbsession, request.user, query)
         response.headers["X-Total-Count"] = str(total)
         return response

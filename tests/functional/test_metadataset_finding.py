@@ -390,6 +390,28 @@ def test_sorting_by_a_field_or_any_column(testapp, site, sort, expected):
     assert samples(testapp, site.reader_key, sort=sort) == expected
 
 
+@pytest.mark.parametrize(
+    "sort", ["record.Date", "-record.Date", "record.Note", "-record.Note", "-record.QC"]
+)
+def test_every_page_of_a_sort_by_a_column_is_a_slice_of_the_whole_listing(testapp, site, sort):
+    # Pages are read in the column's index order, sets with a value first, then those
+    # without: the same order as the whole listing's (and an export's), at any offset.
+    whole = samples(testapp, site.reader_key, sort=sort)
+    for limit in (1, 2, 3):
+        for offset in range(len(whole) + 1):
+            page = listed(testapp, site.reader_key, sort=sort, limit=limit, offset=offset)
+            assert [m["record"]["SampleId"] for m in page.json] == whole[offset : offset + limit]
+            assert page.headers["X-Total-Count"] == str(len(whole))
+
+
+def test_a_sort_by_a_column_compares_whole_values_beyond_the_indexed_prefix(testapp, site):
+    long = "x" * 300
+    submit(testapp, site.alpha_key, [{"SampleId": "S901", "Note": long + "b"}], "long")
+    submit(testapp, site.alpha_key, [{"SampleId": "S900", "Note": long + "a"}], "longer")
+    ordered = samples(testapp, site.alpha_key, sort="-record.Note", limit=2, q="S90")
+    assert ordered == ["S901", "S900"]
+
+
 @pytest.mark.parametrize("sort", ["record.Nope", "name", "record.QC"])
 def test_sorting_by_what_is_not_there_is_refused(testapp, site, sort):
     response = listed(testapp, site.alpha_key, sort=sort, status=400)
