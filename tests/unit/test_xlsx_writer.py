@@ -9,6 +9,7 @@ import openpyxl
 import pytest
 import python_calamine
 
+import datameta.api.xlsx
 from datameta.api.xlsx import MAX_CELL_CHARS, column_letters, workbook_bytes
 
 TRICKY = [
@@ -114,3 +115,9 @@ def test_the_sheet_is_named_and_read_in_read_only_mode_too():
 def test_one_tricky_value_alone_in_a_row_of_plain_ones(value):
     row = ["plain", value, "plain"]
     assert read_back(written([[row]])) == [row]
+
+
+def test_rows_beyond_excels_limit_are_left_out(monkeypatch):
+    monkeypatch.setattr(datameta.api.xlsx, "MAX_ROWS", 3)
+    rows = [[f"r{number}"] for number in range(5)]
+    assert read_back(written([rows[:2], rows[2:]])) == rows[:3]
