@@ -96,9 +96,10 @@ def page_times(url: str, headers: dict[str, str], params: dict[str, str]) -> tup
 def explain_page(engine: sa.Engine, params: dict[str, str]) -> tuple[float, float]:
     """Database time (ms) of the page's statements and of its count, by EXPLAIN ANALYZE.
 
-    The page's statements are those the app runs for it (``page_statement``: for a
-    sort by a column, the look-up of the page's ids first), each explained with its
-    parameters as the app sends them (psycopg2 fills them in).
+    The page's statements are those the app runs for it once it knows the total
+    (``page_statement``: for a sort by a column among many sets, the look-up of the
+    page's ids first), each explained with its parameters as the app sends them
+    (psycopg2 fills them in).
     """
     from datameta.logic.metadatasets import SubmittedQuery, count_statement, page_statement
     from datameta.models import User
@@ -115,9 +116,10 @@ def explain_page(engine: sa.Engine, params: dict[str, str]) -> tuple[float, floa
         def record(conn, cursor, statement, parameters, context, executemany) -> None:
             ran.append((statement, parameters))
 
+        total = db.scalar(count_statement(db, actor, query))
         sa.event.listen(engine, "before_cursor_execute", record)
         try:
-            page = page_statement(db, actor, query)
+            page = page_statement(db, actor, query, total)
         finally:
             sa.event.remove(engine, "before_cursor_execute", record)
         cursor = db.connection().connection.cursor()

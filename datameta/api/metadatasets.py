@@ -97,9 +97,9 @@ def list_submitted_metadatasets(request: Request) -> Response | list[dict[str, A
         if not paged:
             statement = metadatasets.submitted_statement(request.dbsession, request.user, query)
             return _export(request, statement, file_format)
-        one_page = metadatasets.page_statement(request.dbsession, request.user, query)
-        response = _export(request, one_page, file_format)
         total = metadatasets.count_submitted(request.dbsession, request.user, query)
+        one_page = metadatasets.page_statement(request.dbsession, request.user, query, total)
+        response = _export(request, one_page, file_format)
         response.headers["X-Total-Count"] = str(total)
         return response
     if paged:

@@ -25,6 +25,8 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy import asc as sa_asc
+from sqlalchemy import desc as sa_desc
 from sqlalchemy.orm import Session, aliased
 
 from datameta.errors import ErrorItem, ValidationFailed
@@ -240,10 +242,15 @@ def parse_sort(spec: str, columns: Sequence[Definition]) -> SortOrder:
     )
 
 
-def _value_keys(cell: Any) -> tuple[Any, Any]:
-    """What a sort by a column compares: the indexed prefix of the value (the very
-    expression of the index, migration 0014), then the whole value."""
-    return func.left(cell.value, literal_column(str(SORT_PREFIX))), cell.value
+# Values in a column's index order that a page sorted by the column reads at most
+# (beyond its offset) before it sorts every matching set instead (``column_page``).
+WALK = 5000
+
+
+def _sort_value(cell: Any) -> Any:
+    """What a sort by a column compares: the value's first SORT_PREFIX characters, the
+    very expression of the index of each column's values (migration 0014)."""
+    return func.left(cell.value, literal_column(str(SORT_PREFIX)))
 
 
 def ordered(statement: Any, order: SortOrder) -> Any:
@@ -259,58 +266,69 @@ def ordered(statement: Any, order: SortOrder) -> Any:
         statement = statement.outerjoin(
             cell, and_(cell.metadataset_id == MetaDataSet.id, cell.metadatum_id == order.column.id)
         )
-        keys: tuple[Any, ...] = _value_keys(cell)
+        key: Any = _sort_value(cell)
     else:
-        keys = (
-            {
-                "id": MetaDataSet.id,
-                "submission": Submission.label,
-                "submittedAt": Submission.date,
-                "user": User.fullname,
-                "group": Group.name,
-            }[order.field or "id"],
-        )
+        key = {
+            "id": MetaDataSet.id,
+            "submission": Submission.label,
+            "submittedAt": Submission.date,
+            "user": User.fullname,
+            "group": Group.name,
+        }[order.field or "id"]
     if order.descending:
-        return statement.order_by(*(key.desc().nulls_last() for key in keys), MetaDataSet.id.desc())
-    return statement.order_by(*(key.asc().nulls_last() for key in keys), MetaDataSet.id)
+        return statement.order_by(key.desc().nulls_last(), MetaDataSet.id.desc())
+    return statement.order_by(key.asc().nulls_last(), MetaDataSet.id)
 
 
 def column_page(
     db: Session, matching: Select, order: SortOrder, limit: int, offset: int
 ) -> list[int]:
     """The ids of one page of the sets ``matching`` selects, in ``ordered``'s order by a
-    sheet column.
+    sheet column, without sorting every matching set when it need not.
 
-    In two parts, so that the first pages need no sort of every matching set: the
-    sets with a value in the column, read in the order of the column's value index
-    and stopping once the page is full (PostgreSQL checks the other conditions set
-    by set as it walks the index, or, when they are selective, finds and sorts the
-    few sets they match); then, only once those run out, the sets without a value,
-    by id.
+    The sets with a value in the column come first: the first values in the order of
+    the column's index are read (``WALK`` beyond the page's end, no more), and those
+    of matching sets make the page. When they are too few, the matching sets are
+    rare among the first values (a selective search, or one whose matches sort
+    late): then every matching set is sorted, as ``ordered`` does, which is cheap
+    for few. When every value was read and the page is not full, the sets without a
+    value follow, by id.
     """
     assert order.column is not None
+    direction = sa_desc if order.descending else sa_asc
     cell = aliased(MetaDatumRecord)
-    valued = and_(
+    value = _sort_value(cell)
+    walked = (
+        select(cell.metadataset_id.label("id"), value.label("value"))
+        .where(cell.metadatum_id == order.column.id, value.is_not(None))
+        .order_by(direction(value), direction(cell.metadataset_id))
+        .limit(WALK + offset + limit)
+        .subquery()
+    )
+    ids = matching.with_only_columns(MetaDataSet.id)
+    in_walk = ids.join(walked, walked.c.id == MetaDataSet.id)
+    page = list(
+        db.scalars(
+            in_walk.order_by(direction(walked.c.value), direction(MetaDataSet.id))
+            .limit(limit)
+            .offset(offset)
+        )
+    )
+    if len(page) == limit:
+        return page
+    if (db.scalar(select(func.count()).select_from(walked)) or 0) == WALK + offset + limit:
+        # Values are left unread: matching sets are too rare among the first ones.
+        return list(db.scalars(ordered(ids, order).limit(limit).offset(offset)))
+    # Every value was read: the rest of the page are sets without one, from the first
+    # of them on, or after as many as earlier pages showed.
+    before = 0
+    if not page:
+        before = offset - (db.scalar(select(func.count()).select_from(in_walk.subquery())) or 0)
+    has_value = exists().where(
         cell.metadataset_id == MetaDataSet.id,
         cell.metadatum_id == order.column.id,
         cell.value.is_not(None),
     )
-    keys = (*_value_keys(cell), MetaDataSet.id)
-    ids = matching.with_only_columns(MetaDataSet.id)
-    with_value = ids.join(cell, valued).order_by(
-        *(key.desc() if order.descending else key.asc() for key in keys)
-    )
-    page = list(db.scalars(with_value.limit(limit).offset(offset)))
-    if len(page) == limit:
-        return page
-    # The sets with a value end before this page does: the rest of it are sets without
-    # one, from the first of them on, or after as many as earlier pages showed.
-    before = 0
-    if not page:
-        counted = with_value.order_by(None).subquery()
-        before = offset - (db.scalar(select(func.count()).select_from(counted)) or 0)
-    without_value = ids.where(~exists().where(valued)).order_by(
-        MetaDataSet.id.desc() if order.descending else MetaDataSet.id
-    )
+    without_value = ids.where(~has_value).order_by(direction(MetaDataSet.id))
     page += db.scalars(without_value.limit(limit - len(page)).offset(max(before, 0)))
     return page

@@ -437,17 +437,20 @@ def count_submitted(db: Session, actor: User, query: SubmittedQuery) -> int:
     return db.scalar(count_statement(db, actor, query)) or 0
 
 
-def page_statement(db: Session, actor: User, query: SubmittedQuery) -> Select:
+def page_statement(
+    db: Session, actor: User, query: SubmittedQuery, total: int | None = None
+) -> Select:
     """One page (``query.limit``, ``query.offset``) of ``submitted_statement``'s sets,
     as a statement of its own (it may run in another session, as that one may).
 
     A page sorted by a sheet column is found first, in the order of the column's
     value index (``listing.column_page``), instead of sorting every matching set;
-    the statement then names its sets by id.
+    the statement then names its sets by id. Unless ``total``, the number of
+    matching sets, is known to be small: few are sorted at once.
     """
     order = _order(db, actor, query)
     matching = _matching(db, actor, query)
-    if order is not None and order.column is not None:
+    if order is not None and order.column is not None and (total or 0) > listing.WALK:
         ids = listing.column_page(db, matching, order, query.limit, query.offset)
         return listing.ordered(matching.where(MetaDataSet.id.in_(ids)), order)
     return _sorted(matching, order).limit(query.limit).offset(query.offset)
@@ -457,9 +460,8 @@ def query_submitted(
     db: Session, actor: User, query: SubmittedQuery
 ) -> tuple[list[MetaDataSet], int]:
     """A page of the submitted sets the caller may read (oldest first), and their total."""
-    statement = page_statement(db, actor, query)
     total = count_submitted(db, actor, query)
-    return list(db.scalars(statement)), total
+    return list(db.scalars(page_statement(db, actor, query, total))), total
 
 
 # Sets read per round trip when a whole listing is streamed: memory holds one batch.

@@ -190,11 +190,13 @@ class MetaDatumRecord(Base):
             postgresql_where="file_id IS NOT NULL",
         ),
         # A column's values in order, for sorting by a column (logic.listing.ordered):
-        # the first SORT_PREFIX characters, which keep an entry within a btree's limit.
+        # the first SORT_PREFIX characters, which keep an entry within a btree's
+        # limit, then the set, the sort's tie-breaker.
         Index(
             "ix_metadatumrecords_metadatum_id_value",
             "metadatum_id",
             text(f"left(value, {SORT_PREFIX})"),
+            "metadataset_id",
         ),
         # Search words match anywhere in a value (ILIKE '%word%'): trigrams find them.
         Index(

@@ -8,8 +8,8 @@ after 25 matching sets.
 
 Values are text of any length, and a btree entry must stay under about 2.7 kB:
 the index holds the first 255 characters of each value (at most 1,020 bytes of
-UTF-8). The listing sorts by that prefix, then by the whole value, then by the
-set, so that the order is the values' order and the index serves it.
+UTF-8), then the set. A sort by a column compares values by those characters,
+then the sets, which is the index's own order: it serves every page, ties too.
 
 It replaces the index on the column id alone, which its leading column serves
 (the foreign key's checks, a column's values): one index per value, as before.
@@ -34,7 +34,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_metadatumrecords_metadatum_id_value",
         "metadatumrecords",
-        ["metadatum_id", sa.text("left(value, 255)")],
+        ["metadatum_id", sa.text("left(value, 255)"), "metadataset_id"],
     )
     op.drop_index("ix_metadatumrecords_metadatum_id", table_name="metadatumrecords")
 

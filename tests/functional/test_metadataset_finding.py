@@ -17,6 +17,7 @@ import pytest
 import requests
 from sqlalchemy import delete, select, text, update
 
+import datameta.logic.listing
 import datameta.logic.metadatasets
 from datameta import make_app
 from datameta.db import recorded_statements
@@ -390,12 +391,18 @@ def test_sorting_by_a_field_or_any_column(testapp, site, sort, expected):
     assert samples(testapp, site.reader_key, sort=sort) == expected
 
 
+@pytest.mark.parametrize("walk", [datameta.logic.listing.WALK, 0, 2, 3])
 @pytest.mark.parametrize(
     "sort", ["record.Date", "-record.Date", "record.Note", "-record.Note", "-record.QC"]
 )
-def test_every_page_of_a_sort_by_a_column_is_a_slice_of_the_whole_listing(testapp, site, sort):
-    # Pages are read in the column's index order, sets with a value first, then those
-    # without: the same order as the whole listing's (and an export's), at any offset.
+def test_every_page_of_a_sort_by_a_column_is_a_slice_of_the_whole_listing(
+    testapp, site, monkeypatch, sort, walk
+):
+    # Fewer matching sets than the walk are sorted whole; more are read in the column's
+    # index order, sets with a value first, then those without, or (walk 0: too few
+    # matches among the first values) sorted whole after all: every way gives the
+    # whole listing's order (and an export's), at any offset.
+    monkeypatch.setattr(datameta.logic.listing, "WALK", walk)
     whole = samples(testapp, site.reader_key, sort=sort)
     for limit in (1, 2, 3):
         for offset in range(len(whole) + 1):
@@ -404,12 +411,17 @@ def test_every_page_of_a_sort_by_a_column_is_a_slice_of_the_whole_listing(testap
             assert page.headers["X-Total-Count"] == str(len(whole))
 
 
-def test_a_sort_by_a_column_compares_whole_values_beyond_the_indexed_prefix(testapp, site):
-    long = "x" * 300
-    submit(testapp, site.alpha_key, [{"SampleId": "S901", "Note": long + "b"}], "long")
-    submit(testapp, site.alpha_key, [{"SampleId": "S900", "Note": long + "a"}], "longer")
-    ordered = samples(testapp, site.alpha_key, sort="-record.Note", limit=2, q="S90")
-    assert ordered == ["S901", "S900"]
+def test_a_sort_by_a_column_compares_the_first_255_characters_then_the_sets(testapp, site):
+    long = "x" * 255
+    submit(testapp, site.alpha_key, [{"SampleId": "S901", "Note": long + "b"}], "first")
+    submit(testapp, site.alpha_key, [{"SampleId": "S900", "Note": long + "a"}], "second")
+    submit(testapp, site.alpha_key, [{"SampleId": "S902", "Note": "x" * 254 + "y"}], "third")
+    assert samples(testapp, site.alpha_key, sort="record.Note", q="S90") == ["S901", "S900", "S902"]
+    assert samples(testapp, site.alpha_key, sort="-record.Note", q="S90", limit=3) == [
+        "S902",
+        "S900",
+        "S901",
+    ]
 
 
 @pytest.mark.parametrize("sort", ["record.Nope", "name", "record.QC"])
