@@ -16,10 +16,12 @@ from __future__ import annotations
 import argparse
 import functools
 import hashlib
+import http.client
 import io
 import json
 import os
 import queue
+import select
 import signal
 import sys
 import threading
@@ -28,6 +30,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from tqdm import tqdm
@@ -256,18 +259,83 @@ class _LargeBlocks(requests.adapters.HTTPAdapter):
         super().init_poolmanager(*args, blocksize=SEND_BLOCK, **kwargs)
 
 
-def _part_session() -> requests.Session:
-    session = requests.Session()
-    session.mount("http://", _LargeBlocks())
-    session.mount("https://", _LargeBlocks())
-    return session
+class _PartSender:
+    """PUTs parts over one kept-alive connection per sending thread.
+
+    Over plain HTTP the bytes go from the file to the socket by sendfile(2), in the
+    kernel: no copy into Python and back, about a second of CPU per GiB less than
+    streaming them through requests. Over HTTPS (encrypted in this process) they
+    are streamed through requests, in large blocks.
+    """
+
+    def __init__(self) -> None:
+        self.session = requests.Session()
+        self.session.mount("http://", _LargeBlocks())
+        self.session.mount("https://", _LargeBlocks())
+        self.local = threading.local()
+
+    def put(self, url: dict[str, Any], fd: int, part: Part) -> int:
+        """Sends the part; returns S3's HTTP status."""
+        target = urlsplit(url["url"])
+        if target.scheme != "http":
+            body = _FileRegion(fd, part.offset, part.length)
+            return self.session.put(
+                url["url"], data=body, headers=url["requestHeaders"], timeout=300
+            ).status_code
+        connection = self._connection(target.netloc)
+        try:
+            connection.putrequest("PUT", f"{target.path}?{target.query}", skip_accept_encoding=True)
+            for name, value in url["requestHeaders"].items():
+                connection.putheader(name, value)
+            connection.putheader("Content-Length", str(part.length))
+            connection.endheaders()
+            assert connection.sock is not None
+            _sendfile(connection.sock, fd, part.offset, part.length)
+            response = connection.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException) as error:
+            connection.close()
+            if isinstance(error, _FileShrank):
+                raise
+            raise PartRefused(f"part {part.number}: sending failed: {error}") from error
+        if response.will_close:
+            connection.close()
+        return response.status
+
+    def _connection(self, netloc: str) -> http.client.HTTPConnection:
+        connections: dict[str, http.client.HTTPConnection] = self.local.__dict__.setdefault(
+            "connections", {}
+        )
+        connection = connections.get(netloc)
+        if connection is not None and connection.sock is not None and _dropped(connection.sock):
+            connection.close()  # the server closed it while it was idle
+        if connection is None:
+            connection = connections[netloc] = http.client.HTTPConnection(netloc, timeout=300)
+        return connection
 
 
-def _put_part(session: requests.Session, url: dict[str, Any], fd: int, part: Part) -> None:
-    body = _FileRegion(fd, part.offset, part.length)
-    response = session.put(url["url"], data=body, headers=url["requestHeaders"], timeout=300)
-    if response.status_code != 200:
-        raise PartRefused(f"part {part.number}: S3 answered {response.status_code}")
+class _FileShrank(OSError):
+    """The file became shorter while it was being uploaded."""
+
+
+def _sendfile(sock: Any, fd: int, offset: int, length: int) -> None:
+    # socket.sendfile waits for the socket when its buffer is full (sockets with a
+    # timeout are non-blocking underneath); it needs a file object of its own.
+    with os.fdopen(os.dup(fd), "rb", buffering=0) as file:
+        if sock.sendfile(file, offset, length) < length:
+            raise _FileShrank("the file became shorter while it was being uploaded")
+
+
+def _dropped(sock: Any) -> bool:
+    """Whether an idle kept-alive connection was closed by the other end."""
+    readable, _, _ = select.select([sock], [], [], 0)
+    return bool(readable)  # an idle connection is readable only at its end
+
+
+def _put_part(sender: _PartSender, url: dict[str, Any], fd: int, part: Part) -> None:
+    status = sender.put(url, fd, part)
+    if status != 200:
+        raise PartRefused(f"part {part.number}: S3 answered {status}")
 
 
 @dataclass
@@ -314,7 +382,7 @@ def upload_file(
     part_size = upload["partSize"]
     lookahead = max(2 * jobs, LOOKAHEAD_BYTES // part_size)
     whole = _WholeFileHash()
-    session = _part_session()
+    sender = _PartSender()
     resumed = sent = 0
     in_flight: set[Future[None]] = set()
     pending: list[Part] = []  # hashed, not signed yet
@@ -336,7 +404,7 @@ def upload_file(
                 sent += 1
 
     def send_part(part: Part, url: dict[str, Any]) -> None:
-        _retrying(lambda: _put_part(session, url, fd, part), stop, f"part {part.number}")
+        _retrying(lambda: _put_part(sender, url, fd, part), stop, f"part {part.number}")
         bar.update(part.length)
 
     def settle(block: bool) -> None:
