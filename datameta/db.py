@@ -87,11 +87,28 @@ def commit_despite_error(request: Request) -> None:
     request.environ[COMMIT_DESPITE_ERROR] = True
 
 
+ISOLATION_LEVEL_KEY = "datameta.isolation_level"
+
+
+def begin_request_at(request: Request, isolation_level: str) -> None:
+    """Run this request's transaction at ``isolation_level`` instead of SERIALIZABLE.
+
+    For a tween to call before the view's transaction begins; only a route whose own
+    locks make the lower level safe may ask for it (see ``api.submissions``).
+    """
+    request.environ[ISOLATION_LEVEL_KEY] = isolation_level
+
+
 def _request_dbsession(request: Request) -> Session:
     # Tests hand in a session bound to a transaction they roll back afterwards.
     session = request.environ.get("app.dbsession")
     if session is None:
         session = get_tm_session(request.registry["dbsession_factory"], request.tm)
+        isolation_level = request.environ.get(ISOLATION_LEVEL_KEY)
+        if isolation_level is not None:
+            # Begins the transaction on a connection at that level; the pool restores
+            # the engine's level when the connection comes back.
+            session.connection(execution_options={"isolation_level": isolation_level})
     return session
 
 

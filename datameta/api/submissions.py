@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from datameta.api.acting import act, act_on
 from datameta.api.serialize import aware_utc, identifier
+from datameta.db import begin_request_at
 from datameta.logic import submissions
 from datameta.logic.submissions import SubmissionContents
 from datameta.models import Submission
@@ -29,8 +30,11 @@ SUBMISSIONS_PATH = "/api/v1/submissions"
 
 
 @contextmanager
-def _turn_of(engine: Engine) -> Iterator[None]:
-    """Wait for the submission lock and hold it for the block, on a connection of its own."""
+def _turn_of(engine: Engine) -> Iterator[bool]:
+    """Wait for the submission lock and hold it for the block, on a connection of its own.
+
+    Yields whether the lock is held.
+    """
     with ExitStack() as stack:
         try:
             lock_connection = stack.enter_context(engine.connect())
@@ -38,27 +42,46 @@ def _turn_of(engine: Engine) -> Iterator[None]:
         except DBAPIError as error:
             # The request meets the outage itself and answers it as every request does.
             log.warning("submission proceeds without waiting its turn: %s", error)
-        yield
+            yield False
+        else:
+            yield True
     # Closing the lock connection ended its transaction and so released the lock.
 
 
 def submissions_in_turn_tween_factory(
     handler: Callable[[Request], Response], registry: Registry
 ) -> Callable[[Request], Response]:
-    """Let one submission at a time through, each until its transaction has ended.
+    """Let one submission at a time through, each until its transaction has ended,
+    and run it READ COMMITTED rather than SERIALIZABLE.
 
     A submission checks its site-unique values against every submitted set while
     it marks its own sets submitted. Two at once therefore form a read/write cycle
     that SERIALIZABLE aborts, and replays that start at once lose it again. A
     submission waits here for the one before it, on a connection of its own and
     before its own transaction has read anything, so it sees what that one wrote.
+
+    Under SERIALIZABLE a large submission also lost to the stagings of other users:
+    its reads of every submitted value grew PostgreSQL's predicate locks to whole
+    tables, so any staging counted as a conflict, on every replay. READ COMMITTED is
+    safe for it because nothing it checks can change behind it:
+    - site-unique values become submitted only by submissions, and those take turns
+      here: each sees every value the ones before it committed;
+    - its own staged sets and files are locked (``create_submission``) before they
+      are checked, so a deletion or a confirmation in progress is waited for and
+      seen, and a later one waits for the submission; a set's values never change
+      after staging; a SERIALIZABLE request that read a set as still staged and then
+      deletes it fails on the submission's update of that row and is replayed, and
+      one that deletes a file fails on the file's new link (the foreign key);
+    - a file linked twice is refused by the database itself (a unique index).
+    Without the lock (PostgreSQL unreachable for it) the request stays SERIALIZABLE.
     """
     engine = registry["dbengine"]
 
     def submissions_in_turn(request: Request) -> Response:
         if request.method != "POST" or request.path_info != SUBMISSIONS_PATH:
             return handler(request)
-        with _turn_of(engine):
+        with _turn_of(engine) as holds_turn:
+            begin_request_at(request, "READ COMMITTED" if holds_turn else "SERIALIZABLE")
             return handler(request)
 
     return submissions_in_turn

@@ -56,15 +56,25 @@ class ValidatedSubmission:
     label: str | None
 
 
-def _lookup(db: Session, model: type[Staged], given_ids: Sequence[str]) -> dict[str, Staged | None]:
-    """Entities by the id strings given (UUIDs and site ids mixed), in one query."""
+def _lookup(
+    db: Session, model: type[Staged], given_ids: Sequence[str], *, lock: bool = False
+) -> dict[str, Staged | None]:
+    """Entities by the id strings given (UUIDs and site ids mixed), in one query.
+
+    ``lock``: for a submission, which runs READ COMMITTED (see ``create_submission``).
+    """
     keys = {given: str(parsed) if (parsed := parse_uuid(given)) else given for given in given_ids}
     uuids = [parse_uuid(key) for key in keys.values() if parse_uuid(key) is not None]
     site_ids = [key for key in keys.values() if parse_uuid(key) is None]
+    query = select(model).where(model.uuid.in_(uuids) | model.site_id.in_(site_ids))
+    if lock:
+        # Sets are updated by the submission (FOR NO KEY UPDATE), files only read (FOR
+        # SHARE); in the order of their ids, as any other locker of many takes them.
+        query = query.order_by(model.id).with_for_update(
+            read=model is File, key_share=model is MetaDataSet
+        )
     found: dict[str, Staged] = {}
-    for entity in db.scalars(
-        select(model).where(model.uuid.in_(uuids) | model.site_id.in_(site_ids))
-    ):
+    for entity in db.scalars(query):
         found[str(entity.uuid)] = entity
         found[entity.site_id] = entity
     return {given: found.get(key) for given, key in keys.items()}
@@ -163,6 +173,18 @@ def validate_submission(
     label: str | None,
 ) -> ValidatedSubmission:
     """Everything /presubvalidation and /submissions check; raises ValidationFailed."""
+    return _validated(db, actor, metadataset_ids, file_ids, label, lock=False)
+
+
+def _validated(
+    db: Session,
+    actor: User,
+    metadataset_ids: Sequence[str],
+    file_ids: Sequence[str],
+    label: str | None,
+    *,
+    lock: bool,
+) -> ValidatedSubmission:
     metadataset_ids = list(dict.fromkeys(metadataset_ids))
     file_ids = list(dict.fromkeys(file_ids))
     if not metadataset_ids and not file_ids:
@@ -173,8 +195,8 @@ def validate_submission(
             [ErrorItem(message=f"The label is longer than {MAX_LABEL_LENGTH}.", field="label")]
         )
 
-    given_sets = _lookup(db, MetaDataSet, metadataset_ids)
-    given_files = _lookup(db, File, file_ids)
+    given_sets = _lookup(db, MetaDataSet, metadataset_ids, lock=lock)
+    given_files = _lookup(db, File, file_ids, lock=lock)
     access = _access_problems(
         actor, given_sets, lambda mset: metadatasets.may_read(actor, mset)
     ) + _access_problems(actor, given_files, lambda file: file_logic.may_read(db, actor, file))
@@ -219,8 +241,13 @@ def create_submission(
     file_ids: Sequence[str],
     label: str | None,
 ) -> Submission:
-    """Validate, then commit the sets and files as one submission of the caller's group."""
-    checked = validate_submission(db, actor, metadataset_ids, file_ids, label)
+    """Validate, then commit the sets and files as one submission of the caller's group.
+
+    Runs READ COMMITTED, one submission at a time (``api.submissions`` says why that
+    is safe): the sets and files are locked as they are looked up, so every later
+    check reads them as they stay until the submission commits.
+    """
+    checked = _validated(db, actor, metadataset_ids, file_ids, label, lock=True)
     submission = Submission(group_id=actor.group_id, label=checked.label)
     db.add(submission)
     db.flush()

@@ -1,9 +1,14 @@
 """/presubvalidation and /submissions: all or nothing, every problem named, races decided once."""
 
+import itertools
 import threading
+import time
 
 import pytest
+from sqlalchemy import delete, select, text
 
+from datameta.logic.metadatasets import stage_records
+from datameta.models import MetaDataSet
 from tests.factories import define_sample_sheet, make_api_key, make_user, stage, upload_file
 from tests.helpers import api_headers, assert_api_error, committing_client
 
@@ -204,3 +209,107 @@ def test_two_racing_submissions_of_one_site_unique_value_one_wins(app, committed
     assert statuses == [200, 400]
     loser = next(response for response in results if response.status_int == 400)
     assert_api_error(loser, 400, message="Violation of global unique constraint")
+
+
+def staged_site_ids(committed_db, user, numbers):
+    """Stage a set per number (SampleId S<number>) for ``user`` and commit: their site ids."""
+    staged = stage_records(committed_db, user, [{"SampleId": f"S{n}"} for n in numbers])
+    site_ids = [mset.site_id for mset in staged]
+    committed_db.commit()
+    return site_ids
+
+
+def test_a_large_submission_succeeds_while_other_users_keep_staging(app, committed_db):
+    """Stagings of other users, one after another while a submission of many sets runs,
+    neither make it fail nor fail themselves."""
+    admin_key = make_api_key(committed_db, make_user(committed_db, site_admin=True))
+    submitter = make_user(committed_db)
+    submitter_key = make_api_key(committed_db, submitter)
+    stagers = [make_api_key(committed_db, make_user(committed_db)) for _ in range(3)]
+    committed_db.commit()
+    define_sample_sheet(committing_client(app), admin_key)
+    # Submitted sets before it: the site-unique check reads their values.
+    earlier = staged_site_ids(committed_db, submitter, range(400))
+    submitter_client = committing_client(app)
+    submitter_client.post_json(
+        "/api/v1/submissions",
+        {"metadatasetIds": earlier, "fileIds": []},
+        headers=api_headers(submitter_key),
+    )
+    sets = staged_site_ids(committed_db, submitter, range(400, 800))
+
+    stop = threading.Event()
+    staged_statuses: list[int] = []
+
+    def keep_staging(key, first):
+        client = committing_client(app)
+        for number in itertools.count(first):
+            staged_statuses.append(
+                stage(client, key, {"SampleId": f"S{number}"}, status="*").status_int
+            )
+            if stop.is_set():
+                return
+
+    threads = [
+        threading.Thread(target=keep_staging, args=(key, 10_000 * (index + 1)))
+        for index, key in enumerate(stagers)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        while len(staged_statuses) < 3:
+            time.sleep(0.01)
+        response = submitter_client.post_json(
+            "/api/v1/submissions",
+            {"metadatasetIds": sets, "fileIds": []},
+            headers=api_headers(submitter_key),
+            expect_errors=True,
+        )
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=120)
+    assert response.status_int == 200, response.text
+    assert len(response.json["metadatasetIds"]) == 400
+    assert set(staged_statuses) == {200}
+
+
+def waiting_for_a_lock(committed_db) -> int:
+    """How many other transactions wait for a lock, as PostgreSQL sees it now."""
+    with committed_db.get_bind().connect() as connection:
+        return connection.scalar(
+            text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+        )
+
+
+def test_a_set_deleted_while_its_submission_waits_is_reported_not_found(app, committed_db):
+    """A deletion in progress is waited for: the submission then names the deleted set
+    "Not found" and submits nothing, rather than submitting what is left."""
+    admin_key = make_api_key(committed_db, make_user(committed_db, site_admin=True))
+    user = make_user(committed_db)
+    key = make_api_key(committed_db, user)
+    committed_db.commit()
+    define_sample_sheet(committing_client(app), admin_key)
+    kept, deleted = staged_site_ids(committed_db, user, [1, 2])
+    committed_db.execute(delete(MetaDataSet).where(MetaDataSet.site_id == deleted))
+    results: list = []
+    submission = threading.Thread(
+        target=lambda: results.append(
+            committing_client(app).post_json(
+                "/api/v1/submissions",
+                {"metadatasetIds": [kept, deleted], "fileIds": []},
+                headers=api_headers(key),
+                expect_errors=True,
+            )
+        )
+    )
+    submission.start()
+    deadline = time.monotonic() + 30
+    while waiting_for_a_lock(committed_db) == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    committed_db.commit()
+    submission.join(timeout=60)
+    items = assert_api_error(results[0], 400, message="Not found")
+    assert [item["entity"] for item in items] == [{"site": deleted, "uuid": deleted}]
+    still_staged = select(MetaDataSet.submission_id).where(MetaDataSet.site_id == kept)
+    assert committed_db.scalar(still_staged) is None
