@@ -109,10 +109,9 @@ def validate_submission(request: Request) -> HTTPNoContent:
 
 @view_config(route_name="api_submissions", request_method="POST", renderer="json", openapi=True)
 def create_submission(request: Request) -> dict[str, Any]:
-    submission = act(request, submissions.create_submission, *_request_args(request))
-    contents = submissions.submission_contents(request.dbsession, [submission])[submission.id]
-    count_submission(request, len(contents.metadatasets))
-    return submission_json(submission, contents)
+    made = act(request, submissions.create_submission, *_request_args(request))
+    count_submission(request, len(made.contents.metadatasets))
+    return submission_json(made.submission, made.contents)
 
 
 @view_config(route_name="api_submission", request_method="GET", renderer="json", openapi=True)

@@ -12,9 +12,23 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar, cast
 
-from sqlalchemy import Integer, and_, bindparam, func, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    Integer,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    column,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.types import TypeEngine
 
 from datameta.config import Settings
 from datameta.errors import ErrorItem, Forbidden, ValidationFailed
@@ -49,6 +63,15 @@ NOTHING_GIVEN = "Neither data nor metadata provided in submission."
 Staged = TypeVar("Staged", MetaDataSet, File)
 
 
+def _array(name: str, values: Sequence[object], item_type: TypeEngine | type) -> BindParameter:
+    """Many values as one array parameter, for ``column == any_(...)``.
+
+    An ``IN`` list binds one parameter per value: thousands of them made the SQL text,
+    its compilation and PostgreSQL's parsing grow with the submission.
+    """
+    return bindparam(name, list(values), type_=ARRAY(item_type))
+
+
 @dataclass
 class ValidatedSubmission:
     metadatasets: list[MetaDataSet]
@@ -66,7 +89,10 @@ def _lookup(
     keys = {given: str(parsed) if (parsed := parse_uuid(given)) else given for given in given_ids}
     uuids = [parse_uuid(key) for key in keys.values() if parse_uuid(key) is not None]
     site_ids = [key for key in keys.values() if parse_uuid(key) is None]
-    query = select(model).where(model.uuid.in_(uuids) | model.site_id.in_(site_ids))
+    query = select(model).where(
+        (model.uuid == any_(_array("uuids", uuids, model.uuid.type)))
+        | (model.site_id == any_(_array("site_ids", site_ids, Text)))
+    )
     if lock:
         # Sets are updated by the submission (FOR NO KEY UPDATE), files only read (FOR
         # SHARE); in the order of their ids, as any other locker of many takes them.
@@ -103,7 +129,7 @@ def _values_by_set(db: Session, sets: Sequence[MetaDataSet]) -> dict[int, dict[s
     rows = db.execute(
         select(MetaDatumRecord.metadataset_id, MetaDatum.name, MetaDatumRecord.value)
         .join(MetaDatum, MetaDatum.id == MetaDatumRecord.metadatum_id)
-        .where(MetaDatumRecord.metadataset_id.in_(values))
+        .where(MetaDatumRecord.metadataset_id == any_(_array("set_ids", list(values), Integer)))
     )
     for mset_id, name, value in rows:
         values[mset_id][name] = value
@@ -114,7 +140,7 @@ def linked_file_ids(db: Session, files: Sequence[File]) -> set[int]:
     return set(
         db.scalars(
             select(MetaDatumRecord.file_id).where(
-                MetaDatumRecord.file_id.in_([file.id for file in files])
+                MetaDatumRecord.file_id == any_(_array("file_ids", [f.id for f in files], Integer))
             )
         )
     )
@@ -133,7 +159,10 @@ def _taken_on_site(
     # One "column = d AND value IN (...)" per column: a list of (column, value) pairs
     # grows the query's expression tree with every row and fails at tens of thousands.
     conditions = [
-        and_(MetaDatumRecord.metadatum_id == metadatum_id, MetaDatumRecord.value.in_(values))
+        and_(
+            MetaDatumRecord.metadatum_id == metadatum_id,
+            MetaDatumRecord.value == any_(_array(f"values_{metadatum_id}", values, Text)),
+        )
         for metadatum_id, values in wanted.items()
         if values
     ]
@@ -147,7 +176,7 @@ def _taken_on_site(
         .where(MetaDataSet.submission_id.is_not(None), or_(*conditions))
     )
     for metadatum_id, value in rows:
-        # "value IN (...)" never matches NULL.
+        # "value = ANY(...)" never matches NULL.
         taken.setdefault(names[metadatum_id], set()).add(cast(str, value))
     return taken
 
@@ -240,7 +269,7 @@ def create_submission(
     metadataset_ids: Sequence[str],
     file_ids: Sequence[str],
     label: str | None,
-) -> Submission:
+) -> NewSubmission:
     """Validate, then commit the sets and files as one submission of the caller's group.
 
     Runs READ COMMITTED, one submission at a time (``api.submissions`` says why that
@@ -254,18 +283,29 @@ def create_submission(
     set_ids = [mset.id for mset in checked.metadatasets]
     _link_files(db, set_ids, checked.files)
     if set_ids:
+        # The submission and what search words match in each set (now that its files
+        # are linked) in one update of each row.
+        texts = (
+            func.search_texts(_array("set_ids", set_ids, Integer))
+            .table_valued(column("set_id", Integer), column("search_text", Text))
+            .alias("texts")
+        )
         db.execute(
             update(MetaDataSet)
-            .where(MetaDataSet.id.in_(set_ids))
-            .values(submission_id=submission.id)
+            .where(MetaDataSet.id == texts.c.set_id)
+            .values(submission_id=submission.id, search_text=texts.c.search_text)
             .execution_options(synchronize_session=False)
         )
-        # What search words match in the sets, now that they have a submission and files.
-        db.execute(
-            select(func.refresh_search_text(bindparam("ids", set_ids, type_=ARRAY(Integer))))
-        )
-    db.expire_all()
-    return submission
+    # The objects in the session learn what the updates wrote, without reading it back.
+    for mset in checked.metadatasets:
+        set_committed_value(mset, "submission_id", submission.id)
+    for record in [obj for obj in db.identity_map.values() if isinstance(obj, MetaDatumRecord)]:
+        db.expire(record)
+    contents = SubmissionContents(
+        sorted(checked.metadatasets, key=lambda mset: mset.id),
+        sorted(checked.files, key=lambda file: file.id),
+    )
+    return NewSubmission(submission, contents)
 
 
 def _link_files(db: Session, set_ids: list[int], files: Sequence[File]) -> None:
@@ -275,10 +315,10 @@ def _link_files(db: Session, set_ids: list[int], files: Sequence[File]) -> None:
     db.execute(
         update(MetaDatumRecord)
         .where(
-            MetaDatumRecord.metadataset_id.in_(set_ids),
+            MetaDatumRecord.metadataset_id == any_(_array("set_ids", set_ids, Integer)),
             MetaDatumRecord.metadatum_id == MetaDatum.id,
             MetaDatum.isfile,
-            File.id.in_([file.id for file in files]),
+            File.id == any_(_array("file_ids", [file.id for file in files], Integer)),
             File.name == MetaDatumRecord.value,
         )
         .values(file_id=File.id)
@@ -290,6 +330,14 @@ def _link_files(db: Session, set_ids: list[int], files: Sequence[File]) -> None:
 class SubmissionContents:
     metadatasets: list[MetaDataSet]
     files: list[File]
+
+
+@dataclass(frozen=True)
+class NewSubmission:
+    """A submission just made, with its sets and files (each in the order of its ids)."""
+
+    submission: Submission
+    contents: SubmissionContents
 
 
 def submission_contents(

@@ -73,7 +73,7 @@ def test_a_valid_submission_links_files_to_their_records(dbsession, columns, sub
     files = make_files(dbsession, submitter, [f"S{i}.fq" for i in range(3)])
     submission = create_submission(
         dbsession, submitter, [m.site_id for m in sets], [str(f.uuid) for f in files], " run 1 "
-    )
+    ).submission
     assert submission.label == "run 1"
     assert submission.group_id == submitter.group_id
     views = load_views(dbsession, sets)
