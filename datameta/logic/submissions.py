@@ -86,9 +86,10 @@ def _lookup(
 
     ``lock``: for a submission, which runs READ COMMITTED (see ``create_submission``).
     """
-    keys = {given: str(parsed) if (parsed := parse_uuid(given)) else given for given in given_ids}
-    uuids = [parse_uuid(key) for key in keys.values() if parse_uuid(key) is not None]
-    site_ids = [key for key in keys.values() if parse_uuid(key) is None]
+    parsed = {given: parse_uuid(given) for given in given_ids}
+    keys = {given: str(as_uuid) if as_uuid else given for given, as_uuid in parsed.items()}
+    uuids = [as_uuid for as_uuid in parsed.values() if as_uuid is not None]
+    site_ids = [given for given, as_uuid in parsed.items() if as_uuid is None]
     query = select(model).where(
         (model.uuid == any_(_array("uuids", uuids, model.uuid.type)))
         | (model.site_id == any_(_array("site_ids", site_ids, Text)))
