@@ -10,7 +10,7 @@ of them trigram GIN indexes), so a second update of the same rows for the text
 doubled the cost of submitting.
 
 Revision ID: 0017
-Revises: 0013
+Revises: 0014
 Create Date: 2026-11-30 15:20:00
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0017"
-down_revision: str | None = "0013"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
