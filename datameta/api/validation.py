@@ -11,7 +11,8 @@ record of 20 values, about two thirds of the request's Python time). Here:
 - a body that this validator accepts is answered as it was parsed when its schema has
   nothing to unmarshal (no ``format`` that openapi-core turns into another type, no
   ``default`` to fill in): unmarshalling would give back the very same value;
-- the validators and unmarshallers of parameters and bodies are built once per schema;
+- the validators and unmarshallers of parameters and bodies, and the style deserializers
+  of parameters, are built once per schema;
 - the parameters of an operation are read once, and optional ones not given passed over;
 - the security requirements of an operation and their providers are looked up once;
 - everything else (bodies the validator rejects, schemas with formats or defaults,
@@ -24,12 +25,14 @@ openapi.yaml stays the one source of truth: nothing here describes a request.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
 from jsonschema_path import SchemaPath
 from openapi_core import V30RequestUnmarshaller
 from openapi_core.datatypes import Parameters, RequestParameters
+from openapi_core.deserializing.styles.deserializers import StyleDeserializer
+from openapi_core.schema.parameters import get_style_and_explode
 from openapi_core.security.exceptions import SecurityProviderError
 from openapi_core.security.providers import BaseProvider
 from openapi_core.templating.paths.datatypes import PathOperationServer
@@ -115,6 +118,7 @@ class CompiledRequestUnmarshaller(V30RequestUnmarshaller):
         self._parameters: dict[tuple[str | int, ...], list[_Parameter]] = {}
         self._validators: dict[tuple[str | int, ...], SchemaValidator] = {}
         self._unmarshallers: dict[tuple[str | int, ...], SchemaUnmarshaller] = {}
+        self._style_deserializers: dict[tuple[Any, ...], StyleDeserializer] = {}
 
     def _find_path(self, request: Any) -> PathOperationServer:
         key = (request.method, request.host_url, request.path_pattern)
@@ -190,6 +194,24 @@ class CompiledRequestUnmarshaller(V30RequestUnmarshaller):
         if errors:
             raise ParametersError(errors=errors, parameters=validated)
         return validated
+
+    def _deserialise_style(
+        self, param_or_header: SchemaPath, location: Mapping[str, Any], name: str | None = None
+    ) -> Any:
+        """openapi-core's reading of a parameter by its style, by a deserializer built once."""
+        key = (*param_or_header.parts, name)
+        deserializer = self._style_deserializers.get(key)
+        if deserializer is None:
+            style, explode = get_style_and_explode(param_or_header)
+            deserializer = self.style_deserializers_factory.create(
+                self.spec,
+                param_or_header / "schema",
+                style,
+                explode,
+                name=name or (param_or_header / "name").read_str(),
+            )
+            self._style_deserializers[key] = deserializer
+        return deserializer.deserialize(location)
 
     def _validator_options(self) -> dict[str, Any]:
         """The options openapi-core gives every validator and unmarshaller it builds."""
