@@ -13,7 +13,8 @@ record of 20 values, about two thirds of the request's Python time). Here:
   ``default`` to fill in): unmarshalling would give back the very same value;
 - the validators and unmarshallers of parameters and bodies, and the style deserializers
   of parameters, are built once per schema;
-- the parameters of an operation are read once, and optional ones not given passed over;
+- the parameters of an operation are read once, and optional ones not given passed over
+  (or given their default, unmarshalled by openapi-core the first time);
 - the security requirements of an operation and their providers are looked up once;
 - everything else (bodies the validator rejects, schemas with formats or defaults,
   parameters, security, multipart bodies) goes through openapi-core unchanged, so that the
@@ -100,6 +101,16 @@ class _Parameter(NamedTuple):
     skippable: bool
     # A string with no style, format or default: given and valid, it is its own value.
     plain_string: bool
+    # Optional with a default and no content: absent, it takes the same value every time.
+    defaulted: bool
+
+    @property
+    def key(self) -> tuple[str | int, ...]:
+        return (self.location, *self.spec.parts)
+
+
+# Values that stay what they are: an absent parameter's default may be handed out again.
+_IMMUTABLE_DEFAULTS = frozenset({bool, int, float, str, type(None)})
 
 
 # One security requirement: its schemes' names and providers (None: a scheme not defined).
@@ -119,6 +130,7 @@ class CompiledRequestUnmarshaller(V30RequestUnmarshaller):
         self._validators: dict[tuple[str | int, ...], SchemaValidator] = {}
         self._unmarshallers: dict[tuple[str | int, ...], SchemaUnmarshaller] = {}
         self._style_deserializers: dict[tuple[Any, ...], StyleDeserializer] = {}
+        self._absent_values: dict[tuple[str | int, ...], Any] = {}
 
     def _find_path(self, request: Any) -> PathOperationServer:
         key = (request.method, request.host_url, request.path_pattern)
@@ -137,14 +149,19 @@ class CompiledRequestUnmarshaller(V30RequestUnmarshaller):
             found: dict[tuple[str, str], _Parameter] = {}
             for param in [*operation.get("parameters", []), *path.get("parameters", [])]:
                 name, location = (param / "name").read_str(), (param / "in").read_str()
-                skippable = not (
-                    "content" in param
-                    or "default" in param / "schema"
-                    or (param / "required").read_bool(default=False)
-                )
+                required = (param / "required").read_bool(default=False)
+                has_default = "content" not in param and "default" in param / "schema"
+                skippable = not ("content" in param or has_default or required)
                 found.setdefault(
                     (name, location),
-                    _Parameter(name, location, param, skippable, self._plain_string(param)),
+                    _Parameter(
+                        name,
+                        location,
+                        param,
+                        skippable,
+                        self._plain_string(param),
+                        has_default and not required,
+                    ),
                 )
             self._parameters[key] = list(found.values())
         return self._parameters[key]
@@ -176,6 +193,9 @@ class CompiledRequestUnmarshaller(V30RequestUnmarshaller):
             if param.name not in given:
                 if param.skippable:
                     continue  # what openapi-core does after finding it missing
+                if param.defaulted and param.key in self._absent_values:
+                    getattr(validated, param.location)[param.name] = self._absent_values[param.key]
+                    continue
             elif param.plain_string:
                 value = given[param.name]
                 # An empty value is openapi-core's to refuse (allowEmptyValue).
@@ -190,6 +210,9 @@ class CompiledRequestUnmarshaller(V30RequestUnmarshaller):
             except ParameterValidationError as error:
                 errors.append(error)
                 continue
+            if param.defaulted and param.name not in given and type(value) in _IMMUTABLE_DEFAULTS:
+                # Absent, it got its default: the spec alone decides that value.
+                self._absent_values[param.key] = value
             getattr(validated, param.location)[param.name] = value
         if errors:
             raise ParametersError(errors=errors, parameters=validated)

@@ -281,8 +281,9 @@ class S3Storage(Storage):
         self.part_signer = PartSigner(public_url, settings.bucket, settings)
         self.public_signer = ObjectSigner(public_url, settings.bucket, settings)
         self.app_signer = ObjectSigner(settings.endpoint_url, settings.bucket, settings)
-        # Pooled connections for the requests the app signs itself (HEAD).
-        self.http = urllib3.PoolManager(
+        # Pooled connections to the app's endpoint for the requests it signs itself (HEAD).
+        self.http = urllib3.connection_from_url(
+            settings.endpoint_url,
             maxsize=HTTP_CONNECTIONS_PER_HOST,
             timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
             retries=HEAD_RETRIES,
@@ -323,7 +324,7 @@ class S3Storage(Storage):
         # several times the CPU of the rest of a file's confirmation.
         signed = self.app_signer.presign("HEAD", key, expires_seconds=HEAD_SIGNATURE_SECONDS)
         try:
-            response = self.http.request("HEAD", signed.url)
+            response = self.http.urlopen("HEAD", signed.url.removeprefix(self.app_signer.base))
         except urllib3.exceptions.HTTPError as error:
             raise StorageError(f"S3 HEAD of {key!r} failed: {error}") from error
         if response.status == 404:
