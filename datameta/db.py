@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -76,7 +77,10 @@ def _after_bulk_change(context: Any) -> None:
 
 
 def _after_orm_execute(state: ORMExecuteState) -> None:
-    if state.is_orm_statement and (state.is_insert or state.is_update or state.is_delete):
+    # Any INSERT, UPDATE or DELETE the session runs, also of a table rather than an
+    # entity (set-wise staging): a request whose only write is such a statement must
+    # commit it, not roll it back as a transaction that changed nothing.
+    if state.is_insert or state.is_update or state.is_delete:
         _mark_changed(state.session)
 
 
@@ -103,12 +107,18 @@ def install_transaction_joining(factory: sessionmaker[Session]) -> None:
     """Join the sessions of ``factory`` that name a transaction manager to its transaction.
 
     What zope.sqlalchemy's ``register`` does for one session, registered once on the
-    factory: registering its seven listeners on every request's session cost about
-    as much as the rest of opening the session.
+    factory (registering its seven listeners on every request's session cost about
+    as much as the rest of opening the session), except that every INSERT, UPDATE
+    or DELETE counts as a change, not only those of ORM entities.
     """
     for name, listener in _TRANSACTION_LISTENERS.items():
         if not event.contains(factory, name, listener):
             event.listen(factory, name, listener)
+    _JOINING_FACTORIES.add(factory)
+
+
+# Factories known to have the listeners: asking SQLAlchemy on every request costs more.
+_JOINING_FACTORIES: weakref.WeakSet[sessionmaker[Session]] = weakref.WeakSet()
 
 
 @contextmanager
@@ -130,7 +140,8 @@ def get_tm_session(
     session_factory: sessionmaker[Session], transaction_manager: transaction.TransactionManager
 ) -> Session:
     """A session joined to ``transaction_manager``: it commits or aborts with it."""
-    install_transaction_joining(session_factory)
+    if session_factory not in _JOINING_FACTORIES:
+        install_transaction_joining(session_factory)
     return session_factory(info={TRANSACTION_MANAGER_KEY: transaction_manager})
 
 
