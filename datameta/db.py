@@ -68,6 +68,12 @@ def _mark_changed(session: Session) -> None:
         mark_changed(session, transaction_manager=manager)
 
 
+def note_written(session: Session) -> None:
+    """Tell the session's transaction that it wrote, through plain SQL that SQLAlchemy
+    cannot tell from a read, so that it commits rather than rolls back."""
+    _mark_changed(session)
+
+
 def _after_flush(session: Session, _flush_context: Any) -> None:
     _mark_changed(session)
 
