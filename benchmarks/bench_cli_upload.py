@@ -8,13 +8,16 @@ On a fresh scratch database of the stack, serves the app as production does
 (`pserve production.ini`, gunicorn, one worker of 4 threads, response validation
 off) and runs `datameta-worker`; a 40 MiB file goes first to warm the app up.
 For each size, writes a file of that many MiB (random bytes, on BENCH_TMP or
-/tmp), uploads it to the bucket with boto3 (16 MiB parts, 4 in flight, no
-checksums), then with `datameta upload` (4 parts in flight, each part's MD5
-signed into its URL, the whole-file MD5 computed on the way), then waits for
-the worker to verify it. Reports both throughputs, the app's CPU time per GiB
-(every process of the server, from /proc), the growth of the app's and the
-worker's peak resident memory (VmHWM) during that file, the command line's
-peak resident memory, and the worker's verification.
+/tmp), and --runs times uploads it to the bucket with boto3 (16 MiB parts, 4 in
+flight; by default with botocore's default checksums, a CRC32 of each part) and
+with `datameta upload` (4 parts in flight, each part's MD5 signed into its URL,
+the whole-file MD5 computed on the way), one right after the other (the command
+line first in every other run), then waits for the worker to verify it. Reports
+both throughputs, the app's CPU time per GiB (every thread of every process of
+the server, from /proc/PID/task/TID/schedstat, to the nanosecond), the app's
+requests during the upload by route (from its access log), the growth of the
+app's and the worker's peak resident memory (VmHWM) during that file, the
+command line's peak resident memory, and the worker's verification.
 
 With --profile, the app is served by waitress inside this process instead, each
 request under cProfile, and the functions that took the most CPU time over all
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import os
 import pstats
 import secrets
@@ -35,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +78,25 @@ def process_tree(pid: int) -> list[int]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of ``pid`` and its descendants."""
+    """CPU time of ``pid`` and its descendants, to the nanosecond.
+
+    The scheduler's run time of every thread (/proc/PID/task/TID/schedstat): the
+    user and system times of /proc/PID/stat count whole clock ticks (10 ms), too
+    coarse for the app's share of an upload. Threads that ended no longer count;
+    the app's request threads and the worker's live as long as their process.
+    """
     total = 0
     for each in process_tree(pid):
-        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+        try:
+            tasks = list(Path(f"/proc/{each}/task").iterdir())
+        except OSError:
+            continue  # ended meanwhile
+        for task in tasks:
+            try:
+                total += int((task / "schedstat").read_text().split()[0])
+            except OSError:
+                continue  # a thread that ended meanwhile
+    return total / 1e9
 
 
 def peak_rss_mib(pid: int) -> dict[int, float]:
@@ -99,15 +117,20 @@ def load() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-def boto3_upload(environ: dict[str, str], path: Path) -> tuple[float, float]:
-    """Seconds, and CPU seconds of this process (boto3's threads) during the upload."""
+def boto3_upload(environ: dict[str, str], path: Path, checksums: str) -> tuple[float, float]:
+    """Seconds, and CPU seconds of this process (boto3's threads) during the upload.
+
+    ``checksums`` is botocore's request_checksum_calculation: "when_supported" (its
+    default since 1.36: a CRC32 of every part, sent as a trailer) or "when_required"
+    (none for parts).
+    """
     client = boto3.client(
         "s3",
         endpoint_url=environ["DATAMETA_STORAGE_S3_ENDPOINT_URL"],
         aws_access_key_id=environ["DATAMETA_STORAGE_S3_ACCESS_KEY"],
         aws_secret_access_key=environ["DATAMETA_STORAGE_S3_SECRET_KEY"],
         region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}),
+        config=Config(s3={"addressing_style": "path"}, request_checksum_calculation=checksums),
     )
     config = TransferConfig(multipart_chunksize=16 * MiB, max_concurrency=4)
     bucket = environ["DATAMETA_STORAGE_S3_BUCKET"]
@@ -165,7 +188,9 @@ class ProfiledApp:
         return body
 
 
-def serve(environ: dict[str, str], port: int, profile: bool) -> tuple[Any, ProfiledApp | None]:
+def serve(
+    environ: dict[str, str], port: int, profile: bool, log: Any
+) -> tuple[Any, ProfiledApp | None]:
     """The app, served as production serves it (or profiled in this process)."""
     if not profile:
         command = [
@@ -174,7 +199,7 @@ def serve(environ: dict[str, str], port: int, profile: bool) -> tuple[Any, Profi
             f"http_bind=127.0.0.1:{port}",
             "http_workers=1",
         ]
-        return subprocess.Popen(command, cwd=ROOT, env=environ), None  # noqa: S603
+        return subprocess.Popen(command, cwd=ROOT, env=environ, stderr=log), None  # noqa: S603
     import waitress
 
     from datameta import make_app
@@ -223,7 +248,11 @@ class Site:
             env=self.environ,
             check=True,
         )
-        self.app, self.profiled = serve(self.environ, port, profile)
+        # The app's log (its access lines count the requests of each upload).
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in stop())
+            "w+", prefix="bench-app-", suffix=".log"
+        )
+        self.app, self.profiled = serve(self.environ, port, profile, self.log)
         self.app_pid: int | None = None if self.profiled else self.app.pid
         self.worker = subprocess.Popen(  # noqa: S603
             [str(BIN / "datameta-worker"), "-c", "production.ini"],
@@ -241,6 +270,21 @@ class Site:
             self.app.wait(60)
         else:
             self.app.close()
+        self.log.close()
+
+    def log_position(self) -> int:
+        return Path(self.log.name).stat().st_size
+
+    def requests_since(self, position: int) -> str:
+        """The app's requests logged after ``position``, counted by route."""
+        with open(self.log.name) as log:
+            log.seek(position)
+            routes = Counter(
+                json.loads(line).get("route", "?")
+                for line in log
+                if '"datameta.access"' in line and line.startswith("{")
+            )
+        return ", ".join(f"{count} {route.removeprefix('api_')}" for route, count in routes.items())
 
     def app_cpu(self) -> float:
         """CPU seconds of the app so far (of this process when profiled)."""
@@ -252,6 +296,14 @@ def main() -> None:
     parser.add_argument("sizes", nargs="*", type=int, default=[1024, 5120], metavar="MiB")
     parser.add_argument("--port", type=int, default=6590, help="the app's port")
     parser.add_argument("--profile", action="store_true", help="profile the app's requests")
+    parser.add_argument("--runs", type=int, default=1, help="runs of each size (default: 1)")
+    parser.add_argument(
+        "--boto3-checksums",
+        choices=["when_supported", "when_required"],
+        default="when_supported",
+        help="boto3's request_checksum_calculation: when_supported (its default, a CRC32 "
+        "of each part) or when_required (none)",
+    )
     args = parser.parse_args()
     site = Site(args.port, profile=args.profile)
     try:
@@ -272,10 +324,11 @@ def run(args: argparse.Namespace, site: Site) -> None:
         site.worker.pid,
     )
     print(
-        "| file | load before | boto3 | datameta upload | ratio | client CPU per GiB "
-        "(boto3 / datameta) | app CPU | app CPU per GiB | app peak RSS growth "
+        f"boto3: upload_file, 16 MiB parts, 4 in flight, checksums {args.boto3_checksums}\n"
+        "| file | run | load before | boto3 | datameta upload | ratio | client CPU per GiB "
+        "(boto3 / datameta) | app CPU | app CPU per GiB | app requests | app peak RSS growth "
         "| datameta peak RSS | verification | worker CPU per GiB | worker peak RSS growth |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     )
     block = os.urandom(MiB)
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as folder:
@@ -288,27 +341,39 @@ def run(args: argparse.Namespace, site: Site) -> None:
         with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as folder:
             path = Path(folder) / f"bench-{size_mib}.bin"
             write_distinct_mebibytes(path, size_mib, block)
-            load_before = load()
-            plain, plain_cpu = boto3_upload(environ, path)
-            app_cpu = site.app_cpu()
-            app_rss = peak_rss_mib(app_pid) if app_pid else {}
-            worker_cpu, worker_rss = cpu_seconds(worker_pid), peak_rss_mib(worker_pid)
-            ours, cli_cpu, cli_rss, output = cli_upload(environ, path, Path(folder) / "state.json")
-            app_cpu = site.app_cpu() - app_cpu
-            app_growth = growth(app_rss, peak_rss_mib(app_pid)) if app_pid else float("nan")
-            site_id = output.split("\t")[1]
-            verified = wait_verified(url, token, site_id)
-            worker_cpu = cpu_seconds(worker_pid) - worker_cpu
-            worker_growth = growth(worker_rss, peak_rss_mib(worker_pid))
-            gib = size_mib / 1024
-            print(
-                f"| {size_mib} MiB | {load_before} | {size_mib / plain:.0f} MiB/s "
-                f"| {size_mib / ours:.0f} MiB/s | {plain / ours:.0%} "
-                f"| {plain_cpu / gib:.2f} s / {cli_cpu / gib:.2f} s | {app_cpu:.3f} s "
-                f"| {app_cpu / gib:.3f} s | {app_growth:+.1f} MiB | {cli_rss:.0f} MiB "
-                f"| {verified:.1f} s | {worker_cpu / gib:.2f} s | {worker_growth:+.1f} MiB |",
-                flush=True,
-            )
+            for run_number in range(1, args.runs + 1):
+                load_before = load()
+                # Every other run the command line goes first: load that changes during
+                # a run then favours neither.
+                if run_number % 2:
+                    plain, plain_cpu = boto3_upload(environ, path, args.boto3_checksums)
+                app_cpu = site.app_cpu()
+                app_rss = peak_rss_mib(app_pid) if app_pid else {}
+                worker_cpu, worker_rss = cpu_seconds(worker_pid), peak_rss_mib(worker_pid)
+                log_at = site.log_position()
+                ours, cli_cpu, cli_rss, output = cli_upload(
+                    environ, path, Path(folder) / f"state-{run_number}.json"
+                )
+                app_cpu = site.app_cpu() - app_cpu
+                app_growth = growth(app_rss, peak_rss_mib(app_pid)) if app_pid else float("nan")
+                app_requests = site.requests_since(log_at)
+                site_id = output.split("\t")[1]
+                verified = wait_verified(url, token, site_id)
+                worker_cpu = cpu_seconds(worker_pid) - worker_cpu
+                worker_growth = growth(worker_rss, peak_rss_mib(worker_pid))
+                if not run_number % 2:
+                    plain, plain_cpu = boto3_upload(environ, path, args.boto3_checksums)
+                gib = size_mib / 1024
+                print(
+                    f"| {size_mib} MiB | {run_number} | {load_before} "
+                    f"| {size_mib / plain:.0f} MiB/s | {size_mib / ours:.0f} MiB/s "
+                    f"| {plain / ours:.0%} "
+                    f"| {plain_cpu / gib:.2f} s / {cli_cpu / gib:.2f} s | {app_cpu:.3f} s "
+                    f"| {app_cpu / gib:.3f} s | {app_requests} | {app_growth:+.1f} MiB "
+                    f"| {cli_rss:.0f} MiB | {verified:.1f} s | {worker_cpu / gib:.2f} s "
+                    f"| {worker_growth:+.1f} MiB |",
+                    flush=True,
+                )
     print(f"load average after: {load()}")
 
 

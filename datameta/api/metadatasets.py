@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from datameta.api.exports import MEDIA_TYPES, export_bytes
 from datameta.api.serialize import (
+    TableLayout,
     export_header,
     export_json,
     exported_columns,
@@ -22,8 +23,6 @@ from datameta.api.serialize import (
     listing_layout,
     metadataset_json,
     record_columns,
-    table_cells,
-    table_columns,
 )
 from datameta.api.streaming import json_array
 from datameta.config import settings_of
@@ -95,11 +94,12 @@ def list_submitted_metadatasets(request: Request) -> Response | list[dict[str, A
     paged = "limit" in request.GET or "offset" in request.GET
     file_format = params.get("format")
     if file_format is not None:
-        statement = metadatasets.submitted_statement(request.dbsession, request.user, query)
         if not paged:
+            statement = metadatasets.submitted_statement(request.dbsession, request.user, query)
             return _export(request, statement, file_format)
-        response = _export(request, statement.limit(query.limit).offset(query.offset), file_format)
         total = metadatasets.count_submitted(request.dbsession, request.user, query)
+        one_page = metadatasets.page_statement(request.dbsession, request.user, query, total)
+        response = _export(request, one_page, file_format)
         response.headers["X-Total-Count"] = str(total)
         return response
     if paged:
@@ -178,7 +178,7 @@ def _export(request: Request, statement: Select, file_format: str) -> Response:
 
     def rows() -> Iterator[list[list[str | None]]]:
         # Plain rows from one statement: no ORM objects per set.
-        layout = table_columns(shown, iso_dates=iso_dates)
+        layout = TableLayout(shown, iso_dates=iso_dates)
         with _listing_session(request) as db:
             for batch in metadatasets.export_rows(
                 db,
@@ -186,7 +186,7 @@ def _export(request: Request, statement: Select, file_format: str) -> Response:
                 [column.id for column in shown],
                 [column.id for column in shown if column.is_file],
             ):
-                yield [table_cells(row, layout) for row in batch]
+                yield [layout.cells(row) for row in batch]
 
     def items() -> Iterator[list[dict[str, Any]]]:
         with _listing_session(request) as db:

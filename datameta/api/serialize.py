@@ -359,53 +359,64 @@ def export_header(columns: Sequence[RecordColumn], *, show_service_values: bool)
     return header
 
 
-@dataclass(frozen=True)
-class TableColumn:
-    """What a tabular export needs of one column, prepared once for every row."""
-
-    key: str  # the column's id as the export rows name it
-    is_file: bool
-    # Renders a stored date in the column's format, if it holds dates to render.
-    render: Callable[[str], str | None] | None
+NO_FILE = (None, None, None)
 
 
-def table_columns(columns: Sequence[RecordColumn], *, iso_dates: bool) -> list[TableColumn]:
-    return [
-        TableColumn(
-            str(column.id),
-            column.is_file,
-            _date_renderer(column.rule) if column.rule.datetime_format and not iso_dates else None,
-        )
-        for column in columns
-    ]
+class TableLayout:
+    """How rows of ``logic.metadatasets.export_rows`` become rows of a tabular export,
+    in ``export_header``'s order: worked out once per export, then applied per row.
+
+    A row's values come as two aligned lists, the columns' ids (as text) and the
+    values, in the order of the index they are read by (by column id). A set that
+    has a value for every exported column, the usual case, gets them in that very
+    order: they are then only put in display order (or taken as they are, when the
+    columns were defined in id order); other sets go through a look-up by id.
+    """
+
+    def __init__(self, columns: Sequence[RecordColumn], *, iso_dates: bool) -> None:
+        self.keys = [str(column.id) for column in columns]
+        ids = sorted(column.id for column in columns)
+        self.stored_order = [str(column_id) for column_id in ids]
+        self.to_display = [ids.index(column.id) for column in columns]
+        self.in_display_order = self.to_display == list(range(len(columns)))
+        # Renders a stored date in the column's format, where a column holds dates.
+        self.renders = [
+            (index, _date_renderer(column.rule))
+            for index, column in enumerate(columns)
+            if column.rule.datetime_format and not iso_dates
+        ]
+        # Last first: inserting a manifest moves the cells after it.
+        self.files = [
+            (index, str(column.id))
+            for index, column in reversed(list(enumerate(columns)))
+            if column.is_file
+        ]
+        # Every set of a submission shares its time: each is formatted once.
+        self.submitted_at = functools.lru_cache(maxsize=1024)(aware_utc)
+
+    def cells(self, row: Sequence[Any]) -> list[str | None]:
+        """One row of the export from one row of ``export_rows`` (of the same columns)."""
+        *fixed, values, files = row
+        fixed[3] = self.submitted_at(fixed[3])
+        if values and values[0] == self.stored_order:
+            stored = values[1]
+            shown = stored if self.in_display_order else [stored[i] for i in self.to_display]
+        else:
+            by_key = dict(zip(values[0], values[1], strict=True)) if values else {}
+            shown = [by_key.get(key) for key in self.keys]
+        for index, render in self.renders:
+            if shown[index] is not None:
+                shown[index] = render(shown[index])
+        if self.files:
+            linked = {key: manifest for key, *manifest in zip(*files, strict=True)} if files else {}
+            for index, key in self.files:
+                shown[index + 1 : index + 1] = linked.get(key, NO_FILE)
+        return fixed + shown
 
 
 def _date_renderer(rule: Column) -> Callable[[str], str | None]:
     # Many sets share a date: each is parsed and formatted once per export.
     return functools.lru_cache(maxsize=4096)(functools.partial(render_value, rule))
-
-
-NO_FILE = (None, None, None)
-
-
-def table_cells(row: Sequence[Any], columns: Sequence[TableColumn]) -> list[str | None]:
-    """One row of a tabular export, in ``export_header``'s order, from a row of
-    ``logic.metadatasets.export_rows`` (of the same columns)."""
-    *fixed, values, files = row
-    cells = [*fixed[:3], aware_utc(fixed[3]), *fixed[4:]]
-    stored = dict(zip(values[0], values[1], strict=True)) if values else {}
-    linked = {}
-    if files:
-        for key, *manifest in zip(*files, strict=True):
-            linked[key] = manifest
-    for column in columns:
-        value = stored.get(column.key)
-        if value is not None and column.render is not None:
-            value = column.render(value)
-        cells.append(value)
-        if column.is_file:
-            cells += linked.get(column.key, NO_FILE)
-    return cells
 
 
 def exported_columns(

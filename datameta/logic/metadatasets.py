@@ -466,17 +466,30 @@ def submitted_statement(db: Session, actor: User, query: SubmittedQuery) -> Sele
     Oldest submission first unless ``query.sort`` says otherwise. A plain statement:
     it may run in another session than the caller's (a streamed answer).
     """
-    statement = _matching(db, actor, query)
-    if query.sort is None:
-        return statement.order_by(Submission.date, MetaDataSet.id)
-    order = listing.parse_sort(query.sort, readable_definitions(db, actor))
-    return listing.ordered(statement, order)
+    return _sorted(_matching(db, actor, query), _order(db, actor, query))
+
+
+def _order(db: Session, actor: User, query: SubmittedQuery) -> listing.SortOrder | None:
+    return (
+        None
+        if query.sort is None
+        else listing.parse_sort(query.sort, readable_definitions(db, actor))
+    )
+
+
+def _sorted(matching: Select, order: listing.SortOrder | None) -> Select:
+    if order is None:
+        return matching.order_by(Submission.date, MetaDataSet.id)
+    return listing.ordered(matching, order)
+
+
+def _counted(matching: Select) -> Select:
+    return select(func.count()).select_from(matching.with_only_columns(MetaDataSet.id).subquery())
 
 
 def count_statement(db: Session, actor: User, query: SubmittedQuery) -> Select:
     """The statement counting the submitted sets the caller may read that match ``query``."""
-    matching = _matching(db, actor, query).with_only_columns(MetaDataSet.id)
-    return select(func.count()).select_from(matching.subquery())
+    return _counted(_matching(db, actor, query))
 
 
 def count_submitted(db: Session, actor: User, query: SubmittedQuery) -> int:
@@ -484,14 +497,31 @@ def count_submitted(db: Session, actor: User, query: SubmittedQuery) -> int:
     return db.scalar(count_statement(db, actor, query)) or 0
 
 
+def page_statement(
+    db: Session, actor: User, query: SubmittedQuery, total: int | None = None
+) -> Select:
+    """One page (``query.limit``, ``query.offset``) of ``submitted_statement``'s sets,
+    as a statement of its own (it may run in another session, as that one may).
+
+    A page sorted by a sheet column is found first, in the order of the column's
+    value index (``listing.column_page``), instead of sorting every matching set;
+    the statement then names its sets by id. Unless ``total``, the number of
+    matching sets, is known to be small: few are sorted at once.
+    """
+    order = _order(db, actor, query)
+    matching = _matching(db, actor, query)
+    if order is not None and order.column is not None and (total or 0) > listing.WALK:
+        ids = listing.column_page(db, matching, order, query.limit, query.offset)
+        return listing.ordered(matching.where(MetaDataSet.id.in_(ids)), order)
+    return _sorted(matching, order).limit(query.limit).offset(query.offset)
+
+
 def query_submitted(
     db: Session, actor: User, query: SubmittedQuery
 ) -> tuple[list[MetaDataSet], int]:
     """A page of the submitted sets the caller may read (oldest first), and their total."""
-    statement = submitted_statement(db, actor, query)
     total = count_submitted(db, actor, query)
-    page = db.scalars(statement.limit(query.limit).offset(query.offset)).all()
-    return list(page), total
+    return list(db.scalars(page_statement(db, actor, query, total))), total
 
 
 # Sets read per round trip when a whole listing is streamed: memory holds one batch.

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO
-from urllib.parse import quote, urlsplit
 
 import boto3
 import urllib3
@@ -29,6 +27,8 @@ from datameta.storage import (
     content_disposition,
     md5_from_etag,
 )
+from datameta.storage.s3_requests import S3RequestError, S3Requests
+from datameta.storage.sigv4 import ALGORITHM, SIGV4_TIME, Endpoint, object_path, uri_encode
 
 if TYPE_CHECKING:  # the boto3 stubs are a development dependency only
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef
@@ -83,28 +83,21 @@ def _part_size(chunk_size: int, part_number: int) -> int:
 
 
 @contextmanager
+def _request_errors(action: str, key: str) -> Iterator[None]:
+    # The multipart calls of every large file go through S3Requests, not boto3.
+    try:
+        yield
+    except S3RequestError as error:
+        raise StorageError(f"S3 {action} of {key!r} failed: {error}") from error
+
+
+@contextmanager
 def _storage_errors(action: str, key: str) -> Iterator[None]:
     # Callers handle StorageError and need not know which client library is behind it.
     try:
         yield
     except (BotoCoreError, ClientError) as error:
         raise StorageError(f"S3 {action} of {key!r} failed: {error}") from error
-
-
-_SIGV4_TIME = "%Y%m%dT%H%M%SZ"
-
-
-def _uri_encode(value: str) -> str:
-    # SigV4's encoding: everything but unreserved characters, "/" included.
-    return quote(value, safe="-_.~")
-
-
-def _sigv4_signature(signing_key: bytes, timestamp: str, scope: str, canonical: str) -> str:
-    """SigV4's signature of a canonical request, with the day's signing key."""
-    to_sign = (
-        f"AWS4-HMAC-SHA256\n{timestamp}\n{scope}\n" + hashlib.sha256(canonical.encode()).hexdigest()
-    )
-    return hmac.digest(signing_key, to_sign.encode(), "sha256").hex()
 
 
 class PartSigner:
@@ -118,24 +111,13 @@ class PartSigner:
     """
 
     def __init__(self, endpoint_url: str, bucket: str, settings: S3Settings) -> None:
-        parts = urlsplit(endpoint_url)
-        default_port = {"http": 80, "https": 443}.get(parts.scheme)
-        self.host = (
-            parts.hostname
-            if parts.port is None or parts.port == default_port
-            else f"{parts.hostname}:{parts.port}"
-        ) or ""
-        self.base = f"{parts.scheme}://{parts.netloc}"
-        self.path_prefix = parts.path.rstrip("/") + "/" + quote(bucket, safe="/~") + "/"
-        self.region = settings.region
-        self.access_key = settings.access_key
-        self.secret_key = settings.secret_key
-
-    def _signing_key(self, day: str) -> bytes:
-        key = ("AWS4" + self.secret_key).encode()
-        for step in (day, self.region, "s3", "aws4_request"):
-            key = hmac.digest(key, step.encode(), "sha256")
-        return key
+        self.endpoint = Endpoint(
+            endpoint_url,
+            bucket,
+            region=settings.region,
+            access_key=settings.access_key,
+            secret_key=settings.secret_key,
+        )
 
     def sign_parts(
         self,
@@ -147,32 +129,31 @@ class PartSigner:
         now: datetime | None = None,
     ) -> list[PresignedRequest]:
         """One presigned PUT per ``(part number, MD5 in base64)``, each signed with its MD5."""
+        endpoint = self.endpoint
         now = now or datetime.now(UTC)
-        timestamp = now.strftime(_SIGV4_TIME)
-        day = timestamp[:8]
-        scope = f"{day}/{self.region}/s3/aws4_request"
-        signing_key = self._signing_key(day)
-        path = self.path_prefix + quote(key, safe="/~")
+        timestamp = now.strftime(SIGV4_TIME)
+        scope = endpoint.scope(timestamp[:8])
+        path = object_path(endpoint.path_prefix, key)
         expires_at = now + timedelta(seconds=expires_seconds)
         # Every parameter but partNumber is the same for the whole batch; sorted by name.
         before = (
-            "X-Amz-Algorithm=AWS4-HMAC-SHA256"
-            f"&X-Amz-Credential={_uri_encode(f'{self.access_key}/{scope}')}"
+            f"X-Amz-Algorithm={ALGORITHM}"
+            f"&X-Amz-Credential={uri_encode(f'{endpoint.access_key}/{scope}')}"
             f"&X-Amz-Date={timestamp}&X-Amz-Expires={expires_seconds}"
             "&X-Amz-SignedHeaders=content-md5%3Bhost&partNumber="
         )
-        after = f"&uploadId={_uri_encode(upload_id)}"
+        after = f"&uploadId={uri_encode(upload_id)}"
         signed = []
         for number, md5_base64 in parts:
             query = f"{before}{number}{after}"
             canonical = (
-                f"PUT\n{path}\n{query}\ncontent-md5:{md5_base64}\nhost:{self.host}\n\n"
+                f"PUT\n{path}\n{query}\ncontent-md5:{md5_base64}\nhost:{endpoint.host}\n\n"
                 "content-md5;host\nUNSIGNED-PAYLOAD"
             )
-            signature = _sigv4_signature(signing_key, timestamp, scope, canonical)
+            signature = endpoint.signature(timestamp, canonical)
             signed.append(
                 PresignedRequest(
-                    url=f"{self.base}{path}?{query}&X-Amz-Signature={signature}",
+                    url=f"{endpoint.base}{path}?{query}&X-Amz-Signature={signature}",
                     headers={"Content-MD5": md5_base64},
                     expires_at=expires_at,
                 )
@@ -199,28 +180,28 @@ class ObjectSigner(PartSigner):
         now: datetime | None = None,
     ) -> PresignedRequest:
         """``method`` on the object; with an MD5, the request must carry it as Content-MD5."""
+        endpoint = self.endpoint
         now = now or datetime.now(UTC)
-        timestamp = now.strftime(_SIGV4_TIME)
-        day = timestamp[:8]
-        scope = f"{day}/{self.region}/s3/aws4_request"
-        path = self.path_prefix + quote(key, safe="/~")
+        timestamp = now.strftime(SIGV4_TIME)
+        scope = endpoint.scope(timestamp[:8])
+        path = object_path(endpoint.path_prefix, key)
         signed_headers = "host" if md5_base64 is None else "content-md5;host"
-        canonical_headers = f"host:{self.host}\n"
+        canonical_headers = f"host:{endpoint.host}\n"
         if md5_base64 is not None:
             canonical_headers = f"content-md5:{md5_base64}\n{canonical_headers}"
         # The parameters sorted by name, as SigV4's canonical query string wants them.
         query = (
-            "X-Amz-Algorithm=AWS4-HMAC-SHA256"
-            f"&X-Amz-Credential={_uri_encode(f'{self.access_key}/{scope}')}"
+            f"X-Amz-Algorithm={ALGORITHM}"
+            f"&X-Amz-Credential={uri_encode(f'{endpoint.access_key}/{scope}')}"
             f"&X-Amz-Date={timestamp}&X-Amz-Expires={expires_seconds}"
-            f"&X-Amz-SignedHeaders={_uri_encode(signed_headers)}"
+            f"&X-Amz-SignedHeaders={uri_encode(signed_headers)}"
         )
         canonical = (
             f"{method}\n{path}\n{query}\n{canonical_headers}\n{signed_headers}\nUNSIGNED-PAYLOAD"
         )
-        signature = _sigv4_signature(self._signing_key(day), timestamp, scope, canonical)
+        signature = endpoint.signature(timestamp, canonical)
         return PresignedRequest(
-            url=f"{self.base}{path}?{query}&X-Amz-Signature={signature}",
+            url=f"{endpoint.base}{path}?{query}&X-Amz-Signature={signature}",
             headers={} if md5_base64 is None else {"Content-MD5": md5_base64},
             expires_at=now + timedelta(seconds=expires_seconds),
         )
@@ -288,6 +269,17 @@ class S3Storage(Storage):
             timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
             retries=HEAD_RETRIES,
         )
+        self.requests = S3Requests(
+            Endpoint(
+                settings.endpoint_url,
+                settings.bucket,
+                region=settings.region,
+                access_key=settings.access_key,
+                secret_key=settings.secret_key,
+            ),
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+        )
 
     def presigned_put(
         self, key: str, *, content_md5_hex: str | None, expires_seconds: int
@@ -324,7 +316,9 @@ class S3Storage(Storage):
         # several times the CPU of the rest of a file's confirmation.
         signed = self.app_signer.presign("HEAD", key, expires_seconds=HEAD_SIGNATURE_SECONDS)
         try:
-            response = self.http.urlopen("HEAD", signed.url.removeprefix(self.app_signer.base))
+            response = self.http.urlopen(
+                "HEAD", signed.url.removeprefix(self.app_signer.endpoint.base)
+            )
         except urllib3.exceptions.HTTPError as error:
             raise StorageError(f"S3 HEAD of {key!r} failed: {error}") from error
         if response.status == 404:
@@ -420,9 +414,8 @@ class S3Storage(Storage):
             log.warning("could not abort multipart upload %s of %r", upload_id, key, exc_info=True)
 
     def start_multipart(self, key: str) -> str:
-        with _storage_errors("multipart start", key):
-            response = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)
-        return response["UploadId"]
+        with _request_errors("multipart start", key):
+            return self.requests.create_multipart_upload(key)
 
     def presigned_parts(
         self,
@@ -443,44 +436,32 @@ class S3Storage(Storage):
     def list_parts(self, key: str, upload_id: str) -> list[StoredPart] | None:
         parts: list[StoredPart] = []
         marker = 0
-        with _storage_errors("list parts", key):
+        with _request_errors("list parts", key):
             while True:
                 try:
-                    response = self.client.list_parts(
-                        Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumberMarker=marker
-                    )
-                except ClientError as error:
-                    if error.response.get("Error", {}).get("Code") in _NO_SUCH_UPLOAD | _NOT_FOUND:
+                    page = self.requests.list_parts(key, upload_id, marker)
+                except S3RequestError as error:
+                    if error.code in _NO_SUCH_UPLOAD | _NOT_FOUND:
                         return None
                     raise
-                parts.extend(
-                    StoredPart(part["PartNumber"], part["Size"], part["ETag"].strip('"'))
-                    for part in response.get("Parts", [])
-                )
-                if not response.get("IsTruncated"):
+                parts.extend(StoredPart(*part) for part in page.parts)
+                if page.next_marker is None:
                     break
-                marker = response["NextPartNumberMarker"]
+                marker = page.next_marker
         return sorted(parts, key=lambda part: part.number)
 
     def complete_multipart(self, key: str, upload_id: str, parts: list[StoredPart]) -> str:
-        completed: list[CompletedPartTypeDef] = [
-            {"PartNumber": part.number, "ETag": f'"{part.etag}"'} for part in parts
-        ]
-        with _storage_errors("multipart completion", key):
-            response = self.client.complete_multipart_upload(
-                Bucket=self.bucket,
-                Key=key,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": completed},
+        with _request_errors("multipart completion", key):
+            return self.requests.complete_multipart_upload(
+                key, upload_id, [(part.number, part.etag) for part in parts]
             )
-        return response["ETag"].strip('"')
 
     def abort_multipart(self, key: str, upload_id: str) -> None:
-        with _storage_errors("multipart abort", key):
+        with _request_errors("multipart abort", key):
             try:
-                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") not in _NO_SUCH_UPLOAD | _NOT_FOUND:
+                self.requests.abort_multipart_upload(key, upload_id)
+            except S3RequestError as error:
+                if error.code not in _NO_SUCH_UPLOAD | _NOT_FOUND:
                     raise
 
     def read_chunks(self, key: str, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:

@@ -156,8 +156,15 @@ def test_a_partial_download_resumes_and_a_corrupted_one_is_refused(
 
 
 def test_exit_codes_tell_scripts_what_happened(live_server, tmp_path):
-    refused = run(live_server, "not-a-key", "upload", "-q", str(tmp_path), cwd=tmp_path)
+    data = tmp_path / "reads.fq"
+    data.write_bytes(b"ACGT")
+    refused = run(live_server, "not-a-key", "upload", "-q", str(data), cwd=tmp_path)
     assert refused.returncode == 3
+    assert "datameta upload:" in refused.stderr and "failed" not in refused.stderr
+    refused = run(live_server, "not-a-key", "download", "-q", "DMS-00000001", cwd=tmp_path)
+    assert refused.returncode == 3
+    not_a_file = run(live_server, "not-a-key", "upload", "-q", str(tmp_path), cwd=tmp_path)
+    assert not_a_file.returncode == 2
     env = {k: v for k, v in os.environ.items() if not k.startswith("DATAMETA_URL")}
     unset = subprocess.run([DATAMETA, "upload", "x"], env=env, capture_output=True, text=True)
     assert unset.returncode == 2

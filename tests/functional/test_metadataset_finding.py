@@ -17,6 +17,7 @@ import pytest
 import requests
 from sqlalchemy import delete, select, text, update
 
+import datameta.logic.listing
 import datameta.logic.metadatasets
 from datameta import make_app
 from datameta.db import recorded_statements
@@ -388,6 +389,39 @@ def test_another_groups_data_is_found_like_nothing_at_all(testapp, site, params)
 )
 def test_sorting_by_a_field_or_any_column(testapp, site, sort, expected):
     assert samples(testapp, site.reader_key, sort=sort) == expected
+
+
+@pytest.mark.parametrize("walk", [datameta.logic.listing.WALK, 0, 2, 3])
+@pytest.mark.parametrize(
+    "sort", ["record.Date", "-record.Date", "record.Note", "-record.Note", "-record.QC"]
+)
+def test_every_page_of_a_sort_by_a_column_is_a_slice_of_the_whole_listing(
+    testapp, site, monkeypatch, sort, walk
+):
+    # Fewer matching sets than the walk are sorted whole; more are read in the column's
+    # index order, sets with a value first, then those without, or (walk 0: too few
+    # matches among the first values) sorted whole after all: every way gives the
+    # whole listing's order (and an export's), at any offset.
+    monkeypatch.setattr(datameta.logic.listing, "WALK", walk)
+    whole = samples(testapp, site.reader_key, sort=sort)
+    for limit in (1, 2, 3):
+        for offset in range(len(whole) + 1):
+            page = listed(testapp, site.reader_key, sort=sort, limit=limit, offset=offset)
+            assert [m["record"]["SampleId"] for m in page.json] == whole[offset : offset + limit]
+            assert page.headers["X-Total-Count"] == str(len(whole))
+
+
+def test_a_sort_by_a_column_compares_the_first_255_characters_then_the_sets(testapp, site):
+    long = "x" * 255
+    submit(testapp, site.alpha_key, [{"SampleId": "S901", "Note": long + "b"}], "first")
+    submit(testapp, site.alpha_key, [{"SampleId": "S900", "Note": long + "a"}], "second")
+    submit(testapp, site.alpha_key, [{"SampleId": "S902", "Note": "x" * 254 + "y"}], "third")
+    assert samples(testapp, site.alpha_key, sort="record.Note", q="S90") == ["S901", "S900", "S902"]
+    assert samples(testapp, site.alpha_key, sort="-record.Note", q="S90", limit=3) == [
+        "S902",
+        "S900",
+        "S901",
+    ]
 
 
 @pytest.mark.parametrize("sort", ["record.Nope", "name", "record.QC"])

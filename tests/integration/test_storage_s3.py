@@ -398,3 +398,76 @@ def test_head_fails_quickly_when_nothing_listens(
         unreachable.head("files/anything")
 
     assert time.monotonic() - started < 3
+
+
+def put_part(storage: S3Storage, key: str, upload_id: str, number: int, data: bytes) -> None:
+    [url] = storage.presigned_parts(key, upload_id, [(number, md5_hex(data))], expires_seconds=60)
+    response = requests.put(url.url, data=data, headers=url.headers, timeout=HTTP_TIMEOUT)
+    assert response.status_code == 200, response.text
+
+
+def test_a_multipart_upload_joins_its_parts_in_order(storage: S3Storage, key: str) -> None:
+    first, last = random.randbytes(MIN_PART_SIZE), b"the end"
+    upload_id = storage.start_multipart(key)
+    put_part(storage, key, upload_id, 2, last)
+    put_part(storage, key, upload_id, 1, first)
+
+    held = storage.list_parts(key, upload_id)
+    etag = storage.complete_multipart(key, upload_id, held or [])
+
+    assert [(part.number, part.size, part.etag) for part in held or []] == [
+        (1, MIN_PART_SIZE, md5_hex(first)),
+        (2, len(last), md5_hex(last)),
+    ]
+    assert etag.endswith("-2")
+    assert get(storage, key) == first + last
+    info = storage.head(key)
+    assert info is not None and info.etag == etag
+
+
+def test_the_parts_of_an_upload_are_listed_page_by_page(storage: S3Storage, key: str) -> None:
+    upload_id = storage.start_multipart(key)
+    try:
+        for number in (1, 2, 5):
+            put_part(storage, key, upload_id, number, number.to_bytes(4, "big"))
+        pages, marker = [], 0
+        while marker is not None:
+            page = storage.requests.list_parts(key, upload_id, marker, page_size=2)
+            pages.append([number for number, _, _ in page.parts])
+            marker = page.next_marker
+        assert pages == [[1, 2], [5]]
+    finally:
+        storage.abort_multipart(key, upload_id)
+
+
+def test_an_unknown_upload_has_no_parts_and_aborts_quietly(storage: S3Storage, key: str) -> None:
+    upload_id = storage.start_multipart(key)
+    storage.abort_multipart(key, upload_id)
+
+    assert storage.list_parts(key, upload_id) is None
+    storage.abort_multipart(key, upload_id)  # no error: the upload is gone already
+
+
+def test_a_completion_naming_a_part_s3_does_not_hold_fails(storage: S3Storage, key: str) -> None:
+    upload_id = storage.start_multipart(key)
+    try:
+        put_part(storage, key, upload_id, 1, b"small")
+        [part] = storage.list_parts(key, upload_id) or []
+        wrong = dataclasses.replace(part, etag=md5_hex(b"other"))
+
+        with pytest.raises(StorageError, match="multipart completion"):
+            storage.complete_multipart(key, upload_id, [wrong])
+    finally:
+        storage.abort_multipart(key, upload_id)
+    assert storage.head(key) is None
+
+
+def test_multipart_calls_fail_as_storage_errors_when_nothing_listens(
+    settings: Settings, refusing_endpoint: str
+) -> None:
+    unreachable = S3Storage(dataclasses.replace(settings.s3, endpoint_url=refusing_endpoint))
+
+    with pytest.raises(StorageError, match="multipart start"):
+        unreachable.start_multipart("tests/storage/unreachable")
+    with pytest.raises(StorageError, match="list parts"):
+        unreachable.list_parts("tests/storage/unreachable", "some-upload")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from datameta.api.exports import as_text, is_formula_like
+from datameta.api.formulas import as_text, is_formula_like
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import { ApiError } from "./api.js";
 export const MULTIPART_THRESHOLD = 64 * 1024 * 1024;
 const PARTS_IN_FLIGHT = 4;
 const URLS_PER_REQUEST = 100; // the API's limit: few requests per GiB
+const PARTS_PER_GROUP = 8; // parts hashed before their URLs are asked for (but see below)
 const ATTEMPTS = 6;
 const STORE = "datameta.multipartUploads";
 
@@ -125,7 +126,7 @@ export async function transferInParts(uploads, entry) {
   };
 
   const md5s = new Map();
-  const queue = [];
+  const queue = []; // hashed, not signed yet
   let whole = null;
   let hashError = null;
   let wake = null;
@@ -134,7 +135,13 @@ export async function transferInParts(uploads, entry) {
     const message = event.data;
     if (message.type === "part") {
       md5s.set(message.number, message.md5);
-      queue.push(message.number);
+      if (held.get(message.number) === message.md5) {
+        // S3 holds this part already, with these very bytes.
+        finished += bytesOf(message.number);
+        entry.partsSkipped += 1;
+        entry.skippedBytes += bytesOf(message.number);
+        progress();
+      } else queue.push(message.number);
     } else if (message.type === "done") whole = message.md5;
     else hashError = new Error(`The file could not be read: ${message.message}`);
     if (wake) wake();
@@ -165,40 +172,47 @@ export async function transferInParts(uploads, entry) {
     progress();
   };
 
+  // URLs are asked for in groups, not part by part: when the senders are about to
+  // run out of signed parts and a group has been hashed (the first group fills the
+  // senders; later ones are larger, as hashing is usually slower than sending), or
+  // when the hashing is done. Each request costs the site about as much as a
+  // hundred more URLs in it would.
+  const signed = []; // URLs of parts not sent yet
   const running = new Set();
+  let sendError = null;
+  let groups = 0;
   try {
     for (;;) {
       if (entry.cancelled) return;
       if (hashError) throw hashError;
-      if (!queue.length) {
-        if (whole !== null) break;
-        await new Promise((resolve) => {
-          wake = resolve;
-        });
-        wake = null;
+      if (sendError) throw sendError;
+      const group = groups === 0 ? PARTS_IN_FLIGHT : PARTS_PER_GROUP;
+      if (queue.length && signed.length < PARTS_IN_FLIGHT && (queue.length >= group || whole !== null)) {
+        const ready = queue.splice(0, URLS_PER_REQUEST).map((number) => ({ partNumber: number, md5: md5s.get(number) }));
+        const urls = await retrying(entry, () => api.post(`${path}/part-urls`, { parts: ready }));
+        groups += 1;
+        signed.push(...urls.parts);
         continue;
       }
-      const ready = [];
-      while (queue.length && ready.length < URLS_PER_REQUEST) {
-        const number = queue.shift();
-        if (held.get(number) === md5s.get(number)) {
-          // S3 holds this part already, with these very bytes.
-          finished += bytesOf(number);
-          entry.partsSkipped += 1;
-          entry.skippedBytes += bytesOf(number);
-          progress();
-        } else ready.push({ partNumber: number, md5: md5s.get(number) });
-      }
-      if (!ready.length) continue;
-      const urls = await retrying(entry, () => api.post(`${path}/part-urls`, { parts: ready }));
-      for (const url of urls.parts) {
-        while (running.size >= PARTS_IN_FLIGHT) await Promise.race(running);
-        if (entry.cancelled) return;
-        const task = sendPart(url).finally(() => running.delete(task));
+      if (signed.length && running.size < PARTS_IN_FLIGHT) {
+        const task = sendPart(signed.shift())
+          .catch((error) => {
+            sendError = sendError ?? error;
+          })
+          .finally(() => {
+            running.delete(task);
+            if (wake) wake();
+          });
         running.add(task);
+        continue;
       }
+      if (whole !== null && !queue.length && !signed.length && !running.size) break;
+      // Wait for the next hashed part or the next part sent.
+      await new Promise((resolve) => {
+        wake = resolve;
+      });
+      wake = null;
     }
-    await Promise.all(running);
   } catch (error) {
     for (const xhr of entry.xhrs) xhr.abort();
     throw error;
