@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg2.errors
 import psycopg2.extensions
 import transaction
-import zope.sqlalchemy
 from pyramid.config import Configurator
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid_retry import is_last_attempt, mark_error_retryable
 from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
+from transaction._transaction import Status as ZopeStatus
+from zope.sqlalchemy.datamanager import join_transaction, mark_changed
 
 from datameta.config import Settings, settings_of
 from datameta.models.siteids import SITE_ID_FORMATS_KEY, install_site_id_listener
@@ -41,7 +43,88 @@ def make_engine(settings: Settings, **overrides: Any) -> Engine:
 def make_session_factory(engine: Engine, settings: Settings) -> sessionmaker[Session]:
     factory = sessionmaker(bind=engine, info={SITE_ID_FORMATS_KEY: settings.site_ids})
     install_site_id_listener(factory)
+    install_transaction_joining(factory)
     return factory
+
+
+# A session's transaction manager, in its info, for the listeners of its factory.
+TRANSACTION_MANAGER_KEY = "transaction_manager"
+
+
+def _manager(session: Session) -> transaction.TransactionManager | None:
+    return session.info.get(TRANSACTION_MANAGER_KEY)
+
+
+def _join(session: Session, *_: Any) -> None:
+    manager = _manager(session)
+    if manager is not None:
+        join_transaction(session, transaction_manager=manager)
+
+
+def _mark_changed(session: Session) -> None:
+    # Else the transaction manager would roll back a transaction it believes read nothing.
+    manager = _manager(session)
+    if manager is not None:
+        mark_changed(session, transaction_manager=manager)
+
+
+def note_written(session: Session) -> None:
+    """Tell the session's transaction that it wrote, through plain SQL that SQLAlchemy
+    cannot tell from a read, so that it commits rather than rolls back."""
+    _mark_changed(session)
+
+
+def _after_flush(session: Session, _flush_context: Any) -> None:
+    _mark_changed(session)
+
+
+def _after_bulk_change(context: Any) -> None:
+    _mark_changed(context.session)
+
+
+def _after_orm_execute(state: ORMExecuteState) -> None:
+    # Any INSERT, UPDATE or DELETE the session runs, also of a table rather than an
+    # entity (set-wise staging): a request whose only write is such a statement must
+    # commit it, not roll it back as a transaction that changed nothing.
+    if state.is_insert or state.is_update or state.is_delete:
+        _mark_changed(state.session)
+
+
+def _before_commit(session: Session) -> None:
+    manager = _manager(session)
+    if manager is None or session.in_nested_transaction():
+        return
+    if manager.get().status != ZopeStatus.COMMITTING:
+        raise AssertionError("Transaction must be committed using the transaction manager")
+
+
+_TRANSACTION_LISTENERS: dict[str, Callable[..., None]] = {
+    "after_begin": _join,
+    "after_attach": _join,
+    "after_flush": _after_flush,
+    "after_bulk_update": _after_bulk_change,
+    "after_bulk_delete": _after_bulk_change,
+    "before_commit": _before_commit,
+    "do_orm_execute": _after_orm_execute,
+}
+
+
+def install_transaction_joining(factory: sessionmaker[Session]) -> None:
+    """Join the sessions of ``factory`` that name a transaction manager to its transaction.
+
+    What zope.sqlalchemy's ``register`` does for one session, registered once on the
+    factory (registering its seven listeners on every request's session cost about
+    as much as the rest of opening the session), except that every INSERT, UPDATE
+    or DELETE counts as a change, not only those of ORM entities.
+    """
+    for name, listener in _TRANSACTION_LISTENERS.items():
+        if not event.contains(factory, name, listener):
+            event.listen(factory, name, listener)
+    _JOINING_FACTORIES.add(factory)
+
+
+# Factories known to have the listeners: asking SQLAlchemy on every request costs more.
+_JOINING_FACTORIES: weakref.WeakSet[sessionmaker[Session]] = weakref.WeakSet()
 
 
 @contextmanager
@@ -63,9 +146,9 @@ def get_tm_session(
     session_factory: sessionmaker[Session], transaction_manager: transaction.TransactionManager
 ) -> Session:
     """A session joined to ``transaction_manager``: it commits or aborts with it."""
-    session = session_factory()
-    zope.sqlalchemy.register(session, transaction_manager=transaction_manager)
-    return session
+    if session_factory not in _JOINING_FACTORIES:
+        install_transaction_joining(session_factory)
+    return session_factory(info={TRANSACTION_MANAGER_KEY: transaction_manager})
 
 
 COMMIT_DESPITE_ERROR = "datameta.commit_despite_error"

@@ -11,8 +11,10 @@ record of 20 values, about two thirds of the request's Python time). Here:
 - a body that this validator accepts is answered as it was parsed when its schema has
   nothing to unmarshal (no ``format`` that openapi-core turns into another type, no
   ``default`` to fill in): unmarshalling would give back the very same value;
-- the validators and unmarshallers of parameters and bodies are built once per schema;
-- the parameters of an operation are read once, and optional ones not given passed over;
+- the validators and unmarshallers of parameters and bodies, and the style deserializers
+  of parameters, are built once per schema;
+- the parameters of an operation are read once, and optional ones not given passed over
+  (or given their default, unmarshalled by openapi-core the first time);
 - the security requirements of an operation and their providers are looked up once;
 - everything else (bodies the validator rejects, schemas with formats or defaults,
   parameters, security, multipart bodies) goes through openapi-core unchanged, so that the
@@ -24,12 +26,14 @@ openapi.yaml stays the one source of truth: nothing here describes a request.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
 from jsonschema_path import SchemaPath
 from openapi_core import V30RequestUnmarshaller
 from openapi_core.datatypes import Parameters, RequestParameters
+from openapi_core.deserializing.styles.deserializers import StyleDeserializer
+from openapi_core.schema.parameters import get_style_and_explode
 from openapi_core.security.exceptions import SecurityProviderError
 from openapi_core.security.providers import BaseProvider
 from openapi_core.templating.paths.datatypes import PathOperationServer
@@ -97,6 +101,16 @@ class _Parameter(NamedTuple):
     skippable: bool
     # A string with no style, format or default: given and valid, it is its own value.
     plain_string: bool
+    # Optional with a default and no content: absent, it takes the same value every time.
+    defaulted: bool
+
+    @property
+    def key(self) -> tuple[str | int, ...]:
+        return (self.location, *self.spec.parts)
+
+
+# Values that stay what they are: an absent parameter's default may be handed out again.
+_IMMUTABLE_DEFAULTS = frozenset({bool, int, float, str, type(None)})
 
 
 # One security requirement: its schemes' names and providers (None: a scheme not defined).
@@ -115,6 +129,8 @@ class CompiledRequestUnmarshaller(V30RequestUnmarshaller):
         self._parameters: dict[tuple[str | int, ...], list[_Parameter]] = {}
         self._validators: dict[tuple[str | int, ...], SchemaValidator] = {}
         self._unmarshallers: dict[tuple[str | int, ...], SchemaUnmarshaller] = {}
+        self._style_deserializers: dict[tuple[Any, ...], StyleDeserializer] = {}
+        self._absent_values: dict[tuple[str | int, ...], Any] = {}
 
     def _find_path(self, request: Any) -> PathOperationServer:
         key = (request.method, request.host_url, request.path_pattern)
@@ -133,14 +149,19 @@ class CompiledRequestUnmarshaller(V30RequestUnmarshaller):
             found: dict[tuple[str, str], _Parameter] = {}
             for param in [*operation.get("parameters", []), *path.get("parameters", [])]:
                 name, location = (param / "name").read_str(), (param / "in").read_str()
-                skippable = not (
-                    "content" in param
-                    or "default" in param / "schema"
-                    or (param / "required").read_bool(default=False)
-                )
+                required = (param / "required").read_bool(default=False)
+                has_default = "content" not in param and "default" in param / "schema"
+                skippable = not ("content" in param or has_default or required)
                 found.setdefault(
                     (name, location),
-                    _Parameter(name, location, param, skippable, self._plain_string(param)),
+                    _Parameter(
+                        name,
+                        location,
+                        param,
+                        skippable,
+                        self._plain_string(param),
+                        has_default and not required,
+                    ),
                 )
             self._parameters[key] = list(found.values())
         return self._parameters[key]
@@ -172,6 +193,9 @@ class CompiledRequestUnmarshaller(V30RequestUnmarshaller):
             if param.name not in given:
                 if param.skippable:
                     continue  # what openapi-core does after finding it missing
+                if param.defaulted and param.key in self._absent_values:
+                    getattr(validated, param.location)[param.name] = self._absent_values[param.key]
+                    continue
             elif param.plain_string:
                 value = given[param.name]
                 # An empty value is openapi-core's to refuse (allowEmptyValue).
@@ -186,10 +210,31 @@ class CompiledRequestUnmarshaller(V30RequestUnmarshaller):
             except ParameterValidationError as error:
                 errors.append(error)
                 continue
+            if param.defaulted and param.name not in given and type(value) in _IMMUTABLE_DEFAULTS:
+                # Absent, it got its default: the spec alone decides that value.
+                self._absent_values[param.key] = value
             getattr(validated, param.location)[param.name] = value
         if errors:
             raise ParametersError(errors=errors, parameters=validated)
         return validated
+
+    def _deserialise_style(
+        self, param_or_header: SchemaPath, location: Mapping[str, Any], name: str | None = None
+    ) -> Any:
+        """openapi-core's reading of a parameter by its style, by a deserializer built once."""
+        key = (*param_or_header.parts, name)
+        deserializer = self._style_deserializers.get(key)
+        if deserializer is None:
+            style, explode = get_style_and_explode(param_or_header)
+            deserializer = self.style_deserializers_factory.create(
+                self.spec,
+                param_or_header / "schema",
+                style,
+                explode,
+                name=name or (param_or_header / "name").read_str(),
+            )
+            self._style_deserializers[key] = deserializer
+        return deserializer.deserialize(location)
 
     def _validator_options(self) -> dict[str, Any]:
         """The options openapi-core gives every validator and unmarshaller it builds."""

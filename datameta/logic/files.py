@@ -29,7 +29,7 @@ from datameta.errors import (
     NotFound,
     ValidationFailed,
 )
-from datameta.logic.ids import entity_ref, find_by_id, get_visible, not_modifiable
+from datameta.logic.ids import entity_ref, find_by_id, id_condition, not_found, not_modifiable
 from datameta.logic.users import staged_data_owner
 from datameta.models import DeletedObject, File, MetaDataSet, MetaDatumRecord, Submission, User
 from datameta.security import authz
@@ -154,23 +154,35 @@ def _may_read(actor: User, file: File, submission: Submission | None) -> bool:
     return authz.can_read_submitted(actor, submission.group_id)
 
 
+def _visible_file(db: Session, actor: User, file_id: str) -> tuple[File, Submission | None]:
+    """A file the caller may read and the submission it belongs to, found in one statement;
+    NotFound, as for an unknown id, otherwise."""
+    condition = id_condition(File, file_id)
+    found = None
+    if condition is not None:
+        # A file is named by one record at most (a unique index), so one row at most.
+        found = db.execute(
+            select(File, Submission)
+            .outerjoin(MetaDatumRecord, MetaDatumRecord.file_id == File.id)
+            .outerjoin(MetaDataSet, MetaDataSet.id == MetaDatumRecord.metadataset_id)
+            .outerjoin(Submission, Submission.id == MetaDataSet.submission_id)
+            .where(condition)
+        ).one_or_none()
+    if found is None or not _may_read(actor, found[0], found[1]):
+        raise not_found("File", file_id)
+    return found[0], found[1]
+
+
 def get_file(db: Session, actor: User, file_id: str) -> File:
     """A file the caller may read; NotFound, as for an unknown id, otherwise."""
-    return get_visible(db, File, file_id, lambda file: may_read(db, actor, file))
+    return _visible_file(db, actor, file_id)[0]
 
 
 def _own_modifiable_file(db: Session, actor: User, file_id: str) -> File:
-    # The submission is looked up once, for both visibility and whether it may change.
-    submissions: list[Submission | None] = []
-
-    def visible(file: File) -> bool:
-        submissions.append(submission_of(db, file))
-        return _may_read(actor, file, submissions[-1])
-
-    file = get_visible(db, File, file_id, visible)
+    file, submission = _visible_file(db, actor, file_id)
     if file.user_id != actor.id:
         raise Forbidden("Only the owner may change a file.")
-    if file.content_uploaded or submissions[-1] is not None:
+    if file.content_uploaded or submission is not None:
         raise not_modifiable(file)
     return file
 
@@ -268,8 +280,8 @@ def delete_files(db: Session, actor: User, file_ids: Sequence[str]) -> list[str]
     """Delete staged files of the caller, all or nothing; returns the storage keys to delete."""
     doomed = []
     for given in dict.fromkeys(file_ids):
-        file = get_file(db, actor, given)
-        if submission_of(db, file) is not None:
+        file, submission = _visible_file(db, actor, given)
+        if submission is not None:
             raise not_modifiable(file)
         if file.user_id != actor.id:
             raise Forbidden("Only the owner may delete a file.")

@@ -22,6 +22,7 @@ from sqlalchemy import (
     not_,
     null,
     select,
+    text,
     type_coerce,
 )
 from sqlalchemy import cast as sql_cast
@@ -29,6 +30,7 @@ from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.orm import Session, aliased, joinedload, make_transient_to_detached
 from sqlalchemy.types import NullType
 
+from datameta.db import note_written
 from datameta.errors import ErrorItem, ValidationFailed
 from datameta.linting import lint_record
 from datameta.logic import listing
@@ -157,6 +159,23 @@ def insert_checked(
         StagedRef(0, uuid.uuid4(), site_id, now)
         for site_id in allocate_site_ids(db, "metadatasets", len(records))
     ]
+    # Empty values need no row: a missing record reads as null.
+    values = [
+        (index, definition.id, value)
+        for index, record in enumerate(records)
+        for definition in definitions
+        if (value := record[definition.name]) is not None
+    ]
+    if len(values) < COPY_THRESHOLD:
+        ids = _insert_sets_with_values(db, actor, refs, values)
+    else:
+        ids = _insert_sets(db, actor, refs)
+        insert_values(db, [(ids[index], column, value) for index, column, value in values])
+    return [replace(ref, id=new_id) for ref, new_id in zip(refs, ids, strict=True)]
+
+
+def _insert_sets(db: Session, actor: User, refs: Sequence[StagedRef]) -> list[int]:
+    """Insert the sets' rows; their ids in the order of ``refs``."""
     table = cast(Table, MetaDataSet.__table__)
     rows = [
         {
@@ -164,23 +183,64 @@ def insert_checked(
             "site_id": ref.site_id,
             "user_id": actor.id,
             "group_id": actor.group_id,
-            "created": now,
+            "created": ref.created,
         }
         for ref in refs
     ]
-    ids = db.execute(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
-    ).scalars()
-    refs = [replace(ref, id=new_id) for ref, new_id in zip(refs, ids, strict=True)]
-    # Empty values need no row: a missing record reads as null.
-    values = [
-        (ref.id, definition.id, value)
-        for ref, record in zip(refs, records, strict=True)
-        for definition in definitions
-        if (value := record[definition.name]) is not None
-    ]
-    insert_values(db, values)
-    return refs
+    return list(
+        db.execute(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+        ).scalars()
+    )
+
+
+# The sets and their values in one round trip: the values find their set by its
+# position among the new sets. A data-modifying WITH runs whether or not it is read.
+_INSERT_SETS_WITH_VALUES = text(
+    """
+    WITH new_sets AS (
+        INSERT INTO metadatasets (uuid, site_id, user_id, group_id, created)
+        SELECT new.uuid, new.site_id, :user_id, :group_id, :created
+        FROM unnest(CAST(:uuids AS uuid[]), CAST(:site_ids AS text[])) AS new(uuid, site_id)
+        RETURNING id, uuid
+    ), new_values AS (
+        INSERT INTO metadatumrecords (metadataset_id, metadatum_id, value)
+        SELECT new_sets.id, new.metadatum_id, new.value
+        FROM unnest(
+            CAST(:value_sets AS uuid[]), CAST(:metadatum_ids AS integer[]),
+            CAST(:values AS text[])
+        ) AS new(set_uuid, metadatum_id, value)
+        JOIN new_sets ON new_sets.uuid = new.set_uuid
+    )
+    SELECT id, uuid FROM new_sets
+    """
+)
+
+
+def _insert_sets_with_values(
+    db: Session, actor: User, refs: Sequence[StagedRef], values: Sequence[tuple[int, int, str]]
+) -> list[int]:
+    """Insert the sets and their values (by the set's index in ``refs``) in one statement."""
+    uuids = [str(ref.uuid) for ref in refs]
+    ids = {
+        str(set_uuid): set_id
+        for set_id, set_uuid in db.execute(
+            _INSERT_SETS_WITH_VALUES,
+            {
+                "user_id": actor.id,
+                "group_id": actor.group_id,
+                "created": refs[0].created,
+                "uuids": uuids,
+                "site_ids": [ref.site_id for ref in refs],
+                "value_sets": [uuids[index] for index, _, _ in values],
+                "metadatum_ids": [column for _, column, _ in values],
+                "values": [value for _, _, value in values],
+            },
+        )
+    }
+    # A write in plain SQL: the request's transaction must know it has one to commit.
+    note_written(db)
+    return [ids[set_uuid] for set_uuid in uuids]
 
 
 COPY_THRESHOLD = 1000

@@ -16,7 +16,7 @@ from typing import Any
 from pyramid.config import Configurator
 from pyramid.request import Request
 from pyramid.security import NO_PERMISSION_REQUIRED, Allowed, Denied
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from datameta.models import ApiKey, User
 from datameta.security.tokens import hash_token
@@ -43,13 +43,18 @@ def bearer_token(request: Request) -> str | None:
     return str(authorization.params or "").strip()
 
 
+# The key and its user in one round trip; built once (SQLAlchemy caches its compiled form).
+_KEY_AND_USER = (
+    select(ApiKey.expires, User)
+    .join(User, User.id == ApiKey.user_id)
+    .where(ApiKey.token_hash == bindparam("token_hash"))
+)
+
+
 def user_for_api_key(request: Request, token: str) -> User | None:
     now = datetime.now(UTC)
-    # The key and its user in one round trip.
     found = request.dbsession.execute(
-        select(ApiKey.expires, User)
-        .join(User, User.id == ApiKey.user_id)
-        .where(ApiKey.token_hash == hash_token(token))
+        _KEY_AND_USER, {"token_hash": hash_token(token)}
     ).one_or_none()
     if found is None:
         return None

@@ -51,7 +51,7 @@ def test_upload_and_confirm_records_the_size(testapp, owner):
 
 def test_announcing_and_confirming_run_few_statements(testapp, dbengine, dbsession, owner):
     # Who calls (key and user in one query); announcing: a site id and the insert;
-    # confirming: the file, its submission (none yet, looked up once), the update.
+    # confirming: the file with its submission (none yet) in one query, the update.
     _, key = owner
     # The user's first API use of a while is noted once, here, not in what is counted.
     testapp.get("/api/v1/rpc/whoami", headers=api_headers(key))
@@ -64,7 +64,7 @@ def test_announcing_and_confirming_run_few_statements(testapp, dbengine, dbsessi
     with recorded_statements(dbengine) as confirming:
         confirm_upload(testapp, key, announced["id"]["site"])
     assert len(announcing) == 3
-    assert len(confirming) == 4
+    assert len(confirming) == 3
 
 
 def test_corrupted_bytes_are_refused_by_s3_itself(testapp, owner):

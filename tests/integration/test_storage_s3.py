@@ -367,6 +367,39 @@ def test_a_missing_bucket_is_created_once(settings: Settings) -> None:
     storage.client.delete_bucket(Bucket=bucket)
 
 
+def test_head_reads_the_object_at_the_apps_endpoint_when_clients_use_another(
+    settings: Settings, storage: S3Storage, key: str
+) -> None:
+    public = settings.s3.endpoint_url.replace("127.0.0.1", "localhost")
+    public_storage = S3Storage(dataclasses.replace(settings.s3, public_endpoint_url=public))
+    put(storage, key, b"data")
+
+    assert public_storage.head(key) == ObjectInfo(
+        size=4, etag=md5_hex(b"data"), md5_hex=md5_hex(b"data")
+    )
+
+
+def test_head_refused_by_s3_is_a_storage_error_not_a_missing_object(
+    settings: Settings, key: str
+) -> None:
+    wrong = S3Storage(dataclasses.replace(settings.s3, secret_key="not-the-secret-key"))
+
+    with pytest.raises(StorageError, match=r"HEAD .* 403"):
+        wrong.head(key)
+
+
+def test_head_fails_quickly_when_nothing_listens(
+    settings: Settings, refusing_endpoint: str
+) -> None:
+    unreachable = S3Storage(dataclasses.replace(settings.s3, endpoint_url=refusing_endpoint))
+    started = time.monotonic()
+
+    with pytest.raises(StorageError, match="HEAD"):
+        unreachable.head("files/anything")
+
+    assert time.monotonic() - started < 3
+
+
 def put_part(storage: S3Storage, key: str, upload_id: str, number: int, data: bytes) -> None:
     [url] = storage.presigned_parts(key, upload_id, [(number, md5_hex(data))], expires_seconds=60)
     response = requests.put(url.url, data=data, headers=url.headers, timeout=HTTP_TIMEOUT)
