@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
+    ColumnElement,
     Row,
     Select,
     Table,
@@ -27,7 +28,13 @@ from sqlalchemy import (
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import array
-from sqlalchemy.orm import Session, aliased, joinedload, make_transient_to_detached
+from sqlalchemy.orm import (
+    InstrumentedAttribute,
+    Session,
+    aliased,
+    joinedload,
+    make_transient_to_detached,
+)
 from sqlalchemy.types import NullType
 
 from datameta.db import note_written
@@ -554,27 +561,8 @@ def export_rows(
     each aggregated in SQL from one index range per set. PostgreSQL computes them
     after sorting, so the first rows come at once.
     """
-    record = aliased(MetaDatumRecord)
-    values = select(
-        array([func.array_agg(sql_cast(record.metadatum_id, Text)), func.array_agg(record.value)])
-    ).where(record.metadataset_id == MetaDataSet.id, record.metadatum_id.in_(column_ids))
-    linked, file = aliased(MetaDatumRecord), aliased(File)
-    files = (
-        select(
-            array(
-                [
-                    func.array_agg(sql_cast(linked.metadatum_id, Text)),
-                    func.array_agg(file.site_id),
-                    func.array_agg(sql_cast(file.filesize, Text)),
-                    func.array_agg(file.checksum),
-                ]
-            )
-        )
-        .select_from(linked)
-        .join(file, file.id == linked.file_id)
-        .where(linked.metadataset_id == MetaDataSet.id, linked.metadatum_id.in_(file_column_ids))
-    )
-    rows = db.execute(
+    yield from _batches_of_rows(
+        db,
         statement.with_only_columns(
             MetaDataSet.site_id,
             Submission.site_id,
@@ -584,13 +572,10 @@ def export_rows(
             User.fullname,
             Group.site_id,
             Group.name,
-            # Lists of text, as psycopg2 parses them: nothing more to convert.
-            type_coerce(values.scalar_subquery(), NullType()),
-            type_coerce(files.scalar_subquery(), NullType()) if file_column_ids else null(),
-        ).execution_options(yield_per=STREAM_BATCH_SIZE)
+            _set_values(column_ids),
+            _set_files(file_column_ids, File.site_id, File.filesize, File.checksum),
+        ),
     )
-    for batch in rows.partitions():
-        yield list(batch)
 
 
 def listing_rows(
@@ -604,26 +589,8 @@ def listing_rows(
     ``column_ids`` only) and its files (three: column ids, and the files' uuids and
     site ids, of ``file_column_ids`` only). Uuids come as text, ready for JSON.
     """
-    record = aliased(MetaDatumRecord)
-    values = select(
-        array([func.array_agg(sql_cast(record.metadatum_id, Text)), func.array_agg(record.value)])
-    ).where(record.metadataset_id == MetaDataSet.id, record.metadatum_id.in_(column_ids))
-    linked, file = aliased(MetaDatumRecord), aliased(File)
-    files = (
-        select(
-            array(
-                [
-                    func.array_agg(sql_cast(linked.metadatum_id, Text)),
-                    func.array_agg(sql_cast(file.uuid, Text)),
-                    func.array_agg(file.site_id),
-                ]
-            )
-        )
-        .select_from(linked)
-        .join(file, file.id == linked.file_id)
-        .where(linked.metadataset_id == MetaDataSet.id, linked.metadatum_id.in_(file_column_ids))
-    )
-    rows = db.execute(
+    yield from _batches_of_rows(
+        db,
         statement.with_only_columns(
             MetaDataSet.id,
             sql_cast(MetaDataSet.uuid, Text).label("uuid"),
@@ -632,10 +599,52 @@ def listing_rows(
             User.site_id,
             sql_cast(Submission.uuid, Text).label("submission_uuid"),
             Submission.site_id,
-            type_coerce(values.scalar_subquery(), NullType()),
-            type_coerce(files.scalar_subquery(), NullType()) if file_column_ids else null(),
-        ).execution_options(yield_per=STREAM_BATCH_SIZE)
+            _set_values(column_ids),
+            _set_files(file_column_ids, File.uuid, File.site_id),
+        ),
     )
+
+
+def _set_values(column_ids: Sequence[int]) -> ColumnElement[Any]:
+    """The values of the row's set in ``column_ids``, aggregated from one index range.
+
+    Two aligned lists of text, as psycopg2 parses them (nothing more to convert):
+    column ids and values.
+    """
+    record = aliased(MetaDatumRecord)
+    values = select(
+        array([func.array_agg(sql_cast(record.metadatum_id, Text)), func.array_agg(record.value)])
+    ).where(record.metadataset_id == MetaDataSet.id, record.metadatum_id.in_(column_ids))
+    return type_coerce(values.scalar_subquery(), NullType())
+
+
+def _set_files(
+    file_column_ids: Sequence[int], *fields: InstrumentedAttribute[Any]
+) -> ColumnElement[Any]:
+    """The files of the row's set in ``file_column_ids``: aligned lists of text, the
+    column ids and then each of the files' ``fields``; null without file columns."""
+    if not file_column_ids:
+        return null()
+    linked, file = aliased(MetaDatumRecord), aliased(File)
+    files = (
+        select(
+            array(
+                [
+                    func.array_agg(sql_cast(linked.metadatum_id, Text)),
+                    *(func.array_agg(sql_cast(getattr(file, field.key), Text)) for field in fields),
+                ]
+            )
+        )
+        .select_from(linked)
+        .join(file, file.id == linked.file_id)
+        .where(linked.metadataset_id == MetaDataSet.id, linked.metadatum_id.in_(file_column_ids))
+    )
+    return type_coerce(files.scalar_subquery(), NullType())
+
+
+def _batches_of_rows(db: Session, statement: Select) -> Iterator[list[Row]]:
+    """The rows of ``statement`` from a server-side cursor, a batch at a time."""
+    rows = db.execute(statement.execution_options(yield_per=STREAM_BATCH_SIZE))
     for batch in rows.partitions():
         yield list(batch)
 

@@ -11,19 +11,9 @@ import botocore.auth
 import pytest
 from botocore.config import Config
 
-from datameta.config import S3Settings
 from datameta.storage.s3 import ObjectSigner
+from tests.signing import MD5, NOW, SETTINGS
 
-SETTINGS = S3Settings(
-    endpoint_url="http://127.0.0.1:9000",
-    public_endpoint_url="",
-    bucket="data-files",
-    region="eu-central-1",
-    access_key="AKIDEXAMPLE",
-    secret_key="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-)
-NOW = datetime(2026, 11, 30, 12, 34, 56, tzinfo=UTC)
-MD5 = base64.b64encode(bytes(range(16))).decode()
 ENDPOINTS = ["http://127.0.0.1:9000", "https://s3.example.org", "http://s3.example.org:80"]
 KEYS = ["files/0f8e1a2b-uuid", "files/with space+plus", "files/ümlaut~tilde"]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
 from urllib.parse import parse_qs, quote, urlsplit
 
 import botocore.auth
@@ -11,19 +10,9 @@ import pytest
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from datameta.config import S3Settings
 from datameta.storage.s3 import PartSigner
+from tests.signing import MD5, NOW, SETTINGS
 
-SETTINGS = S3Settings(
-    endpoint_url="http://127.0.0.1:9000",
-    public_endpoint_url="",
-    bucket="data-files",
-    region="eu-central-1",
-    access_key="AKIDEXAMPLE",
-    secret_key="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-)
-NOW = datetime(2026, 11, 30, 12, 34, 56, tzinfo=UTC)
-MD5 = base64.b64encode(bytes(range(16))).decode()
 UPLOAD_ID = "2~abc/def+ghi=="
 
 
