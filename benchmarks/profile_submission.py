@@ -31,43 +31,6 @@ from benchmarks.common import bench_app, scratch_database, timed
 from benchmarks.seed import add_group_and_user, add_metadatasets, define_columns
 
 
-def add_staged_with_files(
-    connection: sa.Connection, user_id: int, group_id: int, count: int
-) -> None:
-    """``count`` staged sets (sample ids not yet taken) with one uploaded file each."""
-    staged = connection.execute(
-        sa.text(
-            "INSERT INTO metadatasets (site_id, user_id, group_id) "
-            "SELECT 'DMR-C' || lpad(n::text, 9, '0'), :user, :group "
-            "FROM generate_series(1, :count) AS n RETURNING id"
-        ),
-        {"user": user_id, "group": group_id, "count": count},
-    ).scalars()
-    ids = list(staged)
-    connection.execute(
-        sa.text(
-            "INSERT INTO metadatumrecords (metadataset_id, metadatum_id, value) "
-            "SELECT s.id, m.id, CASE "
-            "  WHEN m.name = 'C01' THEN 'S' || s.id "
-            "  WHEN m.name = 'C02' THEN '2024-01-31T00:00:00' "
-            "  WHEN m.isfile THEN 'file-' || s.id || '.fq' "
-            "  ELSE 'value ' || m.name || ' ' || s.id END "
-            "FROM metadatasets s CROSS JOIN metadata m WHERE s.id = ANY(:ids)"
-        ),
-        {"ids": ids},
-    )
-    connection.execute(
-        sa.text(
-            "INSERT INTO files (site_id, name, storage_key, checksum, filesize, "
-            "content_uploaded, user_id, group_id, upload_expires) "
-            "SELECT 'DMF-C' || lpad(s.id::text, 9, '0'), 'file-' || s.id || '.fq', "
-            "'bench/' || s.id, md5(s.id::text), 1, true, :user, :group, "
-            "now() + interval '1 day' FROM metadatasets s WHERE s.id = ANY(:ids)"
-        ),
-        {"user": user_id, "group": group_id, "ids": ids},
-    )
-
-
 def prepare(count: int):
     url, environ = scratch_database(f"datameta_bench_submission_{count}")
     engine = sa.create_engine(url)
@@ -75,7 +38,7 @@ def prepare(count: int):
         define_columns(connection, file_column=True)
         group_id, user_id = add_group_and_user(connection)
         add_metadatasets(connection, user_id, group_id, count, submitted=True)
-        add_staged_with_files(connection, user_id, group_id, count)
+        add_metadatasets(connection, user_id, group_id, count, submitted=False, series="C")
     with engine.connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT").execute(
             sa.text("VACUUM ANALYZE")

@@ -43,25 +43,43 @@ def add_group_and_user(connection: sa.Connection) -> tuple[int, int]:
 
 
 def add_metadatasets(
-    connection: sa.Connection, user_id: int, group_id: int, count: int, *, submitted: bool
+    connection: sa.Connection,
+    user_id: int,
+    group_id: int,
+    count: int,
+    *,
+    submitted: bool,
+    series: str = "B",
 ) -> None:
-    """``count`` sets with a value in every column, and (unsubmitted) one file each."""
+    """``count`` sets with a value in every column, and (unsubmitted) one file each.
+
+    Their site ids (and their files') are numbered in ``series``, so that several calls
+    add distinct sets.
+    """
     submission_id = None
     if submitted:
         submission_id = connection.execute(
             sa.text(
                 "INSERT INTO submissions (group_id, site_id, label) "
-                "VALUES (:group, 'DMS-B0000001', 'seeded') RETURNING id"
+                "VALUES (:group, 'DMS-' || :series || '0000001', 'seeded') RETURNING id"
             ),
-            {"group": group_id},
+            {"group": group_id, "series": series},
         ).scalar_one()
-    connection.execute(
-        sa.text(
-            "INSERT INTO metadatasets (site_id, user_id, group_id, submission_id) "
-            "SELECT 'DMR-B' || lpad(n::text, 9, '0'), :user, :group, :submission "
-            "FROM generate_series(1, :count) AS n"
-        ),
-        {"user": user_id, "group": group_id, "submission": submission_id, "count": count},
+    ids = list(
+        connection.execute(
+            sa.text(
+                "INSERT INTO metadatasets (site_id, user_id, group_id, submission_id) "
+                "SELECT 'DMR-' || :series || lpad(n::text, 9, '0'), :user, :group, :submission "
+                "FROM generate_series(1, :count) AS n RETURNING id"
+            ),
+            {
+                "series": series,
+                "user": user_id,
+                "group": group_id,
+                "submission": submission_id,
+                "count": count,
+            },
+        ).scalars()
     )
     connection.execute(
         sa.text(
@@ -71,19 +89,21 @@ def add_metadatasets(
             "  WHEN m.name = 'C02' THEN '2024-01-31T00:00:00' "
             "  WHEN m.isfile THEN 'file-' || s.id || '.fq' "
             "  ELSE 'value ' || m.name || ' ' || s.id END "
-            "FROM metadatasets s CROSS JOIN metadata m"
-        )
+            "FROM metadatasets s CROSS JOIN metadata m WHERE s.id = ANY(:ids)"
+        ),
+        {"ids": ids},
     )
     if not submitted:
         connection.execute(
             sa.text(
                 "INSERT INTO files (site_id, name, storage_key, checksum, filesize, "
                 "content_uploaded, user_id, group_id, upload_expires) "
-                "SELECT 'DMF-B' || lpad(s.id::text, 9, '0'), 'file-' || s.id || '.fq', "
-                "'bench/' || s.id, md5(s.id::text), 1, true, :user, :group, "
-                "now() + interval '1 day' FROM metadatasets s"
+                "SELECT 'DMF-' || :series || lpad(s.id::text, 9, '0'), "
+                "'file-' || s.id || '.fq', 'bench/' || s.id, md5(s.id::text), 1, true, "
+                ":user, :group, now() + interval '1 day' FROM metadatasets s "
+                "WHERE s.id = ANY(:ids)"
             ),
-            {"user": user_id, "group": group_id},
+            {"series": series, "user": user_id, "group": group_id, "ids": ids},
         )
 
 
