@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import boto3
-import urllib3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -162,12 +161,11 @@ class PartSigner:
 
 
 class ObjectSigner(PartSigner):
-    """Presigned requests of a whole object (a PUT of its bytes, a HEAD), signed locally.
+    """Presigned requests of a whole object (the PUT of an announced file), signed locally.
 
     The same query authentication as botocore's presigned URLs (a unit test compares
     them), without the millisecond of request serialization and event hooks each
-    URL costs through boto3: the app signs one per announced file, and checks each
-    confirmed file with a HEAD of its own.
+    URL costs through boto3: the app signs one per announced file.
     """
 
     def presign(
@@ -205,17 +203,6 @@ class ObjectSigner(PartSigner):
             headers={} if md5_base64 is None else {"Content-MD5": md5_base64},
             expires_at=now + timedelta(seconds=expires_seconds),
         )
-
-
-# A HEAD's signature is valid this long: as long as S3 accepts a signed request's clock skew.
-HEAD_SIGNATURE_SECONDS = 900
-# One retry of a HEAD that met a dropped connection or a server error, as boto3's
-# standard retry mode with two attempts does; a HEAD changes nothing.
-HEAD_RETRIES = urllib3.Retry(
-    total=1, status_forcelist=(500, 502, 503, 504), allowed_methods={"HEAD"}, raise_on_status=False
-)
-# Connections kept per S3 host: one per request a process serves at a time suffices.
-HTTP_CONNECTIONS_PER_HOST = 16
 
 
 class S3Storage(Storage):
@@ -261,14 +248,6 @@ class S3Storage(Storage):
         )
         self.part_signer = PartSigner(public_url, settings.bucket, settings)
         self.public_signer = ObjectSigner(public_url, settings.bucket, settings)
-        self.app_signer = ObjectSigner(settings.endpoint_url, settings.bucket, settings)
-        # Pooled connections to the app's endpoint for the requests it signs itself (HEAD).
-        self.http = urllib3.connection_from_url(
-            settings.endpoint_url,
-            maxsize=HTTP_CONNECTIONS_PER_HOST,
-            timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
-            retries=HEAD_RETRIES,
-        )
         self.requests = S3Requests(
             Endpoint(
                 settings.endpoint_url,
@@ -314,22 +293,13 @@ class S3Storage(Storage):
     def head(self, key: str) -> ObjectInfo | None:
         # Signed here and sent on a pooled connection: through boto3 a HEAD costs
         # several times the CPU of the rest of a file's confirmation.
-        signed = self.app_signer.presign("HEAD", key, expires_seconds=HEAD_SIGNATURE_SECONDS)
-        try:
-            response = self.http.urlopen(
-                "HEAD", signed.url.removeprefix(self.app_signer.endpoint.base)
-            )
-        except urllib3.exceptions.HTTPError as error:
-            raise StorageError(f"S3 HEAD of {key!r} failed: {error}") from error
-        if response.status == 404:
+        with _request_errors("HEAD", key):
+            headers = self.requests.head_object(key)
+        if headers is None:
             return None
-        if response.status != 200:
-            raise StorageError(
-                f"S3 HEAD of {key!r} failed: HTTP {response.status} {response.reason}"
-            )
-        etag = response.headers["ETag"].strip('"')
+        etag = headers["ETag"].strip('"')
         return ObjectInfo(
-            size=int(response.headers["Content-Length"]), etag=etag, md5_hex=md5_from_etag(etag)
+            size=int(headers["Content-Length"]), etag=etag, md5_hex=md5_from_etag(etag)
         )
 
     def delete(self, key: str) -> None:

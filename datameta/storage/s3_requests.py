@@ -88,13 +88,13 @@ class S3Requests:
 
     def _request(
         self, method: str, key: str, query: dict[str, str], body: bytes = b""
-    ) -> tuple[int, ET.Element | None]:
+    ) -> tuple[urllib3.BaseHTTPResponse, ET.Element | None]:
         path = object_path(self.endpoint.path_prefix, key)
-        url = (
-            path
-            + "?"
-            + "&".join(f"{name}={value}" if value else name for name, value in self._encoded(query))
-        )
+        url = path
+        if query:
+            url += "?" + "&".join(
+                f"{name}={value}" if value else name for name, value in self._encoded(query)
+            )
         error: S3RequestError | None = None
         for _attempt in range(ATTEMPTS):
             headers = self.endpoint.signed_headers(
@@ -116,7 +116,7 @@ class S3Requests:
                 if response.status in _RETRIED_STATUS or code in ("InternalError", "SlowDown"):
                     continue
                 raise error
-            return response.status, root
+            return response, root
         assert error is not None
         raise error
 
@@ -173,6 +173,17 @@ class S3Requests:
         ).encode()
         root = self._answer("POST", key, {"uploadId": upload_id}, body)
         return _text(root, "ETag").strip('"')
+
+    def head_object(self, key: str) -> urllib3.HTTPHeaderDict | None:
+        """The object's headers; None when there is no such object."""
+        try:
+            response, _ = self._request("HEAD", key, {})
+        except S3RequestError as error:
+            # A HEAD's answer has no body to name the error: a 404 says it all.
+            if error.status == 404:
+                return None
+            raise
+        return response.headers
 
     def abort_multipart_upload(self, key: str, upload_id: str) -> None:
         self._request("DELETE", key, {"uploadId": upload_id})
