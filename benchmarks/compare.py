@@ -262,8 +262,9 @@ def own_server(options: argparse.Namespace) -> Iterator[tuple[str, str, list[str
                 str(BIN / "initialize_datameta_db"),
                 *("-c", "production.ini", "--initial-user-fullname", "Bench Admin"),
                 *("--initial-user-email", "admin@example.org", "--initial-group", "Bench Group"),
-                *("--initial-user-pass", secrets.token_urlsafe(16) + "-A1"),
-                *("--initial-api-key", token),
+                # "=": a random secret may start with "-", which argparse takes for an option.
+                f"--initial-user-pass={secrets.token_urlsafe(16)}-A1",
+                f"--initial-api-key={token}",
             ],
             check=True,
             cwd=ROOT,
