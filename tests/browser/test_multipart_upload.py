@@ -8,6 +8,7 @@ drops the same file again, and only the parts S3 does not hold yet are sent.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -23,32 +24,26 @@ pytestmark = pytest.mark.browser
 PARTS = 12
 
 
-def part_puts(page: Page) -> list[str]:
-    """Collects the URLs of part uploads the page sends from now on."""
+def requested_urls(page: Page, method: str, matches: Callable[[str], bool]) -> list[str]:
+    """Collects the URLs of the page's ``method`` requests that ``matches`` from now on."""
     urls: list[str] = []
     page.on(
         "request",
         lambda request: (
-            urls.append(request.url)
-            if request.method == "PUT" and "partNumber=" in request.url
-            else None
+            urls.append(request.url) if request.method == method and matches(request.url) else None
         ),
     )
     return urls
+
+
+def part_puts(page: Page) -> list[str]:
+    """Collects the URLs of part uploads the page sends from now on."""
+    return requested_urls(page, "PUT", lambda url: "partNumber=" in url)
 
 
 def part_url_requests(page: Page) -> list[str]:
     """Collects the page's requests for part URLs from now on."""
-    urls: list[str] = []
-    page.on(
-        "request",
-        lambda request: (
-            urls.append(request.url)
-            if request.method == "POST" and request.url.endswith("/part-urls")
-            else None
-        ),
-    )
-    return urls
+    return requested_urls(page, "POST", lambda url: url.endswith("/part-urls"))
 
 
 def test_a_large_file_resumes_after_a_reload_without_resending_stored_parts(
