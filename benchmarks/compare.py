@@ -271,6 +271,8 @@ def own_server(options: argparse.Namespace) -> Iterator[tuple[str, str, list[str
             env=environ,
         )
         command = options.serve.format(bin=BIN, port=options.app_port).split()
+        # As `make run` and the container image serve it (see scripts/run.sh).
+        environ.setdefault("MALLOC_ARENA_MAX", "2")
         log(f"serving: {' '.join(command)}")
         app = subprocess.Popen(
             command, cwd=ROOT, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

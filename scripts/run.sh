@@ -28,6 +28,9 @@ source "$DIR/admin.env"
   --initial-user-fullname "Site Admin" --initial-user-email "$ADMIN_EMAIL" \
   --initial-user-pass "$ADMIN_PASSWORD" --initial-group "Admins"
 
+# Each server thread would otherwise keep its own glibc allocation arena at the
+# high-water mark of the largest export it served (see benchmarks/RESULTS.md).
+export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
 if ! { [ -f "$DIR/app.pid" ] && kill -0 "$(cat "$DIR/app.pid")" 2>/dev/null; }; then
   "$BIN/pserve" development.ini >"$DIR/app.log" 2>&1 &
   echo $! >"$DIR/app.pid"
