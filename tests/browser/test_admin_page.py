@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import openpyxl
@@ -165,6 +166,28 @@ def test_an_admin_creates_a_group_and_makes_a_user_its_admin_who_then_sees_only_
     Screenshots(group_admin, "admin_group_admin_view").take("users-of-own-group")
     assert group_admin.goto("/admin/columns").status == 403
     group_admin.context.close()
+
+
+def test_an_editor_opened_after_a_search_stays_open_when_the_typing_delay_ends(page, site):
+    """The search reloads the list 250 ms after the last keystroke. When Enter has already
+    loaded that same search, the late reload must not redraw the table under an open editor
+    (the form being filled in would vanish)."""
+    page.clock.install()
+    log_in(page, site["admin"].email)
+    page.goto("/admin/users")
+    users = page.locator("#users-table tbody tr:not(.user-editor)")
+    expect(users).to_have_count(2)
+    page.clock.pause_at(datetime.now() + timedelta(minutes=1))
+
+    page.fill("#users-search", "Sam")
+    page.press("#users-search", "Enter")
+    expect(users).to_have_count(1)
+    users.get_by_role("button", name="Edit Sam Submitter").click()
+    editor = page.locator("#users-table tr.user-editor").element_handle()
+    page.clock.run_for(1000)
+    page.wait_for_load_state("networkidle")
+
+    assert editor.evaluate("row => row.isConnected")
 
 
 def test_the_users_list_says_how_many_users_match_over_all_pages(

@@ -45,13 +45,23 @@ function query() {
   return params;
 }
 
+// The list as last asked for, and the request still on its way: a newer request cancels it,
+// so a slow answer to an older search never replaces a newer one.
+let shownQuery = "";
+let loading = null;
+
 async function load() {
+  loading?.abort();
+  const current = new AbortController();
+  loading = current;
+  const params = query();
+  shownQuery = JSON.stringify(params);
   try {
-    const { items, total } = await api.getPage("/users", query());
+    const { items, total } = await api.getPage("/users", params, { signal: current.signal });
     state.total = total;
     render(items);
   } catch (error) {
-    showErrors(error);
+    if (error.name !== "AbortError") showErrors(error);
   }
 }
 
@@ -204,9 +214,11 @@ async function resetSecondFactor(user) {
   }
 }
 
+/** Back to the first page for changed filters; the same filters again (the search's typing
+ * delay ending after Enter already sent it) leave the list, and any open editor, alone. */
 function restart() {
   state.offset = 0;
-  load();
+  if (JSON.stringify(query()) !== shownQuery) load();
 }
 
 let typing;
