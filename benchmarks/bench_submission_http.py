@@ -289,7 +289,7 @@ def main() -> None:
                 figures = one_round(server, postgres_pid, options.sets, chr(ord("C") + round_))
                 server.rows.append(figures)
                 print_row(f"{server.source.name}, {round_ + 1}", figures)
-    for server in servers:
+    for server in (server for server in servers if server.rows):
         keys = server.rows[0]
         medians = {key: statistics.median(row[key] for row in server.rows) for key in keys}
         print_row(f"{server.source.name}, median", medians)

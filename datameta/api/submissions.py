@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
@@ -19,7 +19,7 @@ from datameta.api.acting import act, act_on
 from datameta.api.serialize import aware_utc, identifier
 from datameta.db import begin_request_at
 from datameta.logic import submissions
-from datameta.logic.submissions import SubmissionContents
+from datameta.logic.ids import SiteIdentified, entity_ref
 from datameta.models import Submission
 from datameta.telemetry.metrics import count_submission
 
@@ -87,12 +87,17 @@ def submissions_in_turn_tween_factory(
     return submissions_in_turn
 
 
-def submission_json(submission: Submission, contents: SubmissionContents) -> dict[str, Any]:
+def submission_json(
+    submission: Submission,
+    metadatasets: Sequence[SiteIdentified],
+    files: Sequence[SiteIdentified],
+) -> dict[str, Any]:
+    """Sets and files: ORM entities, or the plain rows a new submission checked."""
     return {
         "id": identifier(submission),
         "label": submission.label,
-        "metadatasetIds": [identifier(mset) for mset in contents.metadatasets],
-        "fileIds": [identifier(file) for file in contents.files],
+        "metadatasetIds": [entity_ref(mset) for mset in metadatasets],
+        "fileIds": [entity_ref(file) for file in files],
     }
 
 
@@ -110,8 +115,8 @@ def validate_submission(request: Request) -> HTTPNoContent:
 @view_config(route_name="api_submissions", request_method="POST", renderer="json", openapi=True)
 def create_submission(request: Request) -> dict[str, Any]:
     made = act(request, submissions.create_submission, *_request_args(request))
-    count_submission(request, len(made.contents.metadatasets))
-    return submission_json(made.submission, made.contents)
+    count_submission(request, len(made.metadatasets))
+    return submission_json(made.submission, made.metadatasets, made.files)
 
 
 @view_config(route_name="api_submission", request_method="GET", renderer="json", openapi=True)
@@ -119,7 +124,7 @@ def get_submission(request: Request) -> dict[str, Any]:
     submission = act_on(request, submissions.get_submission)
     contents = submissions.submission_contents(request.dbsession, [submission])[submission.id]
     return {
-        **submission_json(submission, contents),
+        **submission_json(submission, contents.metadatasets, contents.files),
         "date": aware_utc(submission.date),
         "groupId": identifier(submission.group),
     }
@@ -131,7 +136,12 @@ def get_submission(request: Request) -> dict[str, Any]:
 def list_group_submissions(request: Request) -> list[dict[str, Any]]:
     found = act_on(request, submissions.group_submissions)
     contents = submissions.submission_contents(request.dbsession, found)
-    return [submission_json(submission, contents[submission.id]) for submission in found]
+    return [
+        submission_json(
+            submission, contents[submission.id].metadatasets, contents[submission.id].files
+        )
+        for submission in found
+    ]
 
 
 def _manifest_tsv(manifest: submissions.Manifest) -> str:

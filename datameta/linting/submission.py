@@ -112,8 +112,11 @@ def _not_uploaded_message(file: FileFacts) -> str:
 def stored_value_problems(rules: Sequence[Column], sets: Sequence[SetFacts]) -> list[Problem]:
     """Check stored values again: the definitions may have changed since staging."""
     problems = []
+    # Only these can find fault with a value; at 10,000 sets of 20 columns, asking every
+    # column of every set was most of the time.
+    checked = [rule for rule in rules if rule.mandatory or rule.datetime_format or rule.pattern]
     for mset in sets:
-        for rule in rules:
+        for rule in checked:
             value = mset.values.get(rule.name)
             message = stored_value_problem(rule, value)
             if message:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
@@ -59,7 +59,17 @@ def not_found(what: str, given: str) -> NotFound:
     )
 
 
-def entity_ref(entity: HasSiteId) -> dict[str, str]:
+class SiteIdentified(Protocol):
+    """What names an entity on the wire: an ORM entity, or a plain row of its ids."""
+
+    @property
+    def uuid(self) -> object: ...
+
+    @property
+    def site_id(self) -> str: ...
+
+
+def entity_ref(entity: SiteIdentified) -> dict[str, str]:
     """An entity as errors name it: its UUID and site id."""
     return {"uuid": str(entity.uuid), "site": entity.site_id}
 
