@@ -15,7 +15,7 @@ from datameta.linting.submission import FileFacts, SetFacts, association_problem
 from datameta.logic.ids import entity_ref, find_by_id, get_by_id, get_visible
 from datameta.logic.metadata import column_of
 from datameta.logic.metadatasets import get_metadataset
-from datameta.logic.submissions import linked_file_ids
+from datameta.logic.submissions import linked_file_ids, linking_files
 from datameta.models import (
     File,
     MetaDataSet,
@@ -161,12 +161,13 @@ def execute_service(
         for name, definition in targets.items()
     ]
     upsert = pg_insert(MetaDatumRecord).values(rows)
-    db.execute(
-        upsert.on_conflict_do_update(
-            index_elements=["metadataset_id", "metadatum_id"],
-            set_={"value": upsert.excluded.value, "file_id": upsert.excluded.file_id},
+    with linking_files(files):
+        db.execute(
+            upsert.on_conflict_do_update(
+                index_elements=["metadataset_id", "metadatum_id"],
+                set_={"value": upsert.excluded.value, "file_id": upsert.excluded.file_id},
+            )
         )
-    )
     db.add(ServiceExecution(service_id=service.id, metadataset_id=metadataset.id, user_id=actor.id))
     db.flush()
     db.expire(metadataset)

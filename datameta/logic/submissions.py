@@ -8,7 +8,9 @@ SQL statements does not grow with the size of the submission.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+import re
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -29,11 +31,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
 from datameta.config import Settings
-from datameta.errors import ErrorItem, Forbidden, ValidationFailed
+from datameta.errors import Conflict, ErrorItem, Forbidden, ValidationFailed
 from datameta.linting.submission import (
     FileFacts,
     Problem,
@@ -45,7 +48,7 @@ from datameta.linting.submission import (
 from datameta.logic import files as file_logic
 from datameta.logic import metadatasets
 from datameta.logic.groups import get_group
-from datameta.logic.ids import entity_ref, get_visible, parse_uuid
+from datameta.logic.ids import SiteIdentified, entity_ref, get_visible, parse_uuid
 from datameta.logic.metadata import Definition, submitter_definitions
 from datameta.models import (
     File,
@@ -121,6 +124,35 @@ def _lookup(
         found[row.uuid] = row
         found[row.site_id] = row
     return {given: found.get(key) for given, key in keys.items()}
+
+
+# The unique index that keeps a file linked to one record at most (see MetaDatumRecord).
+FILE_LINK_INDEX = "uq_metadatumrecords_file_id"
+LINKED_MEANWHILE = "A concurrent request linked this file meanwhile; nothing was changed."
+_LINKED_FILE_ID = re.compile(r"\(file_id\)=\((\d+)\)")
+
+
+@contextmanager
+def linking_files(files: Sequence[SiteIdentified]) -> Iterator[None]:
+    """Links of ``files`` written in the block; one that a concurrent request made first
+    is a Conflict naming the file, not an unexpected error.
+
+    Requests check that their files are linked nowhere, and two at the same moment (a
+    submission, a service's report) both pass that check before either commits. The
+    unique index then makes the second wait for the first and refuses it.
+    """
+    try:
+        yield
+    except IntegrityError as error:
+        diag = getattr(error.orig, "diag", None)
+        if diag is None or diag.constraint_name != FILE_LINK_INDEX:
+            raise
+        found = _LINKED_FILE_ID.search(diag.message_detail or "")
+        by_id = {getattr(file, "id", None): file for file in files}
+        raced = by_id.get(int(found.group(1))) if found else None
+        entity = entity_ref(raced) if raced is not None else None
+        item = ErrorItem(message=LINKED_MEANWHILE, exception=Conflict.exception_name, entity=entity)
+        raise Conflict([item]) from error
 
 
 def _access_problems(
@@ -345,18 +377,19 @@ def _link_files(db: Session, set_ids: list[int], files: Sequence[StagedRow]) -> 
     """Point each file-column record at the file of that name, in one statement."""
     if not files or not set_ids:
         return
-    db.execute(
-        update(MetaDatumRecord)
-        .where(
-            MetaDatumRecord.metadataset_id == any_(_array("set_ids", set_ids, Integer)),
-            MetaDatumRecord.metadatum_id == MetaDatum.id,
-            MetaDatum.isfile,
-            File.id == any_(_array("file_ids", [file.id for file in files], Integer)),
-            File.name == MetaDatumRecord.value,
+    with linking_files(files):
+        db.execute(
+            update(MetaDatumRecord)
+            .where(
+                MetaDatumRecord.metadataset_id == any_(_array("set_ids", set_ids, Integer)),
+                MetaDatumRecord.metadatum_id == MetaDatum.id,
+                MetaDatum.isfile,
+                File.id == any_(_array("file_ids", [file.id for file in files], Integer)),
+                File.name == MetaDatumRecord.value,
+            )
+            .values(file_id=File.id)
+            .execution_options(synchronize_session=False)
         )
-        .values(file_id=File.id)
-        .execution_options(synchronize_session=False)
-    )
 
 
 @dataclass

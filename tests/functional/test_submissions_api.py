@@ -5,11 +5,21 @@ import threading
 import time
 
 import pytest
+import webtest
 from sqlalchemy import delete, select, text
 
 from datameta.logic.metadatasets import stage_records
-from datameta.models import MetaDataSet
-from tests.factories import define_sample_sheet, make_api_key, make_user, stage, upload_file
+from datameta.logic.services import execute_service
+from datameta.logic.submissions import create_submission
+from datameta.models import MetaDataSet, ServiceExecution
+from tests.factories import (
+    define_sample_sheet,
+    define_service_column,
+    make_api_key,
+    make_user,
+    stage,
+    upload_file,
+)
 from tests.helpers import api_headers, assert_api_error, committing_client
 
 
@@ -313,3 +323,94 @@ def test_a_set_deleted_while_its_submission_waits_is_reported_not_found(app, com
     assert [item["entity"] for item in items] == [{"site": deleted, "uuid": deleted}]
     still_staged = select(MetaDataSet.submission_id).where(MetaDataSet.site_id == kept)
     assert committed_db.scalar(still_staged) is None
+
+
+def a_file_two_requests_link(app, committed_db):
+    """A user who submits and runs a file-column service: a submitted set for the service,
+    a staged set naming ``r.fq``, and the uploaded file ``r.fq``, all committed."""
+    admin_key = make_api_key(committed_db, make_user(committed_db, site_admin=True))
+    user = make_user(committed_db)
+    key = make_api_key(committed_db, user)
+    committed_db.commit()
+    client = committing_client(app)
+    define_sample_sheet(client, admin_key)
+    service = define_service_column(client, admin_key, isFile=True)
+    client.put_json(
+        f"/api/v1/services/{service['id']['site']}",
+        {"userIds": [user.site_id]},
+        headers=api_headers(admin_key),
+    )
+    reported = stage(client, key, {"SampleId": "S1"}).json["id"]["site"]
+    client.post_json(
+        "/api/v1/submissions",
+        {"metadatasetIds": [reported], "fileIds": []},
+        headers=api_headers(key),
+    )
+    staged = stage(client, key, {"SampleId": "S2", "Reads": "r.fq"}).json["id"]["site"]
+    file = upload_file(client, key, "r.fq", b"ACGT")["id"]["site"]
+    # A fresh snapshot: reading the user's site id above began one before the requests.
+    committed_db.rollback()
+    return {"user": user, "key": key, "service": service["id"]["site"]} | {
+        "reported": reported,
+        "staged": staged,
+        "file": file,
+    }
+
+
+def answered_once_the_other_commits(committed_db, request) -> webtest.TestResponse:
+    """``request`` runs in a thread while ``committed_db`` holds its uncommitted link of
+    the same file; once the request waits for it, the link commits; the request's answer."""
+    results: list = []
+    racer = threading.Thread(target=lambda: results.append(request()))
+    racer.start()
+    deadline = time.monotonic() + 30
+    while waiting_for_a_lock(committed_db) == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    committed_db.commit()
+    racer.join(timeout=60)
+    return results[0]
+
+
+def test_a_submission_racing_a_service_for_one_file_is_refused_not_crashed(app, committed_db):
+    """Both check that the file is linked nowhere before either has committed its link:
+    the one that links second is told (409) and changes nothing."""
+    race = a_file_two_requests_link(app, committed_db)
+    user = committed_db.merge(race["user"])
+    execute_service(
+        committed_db, user, race["service"], race["reported"], {"QC": "r.fq"}, [race["file"]]
+    )
+    response = answered_once_the_other_commits(
+        committed_db,
+        lambda: committing_client(app).post_json(
+            "/api/v1/submissions",
+            {"metadatasetIds": [race["staged"]], "fileIds": [race["file"]]},
+            headers=api_headers(race["key"]),
+            expect_errors=True,
+        ),
+    )
+    items = assert_api_error(response, 409, exception="Conflict")
+    assert [item["entity"]["site"] for item in items] == [race["file"]]
+    still_staged = select(MetaDataSet.submission_id).where(MetaDataSet.site_id == race["staged"])
+    assert committed_db.scalar(still_staged) is None
+
+
+def test_a_service_racing_a_submission_for_one_file_is_refused_not_crashed(app, committed_db):
+    """The same race the other way round: the service's report links second."""
+    race = a_file_two_requests_link(app, committed_db)
+    # As a submission runs (api.submissions): READ COMMITTED.
+    committed_db.connection(execution_options={"isolation_level": "READ COMMITTED"})
+    user = committed_db.merge(race["user"])
+    create_submission(committed_db, user, [race["staged"]], [race["file"]], None)
+    response = answered_once_the_other_commits(
+        committed_db,
+        lambda: committing_client(app).post_json(
+            f"/api/v1/service-execution/{race['service']}/{race['reported']}",
+            {"record": {"QC": "r.fq"}, "fileIds": [race["file"]]},
+            headers=api_headers(race["key"]),
+            expect_errors=True,
+        ),
+    )
+    items = assert_api_error(response, 409, exception="Conflict")
+    assert [item["entity"]["site"] for item in items] == [race["file"]]
+    executions = select(ServiceExecution.id).where(ServiceExecution.user_id == user.id)
+    assert committed_db.scalars(executions).all() == []
