@@ -42,6 +42,7 @@ from datameta.linting.submission import (
     Problem,
     SetFacts,
     association_problems,
+    columns_read,
     stored_value_problems,
     uniqueness_problems,
 )
@@ -173,18 +174,26 @@ def _access_problems(
     return problems
 
 
-def _values_by_set(db: Session, sets: Sequence[StagedRow]) -> dict[int, dict[str, str | None]]:
-    """Each set's values by column name; a set without any has an empty mapping.
+def _values_by_set(
+    db: Session, sets: Sequence[StagedRow], definitions: Sequence[Definition]
+) -> dict[int, dict[str, str | None]]:
+    """Each set's values of ``definitions`` by column name (a set without any: empty).
 
     One row per set, its values gathered by PostgreSQL into one JSON object: a row per
     value (twenty per set) cost the app more than the values themselves.
     """
     values: dict[int, dict[str, str | None]] = {mset.id: {} for mset in sets}
+    if not definitions:
+        return values
     gathered = func.json_object_agg(MetaDatum.name, MetaDatumRecord.value, type_=JSON)
+    wanted = [definition.id for definition in definitions]
     rows = db.execute(
         select(MetaDatumRecord.metadataset_id, gathered)
         .join(MetaDatum, MetaDatum.id == MetaDatumRecord.metadatum_id)
-        .where(MetaDatumRecord.metadataset_id == any_(_array("set_ids", list(values), Integer)))
+        .where(
+            MetaDatumRecord.metadataset_id == any_(_array("set_ids", list(values), Integer)),
+            MetaDatumRecord.metadatum_id == any_(_array("metadatum_ids", wanted, Integer)),
+        )
         .group_by(MetaDatumRecord.metadataset_id)
     )
     for set_id, set_values in rows:
@@ -298,7 +307,8 @@ def _validated(
     files = [file for file in dict.fromkeys(given_files.values()) if file is not None]
     definitions = submitter_definitions(db)
     rules = [definition.column for definition in definitions]
-    values = _values_by_set(db, sets)
+    read = {rule.name for rule in columns_read(rules)}
+    values = _values_by_set(db, sets, [d for d in definitions if d.name in read])
     linked = linked_file_ids(db, files)
     set_facts = [
         SetFacts(mset.id, mset.submission_id is not None, values[mset.id]) for mset in sets

@@ -15,6 +15,7 @@ from datameta.linting.submission import (
     Problem,
     SetFacts,
     association_problems,
+    columns_read,
     stored_value_problems,
     uniqueness_problems,
 )
@@ -113,3 +114,27 @@ def test_empty_values_are_never_duplicates():
     rules = [Column("SampleId", submission_unique=True, site_unique=True)]
     sets = [SetFacts(1, False, {"SampleId": None}), SetFacts(2, False, {"SampleId": None})]
     assert uniqueness_problems(rules, sets, {}) == []
+
+
+def test_only_the_values_some_rule_reads_are_needed():
+    """A free column (no rule of its own, no file, not unique) can break no rule of a
+    submission, whatever its value: its values need not be loaded."""
+    columns = [
+        Column("Free"),
+        Column("Sample", mandatory=True),
+        Column("Code", pattern="[A-Z]+"),
+        Column("Date", datetime_format="%Y-%m-%d"),
+        Column("Reads", is_file=True),
+        Column("Run", submission_unique=True),
+        Column("Tube", site_unique=True),
+    ]
+    assert [column.name for column in columns_read(columns)] == [
+        "Sample",
+        "Code",
+        "Date",
+        "Reads",
+        "Run",
+        "Tube",
+    ]
+    values = {"Free": "", "Sample": "S1", "Code": "AB", "Date": "2024-01-31T00:00:00"}
+    assert stored_value_problems(columns[:1], [SetFacts(1, False, values)]) == []
