@@ -16,8 +16,10 @@ alembic, and is served by its own ``pserve production.ini`` (gunicorn, as `make 
 production serve; with its code first on PYTHONPATH). Then, ``--rounds`` times, for each
 source in turn: N staged sets are seeded for one user, POST /presubvalidation and POST
 /submissions of all of them (by UUID, as DataMeta 1.x's client sends them) are timed,
-with the CPU time of the app's processes and of PostgreSQL from /proc. CPU times are
-what to compare on a loaded machine; sources alternate so that load hits them alike.
+with the CPU time of the app's processes and of PostgreSQL from /proc (of the backends
+serving the app's database, then of all PostgreSQL processes, autovacuum included). CPU
+times are what to compare on a loaded machine; sources alternate so that load hits them
+alike.
 """
 
 from __future__ import annotations
@@ -67,6 +69,25 @@ def tree_cpu(root: int) -> float:
             ancestor = parents[ancestor]
         if ancestor == root:
             total += ticks[pid]
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def backends_cpu(postmaster: int, database: str) -> float:
+    """CPU seconds of the PostgreSQL backends connected to ``database`` (the app's pool).
+
+    Autovacuum, the checkpointer and the other database of the run are left out: they
+    run when they will, and once took more CPU than the request measured.
+    """
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            # "postgres: <user> <database> <host> <state>", as backends name themselves.
+            title = (stat.parent / "cmdline").read_bytes().decode(errors="replace").split()
+        except OSError:
+            continue
+        if int(fields[1]) == postmaster and len(title) > 2 and title[2] == database:
+            total += sum(int(value) for value in fields[11:13])
     return total / os.sysconf("SC_CLK_TCK")
 
 
@@ -218,13 +239,16 @@ def timed_post(
     server: Server, postgres_pid: int, path: str, body: dict[str, object]
 ) -> tuple[requests.Response, dict[str, float]]:
     headers = {"Authorization": f"Bearer {server.token}"}
+    database = make_url(server.database_url).database or ""
     app_cpu, db_cpu = tree_cpu(server.process.pid), tree_cpu(postgres_pid)
+    backends = backends_cpu(postgres_pid, database)
     started = time.perf_counter()
     response = requests.post(f"{server.url}{path}", json=body, headers=headers, timeout=600)
     wall = time.perf_counter() - started
     return response, {
         "wall": wall,
         "app": tree_cpu(server.process.pid) - app_cpu,
+        "backends": backends_cpu(postgres_pid, database) - backends,
         "db": tree_cpu(postgres_pid) - db_cpu,
     }
 
@@ -245,12 +269,14 @@ def one_round(server: Server, postgres_pid: int, count: int, series: str) -> dic
 
 
 def print_row(label: str, figures: dict[str, float]) -> None:
-    print(
-        f"| {label} | {figures['load']:.1f} "
-        f"| {figures['pre_wall']:.2f} s | {figures['pre_app']:.2f} s | {figures['pre_db']:.2f} s "
-        f"| {figures['sub_wall']:.2f} s | {figures['sub_app']:.2f} s | {figures['sub_db']:.2f} s |",
-        flush=True,
-    )
+    cells = [label, f"{figures['load']:.1f}"]
+    for request in ("pre", "sub"):
+        cells += [
+            f"{figures[f'{request}_wall']:.2f} s",
+            f"{figures[f'{request}_app']:.2f} s",
+            f"{figures[f'{request}_backends']:.2f} / {figures[f'{request}_db']:.2f} s",
+        ]
+    print(f"| {' | '.join(cells)} |", flush=True)
 
 
 def main() -> None:
@@ -267,6 +293,7 @@ def main() -> None:
     options = parser.parse_args()
     sources = [Path(source).resolve() for source in options.source]
     print(f"load average at start: {loadavg()}")
+    # PostgreSQL CPU: its backends serving the app / all its processes (autovacuum too).
     print(
         "| source, round | load | prevalidation wall | app CPU | PostgreSQL CPU "
         "| submission wall | app CPU | PostgreSQL CPU |"
