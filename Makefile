@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUN_DIR := var
 RUN_PORT_BASE := 16400
 
-.PHONY: run stop test install lint format readme bench bench-compare bench-load deploy-test
+.PHONY: run stop test install lint format readme bench bench-compare bench-load bench-submission deploy-test
 
 install:
 	@scripts/install.sh
@@ -44,6 +44,11 @@ bench-compare: install
 # The load test alone: locust, 50 clients for 60 s, against DataMeta 1.1.1 then this project.
 bench-load: install
 	$(BIN)/python -m benchmarks.compare --runs 0 --load 60 --load-users 50 $(BENCH_ARGS)
+
+# Prevalidation and submission of 10,000 records and files over HTTP, served as `make run`
+# serves (benchmarks/bench_submission_http.py; BENCH_ARGS e.g. --rounds 5).
+bench-submission: install
+	$(BIN)/python -m benchmarks.bench_submission_http $(BENCH_ARGS)
 
 readme: install
 	$(BIN)/python scripts/update_readme.py
