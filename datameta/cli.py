@@ -4,8 +4,11 @@ A client of the public API only (it imports nothing of the server). The site and
 the API key come from the environment, as for DataMeta 1.x's ``dmclient``:
 ``DATAMETA_URL`` and ``DATAMETA_TOKEN``.
 
-Uploads read each file once: every part is hashed (its MD5 signs its upload URL)
-while the whole file's MD5 is computed on the way, and named at completion.
+Uploads read and hash each byte once: every part's MD5 signs its upload URL, so
+S3 refuses a part whose bytes differ; the completion names the parts sent (the
+multipart ETag their MD5s make), which the site compares with the parts S3 holds;
+the site's worker then computes the whole file's MD5 (and SHA-256) from the object,
+and that MD5 becomes the file's checksum, which downloads check.
 Parts go to S3 in parallel; what S3 already holds is skipped when an interrupted
 upload is run again (the state lives in a small JSON file). Downloads resume
 partial files with HTTP range requests and check each file's MD5.
@@ -20,7 +23,6 @@ import http.client
 import io
 import json
 import os
-import queue
 import select
 import signal
 import sys
@@ -47,7 +49,6 @@ URLS_PER_REQUEST = 100  # part URLs asked for at once at most (the API's limit)
 # should still be in the page cache then.
 LOOKAHEAD_BYTES = 1024**3
 HASH_CHUNK = 4 * 1024 * 1024
-WHOLE_HASH_BACKLOG = 8  # chunks read but not yet in the whole file's MD5 (32 MiB)
 SEND_BLOCK = 1024 * 1024
 ATTEMPTS = 6  # per part or download, with exponential backoff
 STATE_FILE = ".datameta-uploads.json"
@@ -170,41 +171,8 @@ class Part:
     md5: str
 
 
-class _WholeFileHash:
-    """The whole file's MD5, computed in a thread of its own from the chunks read.
-
-    hashlib releases the GIL for large buffers, so it runs beside the part hashing on
-    another core: the parts' MD5s, which gate the signing of their URLs, come twice
-    as fast, and the URLs are asked for in fewer, larger batches. At most
-    ``WHOLE_HASH_BACKLOG`` chunks wait for it.
-    """
-
-    def __init__(self) -> None:
-        self.md5 = hashlib.md5(usedforsecurity=False)
-        self.chunks: queue.Queue[bytes | None] = queue.Queue(WHOLE_HASH_BACKLOG)
-        self.thread = threading.Thread(target=self._run, name="whole-file-md5", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while (chunk := self.chunks.get()) is not None:
-            self.md5.update(chunk)
-
-    def update(self, chunk: bytes) -> None:
-        self.chunks.put(chunk)
-
-    def hexdigest(self) -> str:
-        """The MD5 of every chunk given; no chunk may follow."""
-        self.close()
-        return self.md5.hexdigest()
-
-    def close(self) -> None:
-        if self.thread.is_alive():
-            self.chunks.put(None)
-            self.thread.join()
-
-
-def _hash_parts(local: Path, size: int, part_size: int, whole: Any) -> Iterator[Part]:
-    """The file's parts in order, read once front to back; ``whole`` sees every byte.
+def _hash_parts(local: Path, size: int, part_size: int) -> Iterator[Part]:
+    """The file's parts in order, read once front to back, each with its MD5.
 
     Only a few chunks are held at a time: the bytes of a part are read again from
     the page cache when it is sent, a little later.
@@ -220,7 +188,6 @@ def _hash_parts(local: Path, size: int, part_size: int, whole: Any) -> Iterator[
                 if not chunk:
                     raise OSError(f"{local} became shorter while it was being uploaded")
                 md5.update(chunk)
-                whole.update(chunk)
                 left -= len(chunk)
             yield Part(number, offset, length, md5.hexdigest())
 
@@ -338,6 +305,17 @@ def _put_part(sender: _PartSender, url: dict[str, Any], fd: int, part: Part) -> 
         raise PartRefused(f"part {part.number}: S3 answered {status}")
 
 
+def multipart_etag(part_md5s: list[bytes]) -> str:
+    """The ETag S3 gives the object joined from parts of these MD5s: their MD5, "-", count.
+
+    Named at completion instead of the whole file's MD5: S3 checked each part
+    against its MD5 as it arrived, the site checks that the parts it joins are
+    these, and the site's worker computes the whole file's MD5 from the object.
+    So each byte is hashed once here.
+    """
+    return f"{hashlib.md5(b''.join(part_md5s), usedforsecurity=False).hexdigest()}-{len(part_md5s)}"
+
+
 @dataclass
 class UploadResult:
     site_id: str
@@ -381,7 +359,7 @@ def upload_file(
     file_id = upload["fileId"]["uuid"]
     part_size = upload["partSize"]
     lookahead = max(2 * jobs, LOOKAHEAD_BYTES // part_size)
-    whole = _WholeFileHash()
+    digests: list[bytes] = []  # every part's MD5, in order, for the multipart ETag
     sender = _PartSender()
     resumed = sent = 0
     in_flight: set[Future[None]] = set()
@@ -418,9 +396,10 @@ def upload_file(
     try:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             try:
-                for part in _hash_parts(local, size, part_size, whole):
+                for part in _hash_parts(local, size, part_size):
                     if stop.is_set():
                         raise Stopped()
+                    digests.append(bytes.fromhex(part.md5))
                     held_part = held.get(part.number)
                     if held_part and held_part["etag"].strip('"') == part.md5:
                         resumed += 1
@@ -445,14 +424,13 @@ def upload_file(
                 raise
     finally:
         os.close(fd)
-        whole.close()
-    md5 = whole.hexdigest()
+    etag = multipart_etag(digests)
     _retrying(
-        lambda: api.call("POST", f"/multipart-uploads/{file_id}/complete", {"checksum": md5}),
+        lambda: api.call("POST", f"/multipart-uploads/{file_id}/complete", {"multipartEtag": etag}),
         stop,
         "completion",
     )
-    state.put(local, uuid=file_id, site=upload["fileId"]["site"], done=True, md5=md5)
+    state.put(local, uuid=file_id, site=upload["fileId"]["site"], done=True, multipartEtag=etag)
     return UploadResult(upload["fileId"]["site"], resumed, sent)
 
 
@@ -629,9 +607,14 @@ def parser() -> argparse.ArgumentParser:
         "upload",
         help="upload files as pending files of your account",
         description="Upload files in parts straight to the site's storage. Each file is "
-        "read once; its MD5 is named when its upload completes, then the site verifies it "
-        "in the background. Prints one line per file: path, file id, parts sent. Run the "
-        "same command again after an interruption: parts already stored are skipped.",
+        "read and hashed once: every part's MD5 is signed into its upload URL, so the "
+        "storage refuses a part whose bytes differ, and the completion names the parts "
+        "sent (their multipart ETag), which the site compares with the parts stored. "
+        "The parts are thus verified by the storage, and the whole object by the site, "
+        "which computes its MD5 and SHA-256 in the background and records that MD5 as "
+        "the file's checksum (`datameta download` checks it). Prints one line per "
+        "file: path, file id, parts sent. Run the same command again after an "
+        "interruption: parts already stored are skipped.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -63,6 +63,7 @@ def complete_upload(request: Request) -> dict[str, Any]:
         request.user,
         request.matchdict["id"],
         checksum=body.get("checksum"),
+        parts_etag=body.get("multipartEtag"),
         storage=request.storage,
     )
     defer_after_commit(request, VERIFY_FILE, lock=str(file.uuid), file_uuid=str(file.uuid))

@@ -12,6 +12,7 @@ whole-file MD5 of a multipart object, so a background job verifies it
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from datameta.logic.files import (
 )
 from datameta.logic.ids import entity_ref, id_condition
 from datameta.models import File, User
-from datameta.storage import MiB, PresignedRequest, Storage, StoredPart
+from datameta.storage import MiB, PresignedRequest, Storage, StoredPart, multipart_etag
 
 GiB = 1024 * MiB
 TiB = 1024 * GiB
@@ -254,20 +255,12 @@ def _part_problems(upload: Upload, held: list[StoredPart]) -> list[ErrorItem]:
     return problems
 
 
-def complete_upload(
-    db: Session,
-    actor: User,
-    file_id: str,
-    *,
-    checksum: str | None,
-    storage: Storage,
-) -> File:
-    """Join the parts S3 holds into the file; it is "verifying" until a job checked it.
+_PARTS_ETAG = re.compile(r"[0-9a-f]{32}-[1-9][0-9]{0,4}")
 
-    The whole-file MD5 may be named here instead of at the start; named twice, the
-    two must agree.
-    """
-    file = _own_upload(db, actor, file_id)
+
+def _completion_problems(
+    file: File, checksum: str | None, parts_etag: str | None
+) -> list[ErrorItem]:
     problems = checksum_problems(checksum) if checksum is not None else []
     if checksum is not None and file.checksum is not None and checksum.lower() != file.checksum:
         problems.append(
@@ -276,13 +269,62 @@ def complete_upload(
                 field="checksum",
             )
         )
-    if checksum is None and file.checksum is None:
+    if parts_etag is not None and not _PARTS_ETAG.fullmatch(parts_etag.lower()):
         problems.append(
             ErrorItem(
-                message="Name the file's MD5: it was not given when the upload started.",
+                message="The multipart ETag must be 32 hexadecimal digits (the MD5 of the "
+                "parts' binary MD5s), '-' and the number of parts.",
+                field="multipartEtag",
+            )
+        )
+    if checksum is None and file.checksum is None and parts_etag is None:
+        problems.append(
+            ErrorItem(
+                message="Name the file's MD5 (checksum), or the multipart ETag of the parts "
+                "sent (multipartEtag): neither was given.",
                 field="checksum",
             )
         )
+    return problems
+
+
+def _parts_etag_problems(file: File, joined: list[StoredPart], parts_etag: str) -> list[ErrorItem]:
+    """The client's parts must be those S3 holds: each part's ETag is its MD5 as S3
+    received it (checked against the MD5 signed into its URL)."""
+    held = multipart_etag([part.etag for part in joined])
+    if held == parts_etag.lower():
+        return []
+    return [
+        ErrorItem(
+            exception="PartsDiffer",
+            message="The parts S3 holds are not the ones named by this multipart ETag "
+            f"(S3's parts make {held or 'no MD5-based ETag'}); upload the parts that "
+            "differ again, or name the whole file's MD5 instead.",
+            field="multipartEtag",
+            entity=entity_ref(file),
+        )
+    ]
+
+
+def complete_upload(
+    db: Session,
+    actor: User,
+    file_id: str,
+    *,
+    checksum: str | None,
+    parts_etag: str | None = None,
+    storage: Storage,
+) -> File:
+    """Join the parts S3 holds into the file; it is "verifying" until a job checked it.
+
+    The whole-file MD5 may be named here instead of at the start; named twice, the
+    two must agree. Or the client names the multipart ETag of the parts it sent
+    (their MD5s, each checked by S3 as the part arrived): then the parts joined are
+    those the client hashed, and the worker's MD5 of the object becomes the file's
+    checksum. Either way, a client reads its file once.
+    """
+    file = _own_upload(db, actor, file_id)
+    problems = _completion_problems(file, checksum, parts_etag)
     if problems:
         raise ValidationFailed(problems)
     _remaining_seconds(file)
@@ -292,10 +334,11 @@ def complete_upload(
     problems = _part_problems(upload, held)
     if problems:
         raise Conflict(problems)
+    joined = [part for part in held if part.number <= upload.part_count]
+    if parts_etag is not None and (problems := _parts_etag_problems(file, joined, parts_etag)):
+        raise Conflict(problems)
     file.content_etag = storage.complete_multipart(
-        file.storage_key,
-        file.multipart_upload_id,
-        [part for part in held if part.number <= upload.part_count],
+        file.storage_key, file.multipart_upload_id, joined
     )
     if checksum is not None:
         file.checksum = checksum.lower()

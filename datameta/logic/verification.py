@@ -68,7 +68,8 @@ def _mismatch(pending: Pending, digests: Digests) -> str | None:
             f"The stored content has {digests.size} bytes, not the {pending.size} "
             "the upload announced. Delete the file and upload it again."
         )
-    if digests.md5 != pending.checksum:
+    # No MD5 announced: the parts were checked by S3 and named at completion.
+    if pending.checksum is not None and digests.md5 != pending.checksum:
         return (
             f"The content's MD5 is {digests.md5}, not the announced {pending.checksum}: "
             "the file changed or was corrupted on the way. Delete it and upload it again."
@@ -85,6 +86,9 @@ def record_verification(db: Session, pending: Pending, digests: Digests) -> File
     file.content_md5 = digests.md5
     file.content_sha256 = digests.sha256
     if problem is None:
+        if file.checksum is None:
+            # Completed by the parts' ETag: the object's MD5 becomes the file's checksum.
+            file.checksum = digests.md5
         file.verification = VERIFIED
         file.content_uploaded = True
         file.verification_message = None

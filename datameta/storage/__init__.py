@@ -7,6 +7,7 @@ uploads through the app (DataMeta 1.x clients).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Iterator
@@ -138,6 +139,17 @@ def md5_from_etag(etag: str) -> str | None:
     """
     etag = etag.strip('"').lower()
     return etag if _MD5_HEX.fullmatch(etag) else None
+
+
+def multipart_etag(part_etags: list[str]) -> str | None:
+    """The ETag S3 gives an object joined from parts with these ETags (in part order):
+    the MD5 of the parts' binary MD5s, "-", the number of parts. None when a part's
+    ETag is not its MD5 (then S3 says nothing of the content this way)."""
+    digests = [md5_from_etag(etag) for etag in part_etags]
+    if not digests or None in digests:
+        return None
+    joined = b"".join(bytes.fromhex(digest) for digest in digests if digest is not None)
+    return f"{hashlib.md5(joined, usedforsecurity=False).hexdigest()}-{len(digests)}"
 
 
 def content_disposition(filename: str) -> str:

@@ -155,6 +155,35 @@ def test_a_partial_download_resumes_and_a_corrupted_one_is_refused(
     assert (out / "S3.fq").read_bytes() == contents["S3.fq"]
 
 
+def test_a_file_uploaded_by_the_command_line_is_submitted_and_downloads_intact(
+    live_server, live_app, committed_db, worker, tmp_path
+):
+    # The upload names no whole-file MD5 (S3 checks each part's, the site the list of
+    # parts); the worker's MD5 becomes the file's checksum, which the download checks.
+    key = committed_submitter(committed_db, live_app)
+    data = tmp_path / "reads.bam"
+    data.write_bytes(hashlib.sha256(b"round trip").digest() * (PART // 32) * 2 + b"tail")
+    uploaded = run(live_server, key, "upload", "-q", str(data), cwd=tmp_path)
+    assert uploaded.returncode == 0, uploaded.stderr
+    file_id = uploaded.stdout.split("\t")[1]
+    verification = settled_verification(live_app, key, file_id)
+    assert verification["state"] == "verified"
+    assert verification["checksum"] == hashlib.md5(data.read_bytes()).hexdigest()  # noqa: S324
+    mset = stage(live_app, key, {"SampleId": "S1", "Reads": "reads.bam"}).json
+    submitted = live_app.post_json(
+        "/api/v1/submissions",
+        {"metadatasetIds": [mset["id"]["uuid"]], "fileIds": [file_id], "label": None},
+        headers=api_headers(key),
+    ).json
+    out = tmp_path / "out"
+    downloaded = run(
+        live_server, key, "download", "-q", submitted["id"]["site"], "-o", str(out), cwd=tmp_path
+    )
+    assert downloaded.returncode == 0, downloaded.stderr
+    assert "MD5 checked" in downloaded.stdout
+    assert (out / "reads.bam").read_bytes() == data.read_bytes()
+
+
 def test_exit_codes_tell_scripts_what_happened(live_server, tmp_path):
     data = tmp_path / "reads.fq"
     data.write_bytes(b"ACGT")

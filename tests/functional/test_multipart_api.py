@@ -13,6 +13,7 @@ from tests.factories import (
     make_api_key,
     make_user,
     md5_hex,
+    multipart_etag,
     part_urls,
     put_part,
     start,
@@ -85,9 +86,67 @@ def test_the_whole_file_md5_may_be_named_at_the_start_instead(testapp, owner):
     assert complete(testapp, owner, file_id).json["checksum"] == md5_hex(CONTENT)
 
 
-def test_a_completion_without_any_whole_file_md5_is_refused(testapp, owner):
+def test_a_completion_without_any_whole_file_md5_or_multipart_etag_is_refused(testapp, owner):
     file_id = upload_in_parts(testapp, owner, CONTENT)
-    assert_api_error(complete(testapp, owner, file_id, status=400), 400, field="checksum")
+    response = complete(testapp, owner, file_id, status=400)
+    assert_api_error(response, 400, field="checksum")
+    assert "multipartEtag" in response.json[0]["message"]
+    # Nothing changed: the upload is still in progress.
+    testapp.get(f"/api/v1/multipart-uploads/{file_id}", headers=api_headers(owner))
+
+
+def test_a_completion_may_name_the_parts_etag_instead_of_the_whole_file_md5(testapp, owner):
+    # Each part's MD5 was checked by S3 as it arrived; the ETag the client expects
+    # names every part it sent, so the parts S3 joins are those the client hashed.
+    file_id = upload_in_parts(testapp, owner, CONTENT)
+    completed = complete(testapp, owner, file_id, multipartEtag=multipart_etag(CONTENT))
+    assert completed.json["filesize"] == len(CONTENT)
+    # The whole-file MD5 is unknown until the worker has read the object.
+    assert completed.json["checksum"] == ""
+    assert completed.json["contentUploaded"] is False
+    state = testapp.get(f"/api/v1/files/{file_id}/verification", headers=api_headers(owner))
+    assert state.json["state"] == "verifying"
+    assert "checksum" not in state.json
+
+
+def test_a_parts_etag_other_than_the_parts_s3_holds_is_refused_and_changes_nothing(testapp, owner):
+    file_id = upload_in_parts(testapp, owner, CONTENT)
+    # As if the client had hashed other bytes for part 2 than S3 holds.
+    other = CONTENT[:PART] + b"X" * PART + CONTENT[2 * PART :]
+    response = complete(testapp, owner, file_id, multipartEtag=multipart_etag(other), status=409)
+    assert_api_error(response, 409, exception="PartsDiffer", field="multipartEtag")
+    held = testapp.get(f"/api/v1/multipart-uploads/{file_id}", headers=api_headers(owner)).json
+    assert [p["partNumber"] for p in held["parts"]] == [1, 2, 3]
+    file = testapp.get(f"/api/v1/files/{file_id}", headers=api_headers(owner)).json
+    assert (file["checksum"], file["filesize"]) == ("", None)
+    # The right ETag then completes it.
+    complete(testapp, owner, file_id, multipartEtag=multipart_etag(CONTENT))
+
+
+def test_a_parts_etag_with_another_part_count_is_refused(testapp, owner):
+    file_id = upload_in_parts(testapp, owner, CONTENT)
+    digest = multipart_etag(CONTENT).split("-")[0]
+    response = complete(testapp, owner, file_id, multipartEtag=f"{digest}-2", status=409)
+    assert_api_error(response, 409, exception="PartsDiffer", field="multipartEtag")
+
+
+def test_a_malformed_parts_etag_is_refused_before_s3_is_asked(testapp, owner):
+    file_id = upload_in_parts(testapp, owner, CONTENT)
+    for etag in ("abc-3", "0" * 32, "0" * 32 + "-0", "0" * 32 + "-x"):
+        response = complete(testapp, owner, file_id, multipartEtag=etag, status=400)
+        assert_api_error(response, 400, field="multipartEtag")
+
+
+def test_the_whole_file_md5_and_the_parts_etag_may_both_be_named(testapp, owner):
+    file_id = upload_in_parts(testapp, owner, CONTENT)
+    completed = complete(
+        testapp,
+        owner,
+        file_id,
+        checksum=md5_hex(CONTENT),
+        multipartEtag=multipart_etag(CONTENT),
+    )
+    assert completed.json["checksum"] == md5_hex(CONTENT)
 
 
 def test_a_completion_with_an_md5_other_than_announced_is_refused(testapp, owner):

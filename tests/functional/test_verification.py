@@ -13,6 +13,7 @@ from tests.factories import (
     make_api_key,
     make_user,
     md5_hex,
+    multipart_etag,
     settled_verification,
     stage,
     upload_in_parts,
@@ -45,6 +46,21 @@ def test_the_worker_verifies_a_completed_upload_and_records_its_sha256(
     assert file["contentUploaded"] is True
     # Verified content can be downloaded.
     live_app.get(f"/api/v1/rpc/get-file-url/{file_id}", headers=api_headers(key))
+
+
+def test_the_worker_records_the_md5_of_a_file_completed_by_its_parts_etag(
+    live_app, committed_owner, worker
+):
+    # No whole-file MD5 was named: S3 checked each part's, the completion the list of
+    # parts, and the worker's MD5 of the object becomes the file's checksum.
+    key = committed_owner
+    file_id = upload_in_parts(live_app, key, CONTENT)
+    complete(live_app, key, file_id, multipartEtag=multipart_etag(CONTENT))
+    state = settled_verification(live_app, key, file_id)
+    assert state["state"] == "verified"
+    assert (state["checksum"], state["sha256"]) == (md5_hex(CONTENT), SHA256)
+    file = live_app.get(f"/api/v1/files/{file_id}", headers=api_headers(key)).json
+    assert (file["checksum"], file["contentUploaded"]) == (md5_hex(CONTENT), True)
 
 
 def test_a_whole_file_md5_that_does_not_match_fails_verification_and_the_submission(
