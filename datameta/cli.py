@@ -21,13 +21,14 @@ import functools
 import hashlib
 import http.client
 import io
+import itertools
 import json
 import os
 import select
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,7 @@ SEND_BLOCK = 1024 * 1024
 ATTEMPTS = 6  # per part or download, with exponential backoff
 STATE_FILE = ".datameta-uploads.json"
 CHUNK = 1024 * 1024
+MiB = 1024 * 1024
 
 EPILOG = """
 environment:
@@ -171,7 +173,7 @@ class Part:
     md5: str
 
 
-def _hash_parts(local: Path, size: int, part_size: int) -> Iterator[Part]:
+def _hash_parts(local: Path, size: int, part_size: int) -> Generator[Part, None, None]:
     """The file's parts in order, read once front to back, each with its MD5.
 
     Only a few chunks are held at a time: the bytes of a part are read again from
@@ -305,6 +307,14 @@ def _put_part(sender: _PartSender, url: dict[str, Any], fd: int, part: Part) -> 
         raise PartRefused(f"part {part.number}: S3 answered {status}")
 
 
+def expected_part_size(size: int) -> int:
+    """The part size the site chooses (as its API documents): whole MiB, at least
+    16 MiB, and large enough for at most 10,000 parts. Knowing it, the command line
+    hashes the first parts before it starts the upload, which then signs them."""
+    needed = -(-size // 10_000)
+    return max(16 * MiB, -(-needed // MiB) * MiB)
+
+
 def multipart_etag(part_md5s: list[bytes]) -> str:
     """The ETag S3 gives the object joined from parts of these MD5s: their MD5, "-", count.
 
@@ -353,11 +363,26 @@ def upload_file(
         except ApiError as error:
             if error.status != 404:
                 raise
+    first: list[Part] = []  # hashed before the start, which signs them
     if upload is None:
-        upload = api.call("POST", "/multipart-uploads", {"name": local.name, "size": size})
+        part_size = expected_part_size(size)
+        hashed = _hash_parts(local, size, part_size)
+        first = list(itertools.islice(hashed, jobs))
+        wanted = [{"partNumber": p.number, "md5": p.md5} for p in first]
+        upload = api.call(
+            "POST",
+            "/multipart-uploads",
+            {"name": local.name, "size": size, "partSize": part_size, "parts": wanted},
+        )
         state.put(local, uuid=upload["fileId"]["uuid"], site=upload["fileId"]["site"])
+        if upload["partSize"] != part_size:  # the site chose another size: hash again
+            hashed.close()
+            first = []
     file_id = upload["fileId"]["uuid"]
     part_size = upload["partSize"]
+    if not first:
+        hashed = _hash_parts(local, size, part_size)
+    signed_at_start = {url["partNumber"]: url for url in upload.get("partUrls", ())}
     lookahead = max(2 * jobs, LOOKAHEAD_BYTES // part_size)
     digests: list[bytes] = []  # every part's MD5, in order, for the multipart ETag
     sender = _PartSender()
@@ -396,7 +421,7 @@ def upload_file(
     try:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             try:
-                for part in _hash_parts(local, size, part_size):
+                for part in itertools.chain(first, hashed):
                     if stop.is_set():
                         raise Stopped()
                     digests.append(bytes.fromhex(part.md5))
@@ -404,6 +429,10 @@ def upload_file(
                     if held_part and held_part["etag"].strip('"') == part.md5:
                         resumed += 1
                         bar.update(part.length)
+                        continue
+                    if part.number in signed_at_start:
+                        in_flight.add(pool.submit(send_part, part, signed_at_start[part.number]))
+                        sent += 1
                         continue
                     pending.append(part)
                     settle(block=False)
@@ -424,6 +453,7 @@ def upload_file(
                 raise
     finally:
         os.close(fd)
+        hashed.close()
     etag = multipart_etag(digests)
     _retrying(
         lambda: api.call("POST", f"/multipart-uploads/{file_id}/complete", {"multipartEtag": etag}),

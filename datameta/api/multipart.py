@@ -30,6 +30,8 @@ def start_upload(request: Request) -> dict[str, Any]:
         checksum=body.get("checksum"),
         storage=request.storage,
         settings=request.settings,
+        first_parts=[(part["partNumber"], part["md5"]) for part in body.get("parts", ())],
+        hashed_part_size=body.get("partSize"),
     )
     return multipart_upload_json(upload)
 

@@ -231,7 +231,8 @@ def file_upload_json(announcement: Any) -> dict[str, Any]:
 
 
 def multipart_upload_json(upload: Any) -> dict[str, Any]:
-    """A multipart upload in progress; ``parts`` only where S3 was asked for them."""
+    """A multipart upload in progress; ``parts`` only where S3 was asked for them,
+    ``partUrls`` only where the start signed the first parts."""
     file = upload.file
     answer = {
         "fileId": identifier(file),
@@ -248,22 +249,25 @@ def multipart_upload_json(upload: Any) -> dict[str, Any]:
             {"partNumber": part.number, "size": part.size, "etag": part.etag}
             for part in upload.parts
         ]
+    if upload.urls is not None:
+        answer["partUrls"] = _part_urls(upload.urls)
     return answer
 
 
+def _part_urls(urls: Sequence[Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "partNumber": url.number,
+            "url": url.request.url,
+            "requestHeaders": url.request.headers,
+            "expires": naive_utc(url.request.expires_at),
+        }
+        for url in urls
+    ]
+
+
 def part_urls_json(upload: Any, urls: Sequence[Any]) -> dict[str, Any]:
-    return {
-        "fileId": identifier(upload.file),
-        "parts": [
-            {
-                "partNumber": url.number,
-                "url": url.request.url,
-                "requestHeaders": url.request.headers,
-                "expires": naive_utc(url.request.expires_at),
-            }
-            for url in urls
-        ],
-    }
+    return {"fileId": identifier(upload.file), "parts": _part_urls(urls)}
 
 
 def verification_json(file: Any) -> dict[str, Any]:

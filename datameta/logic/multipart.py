@@ -69,6 +69,7 @@ class Upload:
 
     file: File
     parts: list[StoredPart] | None = None
+    urls: list[PartUrl] | None = None  # signed at the start, for the first parts
 
     @property
     def part_count(self) -> int:
@@ -102,13 +103,28 @@ def start_upload(
     checksum: str | None,
     storage: Storage,
     settings: Settings,
+    first_parts: Sequence[tuple[int, str]] = (),
+    hashed_part_size: int | None = None,
 ) -> Upload:
-    """Announce a file and start its multipart upload; the MD5 may wait until completion."""
+    """Announce a file and start its multipart upload; the MD5 may wait until completion.
+
+    A client may hash its first parts before it starts, with the part size the
+    server chooses (documented, so that it can be computed): ``first_parts`` are
+    then signed with the upload, one request less per file. Parts hashed with
+    another ``hashed_part_size`` get no URLs; the client hashes them again.
+    """
     problems = (
         name_problems(name)
         + (checksum_problems(checksum) if checksum is not None else [])
         + _size_problems(size)
     )
+    if first_parts and hashed_part_size is None:
+        problems.append(
+            ErrorItem(message="Name the part size the parts were hashed with.", field="partSize")
+        )
+    elif first_parts and not problems:
+        assert hashed_part_size is not None
+        problems += _wanted_problems(first_parts, part_count(size, hashed_part_size))
     if problems:
         raise ValidationFailed(problems)
     file = File(
@@ -124,6 +140,8 @@ def start_upload(
     file.multipart_upload_id = storage.start_multipart(file.storage_key)
     db.add(file)
     db.flush()
+    if first_parts and hashed_part_size == file.part_size:
+        return Upload(file, urls=_signed(file, first_parts, storage))
     return Upload(file)
 
 
@@ -177,6 +195,40 @@ def get_upload(db: Session, actor: User, file_id: str, *, storage: Storage) -> U
     return Upload(file, parts or [])
 
 
+def _wanted_problems(parts: Sequence[tuple[int, str]], count: int) -> list[ErrorItem]:
+    """Part URLs are asked for up to MAX_URLS_PER_BATCH parts at a time, by number and MD5."""
+    problems = []
+    if not 1 <= len(parts) <= MAX_URLS_PER_BATCH:
+        problems.append(
+            ErrorItem(message=f"Ask for 1 to {MAX_URLS_PER_BATCH} parts at a time.", field="parts")
+        )
+    for number, md5 in parts:
+        if not 1 <= number <= count:
+            problems.append(
+                ErrorItem(
+                    message=f"Part numbers of this upload run from 1 to {count}.",
+                    field="partNumber",
+                )
+            )
+        problems.extend(
+            ErrorItem(message=item.message, field="md5") for item in checksum_problems(md5)
+        )
+    return problems
+
+
+def _signed(file: File, parts: Sequence[tuple[int, str]], storage: Storage) -> list[PartUrl]:
+    """Presigned PUTs of the parts, valid until the upload window closes."""
+    expires = _remaining_seconds(file)
+    assert file.multipart_upload_id is not None
+    signed = storage.presigned_parts(
+        file.storage_key,
+        file.multipart_upload_id,
+        [(number, md5.lower()) for number, md5 in parts],
+        expires_seconds=expires,
+    )
+    return [PartUrl(number, request) for (number, _), request in zip(parts, signed, strict=True)]
+
+
 def part_urls(
     db: Session,
     actor: User,
@@ -188,34 +240,10 @@ def part_urls(
     """Presigned PUTs for ``(part number, MD5 hex)`` pairs, valid until the window closes."""
     file = _own_upload(db, actor, file_id)
     upload = Upload(file)
-    problems = []
-    if not 1 <= len(parts) <= MAX_URLS_PER_BATCH:
-        problems.append(
-            ErrorItem(message=f"Ask for 1 to {MAX_URLS_PER_BATCH} parts at a time.", field="parts")
-        )
-    for number, md5 in parts:
-        if not 1 <= number <= upload.part_count:
-            problems.append(
-                ErrorItem(
-                    message=f"Part numbers of this upload run from 1 to {upload.part_count}.",
-                    field="partNumber",
-                )
-            )
-        problems.extend(
-            ErrorItem(message=item.message, field="md5") for item in checksum_problems(md5)
-        )
+    problems = _wanted_problems(parts, upload.part_count)
     if problems:
         raise ValidationFailed(problems)
-    expires = _remaining_seconds(file)
-    assert file.multipart_upload_id is not None
-    signed = storage.presigned_parts(
-        file.storage_key,
-        file.multipart_upload_id,
-        [(number, md5.lower()) for number, md5 in parts],
-        expires_seconds=expires,
-    )
-    urls = [PartUrl(number, request) for (number, _), request in zip(parts, signed, strict=True)]
-    return upload, urls
+    return upload, _signed(file, parts, storage)
 
 
 def _part_problems(upload: Upload, held: list[StoredPart]) -> list[ErrorItem]:

@@ -4,8 +4,10 @@ import hashlib
 
 import pytest
 import requests
+from sqlalchemy import func, select
 
 from datameta.db import recorded_statements
+from datameta.models import File
 from tests.factories import (
     PART,
     complete,
@@ -61,6 +63,39 @@ def test_a_batch_of_part_urls_costs_two_statements_however_many_parts(
         urls = part_urls(testapp, owner, file_id, [(n, md5_hex(b"a")) for n in range(1, 101)])
     assert len(urls) == 100
     assert len(one) == len(hundred) == 2
+
+
+def test_the_start_signs_the_first_parts_hashed_before_it(testapp, owner):
+    # One request less per file: a client that hashed its first parts with the part
+    # size the server chooses gets their URLs with the upload.
+    first = [CONTENT[:PART], CONTENT[PART : 2 * PART]]
+    parts = [{"partNumber": n, "md5": md5_hex(part)} for n, part in enumerate(first, 1)]
+    upload = start(testapp, owner, size=len(CONTENT), partSize=PART, parts=parts).json
+    assert set(upload) == UPLOAD_KEYS | {"partUrls"}
+    assert [url["partNumber"] for url in upload["partUrls"]] == [1, 2]
+    for url, part in zip(upload["partUrls"], first, strict=True):
+        sent = requests.put(url["url"], data=part, headers=url["requestHeaders"], timeout=60)
+        assert sent.status_code == 200, sent.text
+    file_id = upload["fileId"]["uuid"]
+    put_part(testapp, owner, file_id, 3, CONTENT[2 * PART :])
+    complete(testapp, owner, file_id, multipartEtag=multipart_etag(CONTENT))
+
+
+def test_parts_hashed_with_another_part_size_get_no_urls_at_the_start(testapp, owner):
+    parts = [{"partNumber": 1, "md5": md5_hex(CONTENT[: 2 * PART])}]
+    upload = start(testapp, owner, size=len(CONTENT), partSize=2 * PART, parts=parts).json
+    assert set(upload) == UPLOAD_KEYS
+    assert upload["partSize"] == PART
+
+
+def test_first_parts_that_are_wrong_refuse_the_start_and_create_nothing(testapp, dbsession, owner):
+    files_before = dbsession.scalar(select(func.count()).select_from(File))
+    wrong = [{"partNumber": 4, "md5": "0" * 32}, {"partNumber": 1, "md5": "nope"}]
+    response = start(testapp, owner, size=len(CONTENT), partSize=PART, parts=wrong, status=400)
+    assert {item["field"] for item in response.json} == {"partNumber", "md5"}
+    response = start(testapp, owner, size=len(CONTENT), parts=wrong[:1], status=400)
+    assert_api_error(response, 400, field="partSize")
+    assert dbsession.scalar(select(func.count()).select_from(File)) == files_before
 
 
 def test_sizes_beyond_5_tib_or_below_one_byte_are_refused(testapp, owner):
