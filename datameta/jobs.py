@@ -1,6 +1,7 @@
 """Background jobs in PostgreSQL (procrastinate): no broker beside the database.
 
-The app only defers jobs, by task name, once its transaction has committed; the
+The app only defers jobs, by task name, in the transaction of the request that
+makes the work (the job is committed with its data, or not at all); the
 worker (``datameta.worker``, the ``datameta-worker`` console script) defines and
 runs the tasks. Any number of workers may run: each job is taken by one.
 """
@@ -42,24 +43,25 @@ def defer(queue_app: procrastinate.App, task: str, *, lock: str | None, **kwargs
         log.info("job %s for %s is queued already", task, lock)
 
 
-def defer_after_commit(request: Request, task: str, *, lock: str | None, **kwargs: Any) -> None:
-    """Defer a job once the request's transaction commits, never for a rolled-back one.
+def defer_with_request(request: Request, task: str, *, lock: str | None, **kwargs: Any) -> None:
+    """Defer a job in the request's own transaction: it exists exactly when the data
+    it works on is committed (none for a rolled-back request, none lost after a
+    commit), and no worker sees it before that data (PostgreSQL's NOTIFY waits for
+    the commit too).
 
-    A job deferred first could run before the data it works on is visible. When
-    the defer itself fails after the commit, the worker's periodic sweep finds the
-    work (files left "verifying") and defers it again.
+    One statement on the request's connection (in a savepoint, so that a job already
+    waiting under the same ``lock`` leaves the request's transaction intact), instead
+    of a connection and a transaction of its own after the commit.
     """
     queue_app: procrastinate.App = request.registry["job_queue"]
-
-    def defer_if_committed(committed: bool) -> None:
-        if not committed:
-            return
-        try:
-            defer(queue_app, task, lock=lock, **kwargs)
-        except Exception:
-            log.exception("could not defer job %s %s", task, kwargs)
-
-    request.tm.get().addAfterCommitHook(defer_if_committed)
+    db = request.dbsession
+    try:
+        with db.begin_nested():
+            queue_app.configure_task(
+                task, queue=VERIFICATION_QUEUE, queueing_lock=lock, connection=db.connection()
+            ).defer(**kwargs)
+    except AlreadyEnqueued:
+        log.info("job %s for %s is queued already", task, lock)
 
 
 def jobs_waiting(engine: Engine) -> dict[str, int]:

@@ -13,7 +13,7 @@ from datameta.api.serialize import (
     multipart_upload_json,
     part_urls_json,
 )
-from datameta.jobs import VERIFY_FILE, defer_after_commit
+from datameta.jobs import VERIFY_FILE, defer_with_request
 from datameta.logic import multipart
 
 
@@ -68,7 +68,7 @@ def complete_upload(request: Request) -> dict[str, Any]:
         parts_etag=body.get("multipartEtag"),
         storage=request.storage,
     )
-    defer_after_commit(request, VERIFY_FILE, lock=str(file.uuid), file_uuid=str(file.uuid))
+    defer_with_request(request, VERIFY_FILE, lock=str(file.uuid), file_uuid=str(file.uuid))
     return file_json(file)
 
 

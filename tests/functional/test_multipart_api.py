@@ -4,8 +4,9 @@ import hashlib
 
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
+from datameta import jobs
 from datameta.db import recorded_statements
 from datameta.models import File
 from tests.factories import (
@@ -114,6 +115,22 @@ def test_an_upload_in_parts_completes_and_waits_for_verification(testapp, owner)
     assert state.json["state"] == "verifying"
     # The upload is over: it can no longer be resumed.
     testapp.get(f"/api/v1/multipart-uploads/{file_id}", headers=api_headers(owner), status=404)
+
+
+def test_the_verification_job_is_queued_in_the_completions_own_transaction(
+    testapp, dbsession, owner
+):
+    # The test's transaction never commits: a job queued after the commit would be missing.
+    file_id = upload_in_parts(testapp, owner, CONTENT)
+    complete(testapp, owner, file_id, multipartEtag=multipart_etag(CONTENT))
+    queued = dbsession.execute(
+        text(
+            "SELECT status FROM procrastinate_jobs"
+            " WHERE task_name = :task AND args->>'file_uuid' = :file"
+        ),
+        {"task": jobs.VERIFY_FILE, "file": file_id},
+    ).all()
+    assert [row.status for row in queued] == ["todo"]
 
 
 def test_the_whole_file_md5_may_be_named_at_the_start_instead(testapp, owner):
