@@ -51,6 +51,7 @@ from botocore.config import Config
 from benchmarks.common import (
     BENCH_INI,
     ROOT,
+    reclaim_storage,
     scratch_database,
     wait_until_up,
     write_distinct_mebibytes,
@@ -362,6 +363,7 @@ def run(args: argparse.Namespace, site: Site) -> None:
                 worker_growth = growth(worker_rss, peak_rss_mib(worker_pid))
                 if not run_number % 2:
                     plain, plain_cpu = boto3_upload(environ, path, args.boto3_checksums)
+                reclaim_storage(environ)  # the disk holds the stored file once at most
                 gib = size_mib / 1024
                 print(
                     f"| {size_mib} MiB | {run_number} | {load_before} "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import time
@@ -9,6 +10,7 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import sqlalchemy as sa
@@ -104,3 +106,35 @@ def write_distinct_mebibytes(path: Path, size_mib: int, block: bytes) -> None:
     with path.open("wb") as out:
         for number in range(size_mib):
             out.write(number.to_bytes(8, "big") + block[8:])
+
+
+def reclaim_storage(environ: dict[str, str], prefix: str = "files/") -> None:
+    """Delete the objects under ``prefix`` and have the stack's SeaweedFS give their
+    space back to the disk.
+
+    SeaweedFS only marks deleted objects; its volumes keep their bytes until vacuumed.
+    A benchmark uploading several GiB per run would otherwise fill the disk. The
+    vacuum goes to the stack's master (its port follows the S3 port, see
+    scripts/stack.sh); elsewhere it is skipped.
+    """
+    import boto3
+    from botocore.config import Config
+
+    endpoint = environ["DATAMETA_STORAGE_S3_ENDPOINT_URL"]
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=environ["DATAMETA_STORAGE_S3_ACCESS_KEY"],
+        aws_secret_access_key=environ["DATAMETA_STORAGE_S3_SECRET_KEY"],
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}),
+    )
+    bucket = environ["DATAMETA_STORAGE_S3_BUCKET"]
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            client.delete_object(Bucket=bucket, Key=item["Key"])
+    s3_url = urlsplit(endpoint)
+    if s3_url.port:
+        master = f"http://{s3_url.hostname}:{s3_url.port + 1}/vol/vacuum?garbageThreshold=0.0001"
+        with contextlib.suppress(requests.RequestException):
+            requests.get(master, timeout=600)
