@@ -10,14 +10,19 @@ off) and runs `datameta-worker`; a 40 MiB file goes first to warm the app up.
 For each size, writes a file of that many MiB (random bytes, on BENCH_TMP or
 /tmp), and --runs times uploads it to the bucket with boto3 (16 MiB parts, 4 in
 flight; by default with botocore's default checksums, a CRC32 of each part) and
-with `datameta upload` (4 parts in flight, each part's MD5 signed into its URL,
-the whole-file MD5 computed on the way), one right after the other (the command
+with `datameta upload` (4 parts in flight, each part's MD5 signed into its URL, the
+completion naming the parts' multipart ETag: one MD5 of each byte; the worker
+computes the whole file's), one right after the other (the command
 line first in every other run), then waits for the worker to verify it. Reports
 both throughputs, the app's CPU time per GiB (every thread of every process of
 the server, from /proc/PID/task/TID/schedstat, to the nanosecond), the app's
 requests during the upload by route (from its access log), the growth of the
 app's and the worker's peak resident memory (VmHWM) during that file, the
-command line's peak resident memory, and the worker's verification.
+command line's peak resident memory (and CPU time, its start included: about
+0.3 s; boto3's is counted from its upload's start, its import and client
+excluded), and the worker's verification. After each upload the stored objects
+are deleted and SeaweedFS's volumes vacuumed (`common.reclaim_storage`): the disk
+then holds the file and one stored copy at most, 2 x its size.
 
 With --profile, the app is served by waitress inside this process instead, each
 request under cProfile, and the functions that took the most CPU time over all
@@ -139,6 +144,7 @@ def boto3_upload(environ: dict[str, str], path: Path, checksums: str) -> tuple[f
     client.upload_file(str(path), bucket, f"bench/{path.name}", Config=config)
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     client.delete_object(Bucket=bucket, Key=f"bench/{path.name}")
+    reclaim_storage(environ, "bench/")
     return elapsed, cpu
 
 
