@@ -148,10 +148,12 @@ def boto3_upload(environ: dict[str, str], path: Path, checksums: str) -> tuple[f
     return elapsed, cpu
 
 
-def cli_upload(environ: dict[str, str], path: Path, state: Path) -> tuple[float, float, float, str]:
+def cli_upload(
+    environ: dict[str, str], path: Path, state: Path, executable: Path = BIN / "datameta"
+) -> tuple[float, float, float, str]:
     """Seconds, the command line's CPU seconds and peak RSS in MiB, and its output line."""
     start = time.perf_counter()
-    command = [str(BIN / "datameta"), "upload", "-q", "--state", str(state), str(path)]
+    command = [str(executable), "upload", "-q", "--state", str(state), str(path)]
     process = subprocess.Popen(command, env=environ, stdout=subprocess.PIPE, text=True)  # noqa: S603
     assert process.stdout is not None
     output = process.stdout.read()
@@ -310,6 +312,12 @@ def main() -> None:
         help="boto3's request_checksum_calculation: when_supported (its default, a CRC32 "
         "of each part) or when_required (none)",
     )
+    parser.add_argument(
+        "--other-cli",
+        metavar="PATH",
+        help="another `datameta` executable (e.g. an older checkout's .venv/bin/datameta) "
+        "measured in the same runs, on the same server",
+    )
     args = parser.parse_args()
     site = Site(args.port, profile=args.profile)
     try:
@@ -321,19 +329,34 @@ def main() -> None:
         site.profiled.stats.sort_stats("tottime").print_stats(25)
 
 
+def measure_cli(
+    site: Site, executable: Path, path: Path, state: Path, size_mib: int
+) -> dict[str, Any]:
+    """One upload by a command line, with the app's and the worker's share of it."""
+    app_pid, worker_pid = site.app_pid, site.worker.pid
+    app_cpu = site.app_cpu()
+    app_rss = peak_rss_mib(app_pid) if app_pid else {}
+    worker_cpu, worker_rss = cpu_seconds(worker_pid), peak_rss_mib(worker_pid)
+    log_at = site.log_position()
+    seconds, cli_cpu, cli_rss, output = cli_upload(site.environ, path, state, executable)
+    figures: dict[str, Any] = {"seconds": seconds, "cpu": cli_cpu, "rss": cli_rss}
+    figures["app_cpu"] = site.app_cpu() - app_cpu
+    figures["app_growth"] = growth(app_rss, peak_rss_mib(app_pid)) if app_pid else float("nan")
+    figures["requests"] = site.requests_since(log_at)
+    figures["verified"] = wait_verified(site.url, site.token, output.split("\t")[1])
+    figures["worker_cpu"] = cpu_seconds(worker_pid) - worker_cpu
+    figures["worker_growth"] = growth(worker_rss, peak_rss_mib(worker_pid))
+    return figures
+
+
 def run(args: argparse.Namespace, site: Site) -> None:
-    environ, url, token, app_pid, worker_pid = (
-        site.environ,
-        site.url,
-        site.token,
-        site.app_pid,
-        site.worker.pid,
-    )
+    environ, url, token = site.environ, site.url, site.token
     print(
         f"boto3: upload_file, 16 MiB parts, 4 in flight, checksums {args.boto3_checksums}\n"
-        "| file | run | load before | boto3 | datameta upload | ratio | client CPU per GiB "
-        "(boto3 / datameta) | app CPU | app CPU per GiB | app requests | app peak RSS growth "
-        "| datameta peak RSS | verification | worker CPU per GiB | worker peak RSS growth |\n"
+        "| file | run, command line | load before | boto3 | command line | ratio "
+        "| client CPU per GiB (boto3 / datameta) | app CPU | app CPU per GiB | app requests "
+        "| app peak RSS growth | datameta peak RSS | verification | worker CPU per GiB "
+        "| worker peak RSS growth |\n"
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     )
     block = os.urandom(MiB)
@@ -349,38 +372,37 @@ def run(args: argparse.Namespace, site: Site) -> None:
             write_distinct_mebibytes(path, size_mib, block)
             for run_number in range(1, args.runs + 1):
                 load_before = load()
-                # Every other run the command line goes first: load that changes during
-                # a run then favours neither.
+                # Every other run boto3 goes last and the command lines swap places:
+                # load that changes during a run then favours none of them.
+                clis = [("datameta upload", BIN / "datameta")]
+                if args.other_cli:
+                    clis.append((f"other: {args.other_cli}", Path(args.other_cli)))
+                if not run_number % 2:
+                    clis.reverse()
                 if run_number % 2:
                     plain, plain_cpu = boto3_upload(environ, path, args.boto3_checksums)
-                app_cpu = site.app_cpu()
-                app_rss = peak_rss_mib(app_pid) if app_pid else {}
-                worker_cpu, worker_rss = cpu_seconds(worker_pid), peak_rss_mib(worker_pid)
-                log_at = site.log_position()
-                ours, cli_cpu, cli_rss, output = cli_upload(
-                    environ, path, Path(folder) / f"state-{run_number}.json"
-                )
-                app_cpu = site.app_cpu() - app_cpu
-                app_growth = growth(app_rss, peak_rss_mib(app_pid)) if app_pid else float("nan")
-                app_requests = site.requests_since(log_at)
-                site_id = output.split("\t")[1]
-                verified = wait_verified(url, token, site_id)
-                worker_cpu = cpu_seconds(worker_pid) - worker_cpu
-                worker_growth = growth(worker_rss, peak_rss_mib(worker_pid))
+                rows = []
+                for name, executable in clis:
+                    state = Path(folder) / f"state-{run_number}-{len(rows)}.json"
+                    rows.append((name, measure_cli(site, executable, path, state, size_mib)))
+                    reclaim_storage(environ)  # the disk holds the stored file once at most
                 if not run_number % 2:
                     plain, plain_cpu = boto3_upload(environ, path, args.boto3_checksums)
-                reclaim_storage(environ)  # the disk holds the stored file once at most
                 gib = size_mib / 1024
-                print(
-                    f"| {size_mib} MiB | {run_number} | {load_before} "
-                    f"| {size_mib / plain:.0f} MiB/s | {size_mib / ours:.0f} MiB/s "
-                    f"| {plain / ours:.0%} "
-                    f"| {plain_cpu / gib:.2f} s / {cli_cpu / gib:.2f} s | {app_cpu:.3f} s "
-                    f"| {app_cpu / gib:.3f} s | {app_requests} | {app_growth:+.1f} MiB "
-                    f"| {cli_rss:.0f} MiB | {verified:.1f} s | {worker_cpu / gib:.2f} s "
-                    f"| {worker_growth:+.1f} MiB |",
-                    flush=True,
-                )
+                for name, figures in sorted(rows):
+                    ours, cli_cpu = figures["seconds"], figures["cpu"]
+                    print(
+                        f"| {size_mib} MiB | {run_number} {name} | {load_before} "
+                        f"| {size_mib / plain:.0f} MiB/s | {size_mib / ours:.0f} MiB/s "
+                        f"| {plain / ours:.0%} "
+                        f"| {plain_cpu / gib:.2f} s / {cli_cpu / gib:.2f} s "
+                        f"| {figures['app_cpu']:.3f} s | {figures['app_cpu'] / gib:.3f} s "
+                        f"| {figures['requests']} | {figures['app_growth']:+.1f} MiB "
+                        f"| {figures['rss']:.0f} MiB | {figures['verified']:.1f} s "
+                        f"| {figures['worker_cpu'] / gib:.2f} s "
+                        f"| {figures['worker_growth']:+.1f} MiB |",
+                        flush=True,
+                    )
     print(f"load average after: {load()}")
 
 
