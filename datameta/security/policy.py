@@ -9,14 +9,16 @@ change bumps ``User.session_generation``).
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from pyramid.config import Configurator
 from pyramid.request import Request
 from pyramid.security import NO_PERMISSION_REQUIRED, Allowed, Denied
-from sqlalchemy import bindparam, select
+from sqlalchemy import Engine, Table, bindparam, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from datameta.models import ApiKey, User
 from datameta.security.tokens import hash_token
@@ -64,8 +66,49 @@ def user_for_api_key(request: Request, token: str) -> User | None:
     if not user.enabled:
         return None
     if user.last_api_use is None or now - user.last_api_use >= API_USE_PRECISION:
-        user.last_api_use = now
+        note_api_use(request, user, now)
     return user
+
+
+log = logging.getLogger(__name__)
+
+_users = cast(Table, User.__table__)
+# Written only where it is stale: of many first requests at once, one writes, the rest
+# find it fresh (READ COMMITTED re-checks the condition after waiting for the row).
+_NOTE_API_USE = (
+    update(_users)
+    .where(
+        _users.c.id == bindparam("user_id"),
+        or_(_users.c.last_api_use.is_(None), _users.c.last_api_use < bindparam("stale_before")),
+    )
+    .values(last_api_use=bindparam("used_at"))
+)
+
+
+def note_api_use(request: Request, user: User, now: datetime) -> None:
+    """Note that ``user`` used the API ``now``, in a transaction of its own after the request.
+
+    Not in the request's SERIALIZABLE transaction: there, concurrent first requests of
+    one user (a script's threads sharing a key) lost races over the user's row and
+    could answer 409. Afterwards, on a connection of its own, the write cannot make a
+    request fail; if it fails itself, the next request notes the use. Where the request
+    runs in a transaction handed in from outside the app (tests), it is written there.
+    """
+    if request.environ.get("app.dbsession") is not None:
+        user.last_api_use = now
+        return
+    engine = request.registry["dbengine"]
+    user_id = user.id
+    request.add_finished_callback(lambda _request: _write_api_use(engine, user_id, now))
+
+
+def _write_api_use(engine: Engine, user_id: int, now: datetime) -> None:
+    parameters = {"user_id": user_id, "used_at": now, "stale_before": now - API_USE_PRECISION}
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(_NOTE_API_USE, parameters)
+    except SQLAlchemyError:
+        log.warning("could not note the API use of user %s", user_id, exc_info=True)
 
 
 def user_for_session(request: Request) -> User | None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from datameta import make_app
+from datameta.models import User
+from tests.conftest import TEST_INI
 from tests.factories import DEFAULT_PASSWORD, make_api_key, make_group, make_user
-from tests.helpers import api_headers, assert_api_error, csrf_token, login
+from tests.helpers import api_headers, assert_api_error, committing_client, csrf_token, login
 
 USER_RESPONSE_KEYS = {"id", "name", "groupId", "groupAdmin", "siteAdmin", "siteRead", "email"}
 
@@ -536,6 +540,36 @@ def test_the_last_api_use_is_written_at_most_every_few_minutes(testapp, site):
     site.member.last_api_use = a_minute_ago
     testapp.get("/api/v1/rpc/whoami", headers=site.headers(site.member))
     assert site.member.last_api_use == a_minute_ago
+
+
+def test_concurrent_first_requests_of_one_user_all_succeed(app, committed_db):
+    # A script's threads sharing one key, all starting at once: noting the user's API
+    # use must not make any of them lose a race over the user's row (409), even with
+    # no replay of a lost race to hide it.
+    user = make_user(committed_db)
+    key = make_api_key(committed_db, user)
+    committed_db.commit()
+    unreplayed = make_app({**TEST_INI, "retry.attempts": "1"}, dbengine=app.registry["dbengine"])
+    count = 8
+    barrier = threading.Barrier(count)
+    statuses: list[int] = []
+    before = datetime.now(UTC)
+
+    def first_request() -> None:
+        client = committing_client(unreplayed)
+        barrier.wait()
+        response = client.get("/api/v1/rpc/whoami", headers=api_headers(key), expect_errors=True)
+        statuses.append(response.status_int)
+
+    threads = [threading.Thread(target=first_request) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert statuses == [200] * count
+    committed_db.expire_all()
+    noted = committed_db.get(User, user.id).last_api_use
+    assert noted is not None and noted >= before
 
 
 def test_a_login_on_the_pages_is_the_last_login(testapp, site):
