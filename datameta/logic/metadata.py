@@ -13,6 +13,7 @@ from datameta.linting import Column, InvalidPattern, compile_pattern, datetime_f
 from datameta.linting.submission import stored_value_problem
 from datameta.logic.ids import get_by_id
 from datameta.models import MetaDataSet, MetadataVersion, MetaDatum, MetaDatumRecord, Service, User
+from datameta.models.metadata import DEFINITIONS_VERSION_KEY
 from datameta.security import authz
 
 MAX_NAME_LENGTH = 200
@@ -92,12 +93,16 @@ def definitions(db: Session) -> Definitions:
     """The definitions as this transaction sees them, read once per process and version.
 
     One cheap query per session checks the version (a trigger bumps it with every change
-    to the definitions, in the changing transaction); only a new version loads them again.
+    to the definitions, in the changing transaction), unless the transaction read it
+    already along with the caller's key; only a new version loads them again.
     """
     cached = db.info.get(_SESSION_KEY)
     if cached is not None:
         return cached
-    version = db.scalar(select(MetadataVersion.version))
+    if DEFINITIONS_VERSION_KEY in db.info:
+        version = db.info[DEFINITIONS_VERSION_KEY]
+    else:
+        version = db.scalar(select(MetadataVersion.version))
     database = db.get_bind().engine.url.render_as_string()
     known = _loaded.get(database)
     if known is None or version is None or known.version != version:
@@ -117,19 +122,19 @@ def definitions(db: Session) -> Definitions:
 def forget_definitions(db: Session) -> None:
     """This session changed the definitions: read them again when next asked."""
     db.info.pop(_SESSION_KEY, None)
+    db.info.pop(DEFINITIONS_VERSION_KEY, None)
 
 
 # A session's definitions hold for one transaction, and only until it changes them.
 @event.listens_for(Session, "after_transaction_end")
 def _transaction_ended(db: Session, transaction: SessionTransaction) -> None:
-    db.info.pop(_SESSION_KEY, None)
+    forget_definitions(db)
 
 
 @event.listens_for(Session, "after_flush")
 def _flushed(db: Session, flush: UOWTransaction) -> None:
-    if _SESSION_KEY in db.info and any(
-        isinstance(entity, MetaDatum) for entity in (*db.new, *db.dirty, *db.deleted)
-    ):
+    known = _SESSION_KEY in db.info or DEFINITIONS_VERSION_KEY in db.info
+    if known and any(isinstance(entity, MetaDatum) for entity in (*db.new, *db.dirty, *db.deleted)):
         forget_definitions(db)
 
 

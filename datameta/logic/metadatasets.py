@@ -59,6 +59,12 @@ from datameta.models import (
     User,
     allocate_site_ids,
 )
+from datameta.models.siteids import (
+    checked_site_id,
+    next_number_sql,
+    site_id_parameters,
+    site_id_sql,
+)
 from datameta.security import authz
 
 DEFAULT_PAGE_SIZE = 100
@@ -88,7 +94,7 @@ def stage_records(
     Every record is checked first; any problem raises ValidationFailed naming the
     record's position (``field`` is ``"<index>.<column>"`` when more than one).
     """
-    return [view.metadataset for view in stage_record_views(db, actor, records)]
+    return [_attached(db, view.metadataset) for view in stage_record_views(db, actor, records)]
 
 
 def stage_record_views(
@@ -112,7 +118,7 @@ def stage_record_views(
     staged = insert_checked(db, actor, definitions, [result.values for result in results])
     return [
         MetadatasetView(
-            _persistent(db, actor, ref),
+            _staged_set(actor, ref),
             values={d.id: result.values[d.name] for d in definitions},
             owner=actor,
         )
@@ -130,12 +136,10 @@ class StagedRef:
     created: datetime
 
 
-def _persistent(db: Session, actor: User, ref: StagedRef) -> MetaDataSet:
-    """The ORM object of a set just inserted, known completely, so loading it needs no query.
-
-    A query would, under SERIALIZABLE, make concurrent stagings look like conflicts.
-    """
-    metadataset = MetaDataSet(
+def _staged_set(actor: User, ref: StagedRef) -> MetaDataSet:
+    """The ORM object of a set just inserted, known completely, outside any session: its
+    JSON needs nothing more, and the commit has nothing of it to flush."""
+    return MetaDataSet(
         id=ref.id,
         uuid=ref.uuid,
         site_id=ref.site_id,
@@ -144,6 +148,13 @@ def _persistent(db: Session, actor: User, ref: StagedRef) -> MetaDataSet:
         submission_id=None,
         created=ref.created,
     )
+
+
+def _attached(db: Session, metadataset: MetaDataSet) -> MetaDataSet:
+    """``metadataset`` (from ``_staged_set``) in ``db``, as if loaded, without a query.
+
+    A query would, under SERIALIZABLE, make concurrent stagings look like conflicts.
+    """
     make_transient_to_detached(metadataset)
     db.add(metadataset)
     return metadataset
@@ -162,10 +173,6 @@ def insert_checked(
     if not records:
         return []
     now = datetime.now(UTC)
-    refs = [
-        StagedRef(0, uuid.uuid4(), site_id, now)
-        for site_id in allocate_site_ids(db, "metadatasets", len(records))
-    ]
     # Empty values need no row: a missing record reads as null.
     values = [
         (index, definition.id, value)
@@ -174,10 +181,13 @@ def insert_checked(
         if (value := record[definition.name]) is not None
     ]
     if len(values) < COPY_THRESHOLD:
-        ids = _insert_sets_with_values(db, actor, refs, values)
-    else:
-        ids = _insert_sets(db, actor, refs)
-        insert_values(db, [(ids[index], column, value) for index, column, value in values])
+        return _insert_sets_with_values(db, actor, [uuid.uuid4() for _ in records], now, values)
+    refs = [
+        StagedRef(0, uuid.uuid4(), site_id, now)
+        for site_id in allocate_site_ids(db, "metadatasets", len(records))
+    ]
+    ids = _insert_sets(db, actor, refs)
+    insert_values(db, [(ids[index], column, value) for index, column, value in values])
     return [replace(ref, id=new_id) for ref, new_id in zip(refs, ids, strict=True)]
 
 
@@ -201,15 +211,20 @@ def _insert_sets(db: Session, actor: User, refs: Sequence[StagedRef]) -> list[in
     )
 
 
-# The sets and their values in one round trip: the values find their set by its
-# position among the new sets. A data-modifying WITH runs whether or not it is read.
+# The sets, their site ids and their values in one round trip: the values find their set
+# by its uuid. A data-modifying WITH runs whether or not it is read; a WITH that calls a
+# volatile function (nextval) is evaluated once per row, never inlined. Only constants
+# of the code are formatted into the SQL; every value is a bound parameter.
 _INSERT_SETS_WITH_VALUES = text(
-    """
-    WITH new_sets AS (
+    f"""
+    WITH numbered AS (
+        SELECT new.uuid, {next_number_sql("metadatasets")} AS number
+        FROM unnest(CAST(:uuids AS uuid[])) AS new(uuid)
+    ), new_sets AS (
         INSERT INTO metadatasets (uuid, site_id, user_id, group_id, created)
-        SELECT new.uuid, new.site_id, :user_id, :group_id, :created
-        FROM unnest(CAST(:uuids AS uuid[]), CAST(:site_ids AS text[])) AS new(uuid, site_id)
-        RETURNING id, uuid
+        SELECT numbered.uuid, {site_id_sql("numbered.number")}, :user_id, :group_id, :created
+        FROM numbered
+        RETURNING id, uuid, site_id
     ), new_values AS (
         INSERT INTO metadatumrecords (metadataset_id, metadatum_id, value)
         SELECT new_sets.id, new.metadatum_id, new.value
@@ -219,35 +234,47 @@ _INSERT_SETS_WITH_VALUES = text(
         ) AS new(set_uuid, metadatum_id, value)
         JOIN new_sets ON new_sets.uuid = new.set_uuid
     )
-    SELECT id, uuid FROM new_sets
-    """
+    SELECT id, uuid, site_id FROM new_sets
+    """  # noqa: S608
 )
 
 
 def _insert_sets_with_values(
-    db: Session, actor: User, refs: Sequence[StagedRef], values: Sequence[tuple[int, int, str]]
-) -> list[int]:
-    """Insert the sets and their values (by the set's index in ``refs``) in one statement."""
-    uuids = [str(ref.uuid) for ref in refs]
-    ids = {
-        str(set_uuid): set_id
-        for set_id, set_uuid in db.execute(
-            _INSERT_SETS_WITH_VALUES,
-            {
-                "user_id": actor.id,
-                "group_id": actor.group_id,
-                "created": refs[0].created,
-                "uuids": uuids,
-                "site_ids": [ref.site_id for ref in refs],
-                "value_sets": [uuids[index] for index, _, _ in values],
-                "metadatum_ids": [column for _, column, _ in values],
-                "values": [value for _, _, value in values],
-            },
-        )
-    }
+    db: Session,
+    actor: User,
+    uuids: Sequence[uuid.UUID],
+    created: datetime,
+    values: Sequence[tuple[int, int, str]],
+) -> list[StagedRef]:
+    """Insert the sets and their values (by the set's index in ``uuids``) in one statement.
+
+    Run on the session's connection as a Core statement: the ORM has nothing to add to
+    plain SQL but its own cost.
+    """
+    texts = [str(set_uuid) for set_uuid in uuids]
+    rows = db.connection().execute(
+        _INSERT_SETS_WITH_VALUES,
+        {
+            "user_id": actor.id,
+            "group_id": actor.group_id,
+            "created": created,
+            "uuids": texts,
+            "value_sets": [texts[index] for index, _, _ in values],
+            "metadatum_ids": [column for _, column, _ in values],
+            "values": [value for _, _, value in values],
+            **site_id_parameters(db, "metadatasets"),
+        },
+    )
+    inserted = {str(set_uuid): (set_id, site_id) for set_id, set_uuid, site_id in rows}
     # A write in plain SQL: the request's transaction must know it has one to commit.
     note_written(db)
-    return [ids[set_uuid] for set_uuid in uuids]
+    refs = []
+    for set_uuid, text_uuid in zip(uuids, texts, strict=True):
+        set_id, site_id = inserted[text_uuid]
+        refs.append(
+            StagedRef(set_id, set_uuid, checked_site_id(db, "metadatasets", site_id), created)
+        )
+    return refs
 
 
 COPY_THRESHOLD = 1000

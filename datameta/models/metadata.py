@@ -14,7 +14,7 @@ from sqlalchemy import (
     UniqueConstraint,
     true,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from .accounts import User
 from .base import Base, HasSiteId, HasUuid, created_column
@@ -54,6 +54,17 @@ class MetadataVersion(Base):
     version: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (CheckConstraint("id", name="one_row"),)
+
+
+# Where a session keeps the version of the definitions that its transaction sees, when a
+# statement read it along with something else (the caller's API key): reading the
+# definitions then needs no statement of its own (see ``logic.metadata.definitions``).
+DEFINITIONS_VERSION_KEY = "datameta.definitions_version"
+
+
+def note_definitions_version(session: Session, version: int | None) -> None:
+    """The definitions' version as ``session``'s transaction sees it, read in passing."""
+    session.info[DEFINITIONS_VERSION_KEY] = version
 
 
 class MetaDatum(HasUuid, Base):

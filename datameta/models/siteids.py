@@ -59,6 +59,32 @@ def allocate_site_ids(session: Session, entity: str, count: int) -> list[str]:
     return [format_site_id(site_format, number) for number in numbers]
 
 
+def checked_site_id(session: Session, entity: str, site_id: str) -> str:
+    """``site_id`` as SQL formatted it from a fresh number (see ``site_id_sql``), refused
+    with ``SiteIdSpaceExhausted`` when the number outgrew the configured digits."""
+    site_format = site_id_formats(session)[entity]
+    if len(site_id) != len(site_format.prefix) + site_format.digits:
+        format_site_id(site_format, int(site_id[len(site_format.prefix) :]))
+    return site_id
+
+
+def next_number_sql(entity: str) -> str:
+    """SQL drawing the next number of ``entity``'s site ids, as text."""
+    return f"nextval('{SEQUENCES[entity].name}')::text"
+
+
+def site_id_sql(number: str) -> str:
+    """SQL formatting the drawn ``number`` (SQL text, evaluated twice: a column, not a call)
+    as a site id, from the parameters of ``site_id_parameters``; a number longer than the
+    digits is kept whole (``lpad`` would cut it), for ``checked_site_id`` to refuse."""
+    return f"(:site_id_prefix || repeat('0', :site_id_digits - length({number})) || {number})"
+
+
+def site_id_parameters(session: Session, entity: str) -> dict[str, object]:
+    site_format = site_id_formats(session)[entity]
+    return {"site_id_prefix": site_format.prefix, "site_id_digits": site_format.digits}
+
+
 def _assign_site_ids(session: Session, _flush_context: object, _instances: object) -> None:
     pending: dict[str, list[HasSiteId]] = {}
     for obj in session.new:

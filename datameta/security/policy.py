@@ -20,7 +20,9 @@ from pyramid.security import NO_PERMISSION_REQUIRED, Allowed, Denied
 from sqlalchemy import Engine, Table, bindparam, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from datameta.models import ApiKey, User
+from datameta.db import ISOLATION_LEVEL_KEY
+from datameta.models import ApiKey, MetadataVersion, User
+from datameta.models.metadata import note_definitions_version
 from datameta.security.tokens import hash_token
 from datameta.telemetry.logs import note_user
 
@@ -45,9 +47,11 @@ def bearer_token(request: Request) -> str | None:
     return str(authorization.params or "").strip()
 
 
-# The key and its user in one round trip; built once (SQLAlchemy caches its compiled form).
+# The key and its user in one round trip, and in passing the version of the metadata
+# definitions, which most API calls need next; built once (SQLAlchemy caches its
+# compiled form).
 _KEY_AND_USER = (
-    select(ApiKey.expires, User)
+    select(ApiKey.expires, User, select(MetadataVersion.version).scalar_subquery())
     .join(User, User.id == ApiKey.user_id)
     .where(ApiKey.token_hash == bindparam("token_hash"))
 )
@@ -60,7 +64,11 @@ def user_for_api_key(request: Request, token: str) -> User | None:
     ).one_or_none()
     if found is None:
         return None
-    expires, user = found
+    expires, user, definitions_version = found
+    # The transaction's snapshot holds for all its statements, unless a route asked for a
+    # lower isolation level: then the definitions read their version when they are read.
+    if ISOLATION_LEVEL_KEY not in request.environ:
+        note_definitions_version(request.dbsession, definitions_version)
     if expires is not None and expires <= now:
         return None
     if not user.enabled:

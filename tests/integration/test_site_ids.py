@@ -3,9 +3,19 @@
 import re
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
+from datameta.config import SiteIdFormat
 from datameta.models import Group, Submission, User, allocate_site_ids
+from datameta.models.siteids import (
+    SITE_ID_FORMATS_KEY,
+    SiteIdSpaceExhausted,
+    checked_site_id,
+    format_site_id,
+    site_id_sql,
+)
 
 
 def test_a_new_group_gets_a_site_id_with_the_configured_prefix(dbsession):
@@ -57,3 +67,33 @@ def test_site_ids_are_unique_under_concurrent_inserts(app, dbengine):
             group_id = db.scalar(sa.select(Group.id).where(Group.name == group_name))
             db.execute(sa.delete(Submission).where(Submission.group_id == group_id))
             db.execute(sa.delete(Group).where(Group.id == group_id))
+
+
+def formatted_in_sql(dbsession, number: int, site_format: SiteIdFormat) -> str:
+    """The site id PostgreSQL formats from ``number`` as staging's insert does."""
+    return dbsession.scalar(
+        sa.text(f"SELECT {site_id_sql('CAST(:number AS text)')}"),
+        {
+            "number": number,
+            "site_id_prefix": site_format.prefix,
+            "site_id_digits": site_format.digits,
+        },
+    )
+
+
+def test_site_ids_drawn_in_sql_are_formatted_as_in_python(dbsession):
+    site_format = SiteIdFormat("P-", 3)
+    for number in (1, 7, 42, 999):
+        assert formatted_in_sql(dbsession, number, site_format) == format_site_id(
+            site_format, number
+        )
+
+
+def test_a_site_id_number_too_long_for_its_digits_is_refused_not_cut(dbsession):
+    site_format = SiteIdFormat("P-", 3)
+    session = Session(info={SITE_ID_FORMATS_KEY: {"metadatasets": site_format}})
+    site_id = formatted_in_sql(dbsession, 12345, site_format)
+    assert site_id == "P-12345"
+    with pytest.raises(SiteIdSpaceExhausted):
+        checked_site_id(session, "metadatasets", site_id)
+    assert checked_site_id(session, "metadatasets", "P-999") == "P-999"
