@@ -25,6 +25,7 @@ def configure(
     from pyramid.config import Configurator
 
     from datameta.config import SETTINGS_KEY, parse_settings, request_settings
+    from datameta.routes import install_routes_mapper
 
     settings = parse_settings(ini, environ)
     config = Configurator(settings=dict(ini))
@@ -32,6 +33,8 @@ def configure(
     # The settings are reached as `request.settings` everywhere a request is at hand.
     config.add_request_method(request_settings, "settings", reify=True)
     config.registry.update(services)
+    # Routes are matched by their literal start first (before any route is added).
+    install_routes_mapper(config)
     # A request id, one JSON access line and Prometheus counts for every request.
     config.include(".telemetry")
     # Who is calling (API key or session), secure by default, CSRF checks.

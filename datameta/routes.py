@@ -1,13 +1,83 @@
-"""Every route of the app, in one place."""
+"""Every route of the app, in one place, and the mapper that finds a path's route."""
 
+import re
 from pathlib import Path
+from typing import Any
 
 from pyramid.config import Configurator
+from pyramid.exceptions import URLDecodeError
+from pyramid.interfaces import IRoutesMapper
 from pyramid.security import NO_PERMISSION_REQUIRED
+from pyramid.urldispatch import Route, RoutesMapper
 
 API = "/api/v1"
 # Our own CSS and scripts, and the libraries scripts/install.sh copies from npm.
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+
+
+# Where a route pattern's first variable part may begin (cutting earlier only costs a
+# regular expression match more, never a wrong answer).
+_VARIABLE_START = re.compile(r"[{*:]")
+
+
+def static_prefix(pattern: str) -> str:
+    """The literal start of ``pattern``: every path the route matches begins with it."""
+    pattern = pattern if pattern.startswith("/") else f"/{pattern}"
+    found = _VARIABLE_START.search(pattern)
+    return pattern if found is None else pattern[: found.start()]
+
+
+class PrefixRoutesMapper(RoutesMapper):
+    """Pyramid's mapper, trying only the routes whose literal start the path has.
+
+    The same routes in the same order answer as before; a path under /api/v1 no longer
+    runs the regular expression of every page route first (each request matched about
+    45 routes, twice: here and in the tween that checks incoming text).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.prefixes: dict[str, str] = {}
+
+    def connect(self, name: str, pattern: str, *args: Any, **kwargs: Any) -> Route:
+        route = super().connect(name, pattern, *args, **kwargs)
+        self.prefixes[name] = static_prefix(pattern)
+        return route
+
+    def matching(self, path: str) -> tuple[Route | None, dict[str, Any]]:
+        """The first route whose pattern ``path`` matches, and its parameters (predicates
+        not asked)."""
+        for route in self.routelist:
+            if path.startswith(self.prefixes[route.name]):
+                match = route.match(path)
+                if match is not None:
+                    return route, match
+        return None, {}
+
+    def __call__(self, request: Any) -> dict[str, Any]:
+        try:
+            path = request.path_info or "/"
+        except KeyError:
+            path = "/"
+        except UnicodeDecodeError as error:
+            raise URLDecodeError(
+                error.encoding, error.object, error.start, error.end, error.reason
+            ) from error
+        for route in self.routelist:
+            if not path.startswith(self.prefixes[route.name]):
+                continue
+            match = route.match(path)
+            if match is not None:
+                info = {"match": match, "route": route}
+                if route.predicates and not all(p(info, request) for p in route.predicates):
+                    continue
+                return info
+        return {"route": None, "match": None}
+
+
+def install_routes_mapper(config: Configurator) -> None:
+    """Use ``PrefixRoutesMapper``; before the first route is added."""
+    config.registry.registerUtility(PrefixRoutesMapper(), IRoutesMapper)
 
 
 def includeme(config: Configurator) -> None:

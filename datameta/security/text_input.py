@@ -20,6 +20,7 @@ from pyramid.response import Response
 from pyramid.tweens import EXCVIEW
 
 from datameta.errors import ErrorItem, ValidationFailed
+from datameta.routes import PrefixRoutesMapper
 from datameta.security.text import (
     decode_lenient,
     field_name,
@@ -48,11 +49,10 @@ def _wsgi_text(value: str) -> str:
 def _matching_route(registry: Registry, path: str) -> tuple[str | None, dict[str, str]]:
     """The route ``path`` falls on, and its parameters (even where they are unstorable)."""
     mapper = registry.queryUtility(IRoutesMapper)
-    for route in mapper.get_routes() if mapper is not None else []:
-        match = route.match(path)
-        if match is not None:
-            return route.name, match
-    return None, {}
+    if not isinstance(mapper, PrefixRoutesMapper):
+        return None, {}
+    route, params = mapper.matching(path)
+    return (None if route is None else route.name), params
 
 
 def _form_decoded(raw: bytes) -> str:
@@ -77,6 +77,10 @@ def _pairs_problems(raw: bytes) -> Iterator[ErrorItem]:
 def _json_problems(raw: bytes) -> Iterator[ErrorItem]:
     """JSON bodies: the field is the dotted path to the bad string (or key)."""
     text = decode_lenient(raw)
+    if "\\u" not in text and not is_unstorable(text):
+        # Such a character reaches a decoded string only as itself or as a \u escape:
+        # without either, no string of the document holds one, whatever it is.
+        return
     try:
         document = json.loads(text)
     except ValueError:
