@@ -50,8 +50,9 @@ def test_upload_and_confirm_records_the_size(testapp, owner):
 
 
 def test_announcing_and_confirming_run_few_statements(testapp, dbengine, dbsession, owner):
-    # Who calls (key and user in one query); announcing: a site id and the insert;
-    # confirming: the file with its submission (none yet) in one query, the update.
+    # Who calls (key and user in one query); announcing: the insert, which draws the
+    # site id itself; confirming: the file with its submission (none yet) in one query,
+    # the update.
     _, key = owner
     # The user's first API use of a while is noted once, here, not in what is counted.
     testapp.get("/api/v1/rpc/whoami", headers=api_headers(key))
@@ -63,7 +64,7 @@ def test_announcing_and_confirming_run_few_statements(testapp, dbengine, dbsessi
     ).raise_for_status()
     with recorded_statements(dbengine) as confirming:
         confirm_upload(testapp, key, announced["id"]["site"])
-    assert len(announcing) == 3
+    assert len(announcing) == 2
     assert len(confirming) == 3
 
 
@@ -206,3 +207,33 @@ def test_a_failed_upload_can_be_retried_with_a_fresh_url(testapp, owner):
     assert response.status_code == 200
     confirmed = confirm_upload(testapp, key, site_id).json
     assert (confirmed["contentUploaded"], confirmed["filesize"]) == (True, len(CONTENT))
+
+
+def test_a_staged_file_is_renamed_and_its_checksum_announced_anew_before_confirming(
+    testapp, dbsession, owner, app
+):
+    _, key = owner
+    announced = announce(testapp, key, checksum="0" * 32).json
+    site_id = announced["id"]["site"]
+    renamed = testapp.put_json(
+        f"/api/v1/files/{site_id}",
+        {"name": "renamed.fq", "checksum": MD5.upper()},
+        headers=api_headers(key),
+    ).json
+    assert (renamed["name"], renamed["checksum"], renamed["contentUploaded"]) == (
+        "renamed.fq",
+        MD5,
+        False,
+    )
+    read = testapp.get(f"/api/v1/files/{site_id}", headers=api_headers(key)).json
+    assert (read["name"], read["checksum"]) == ("renamed.fq", MD5)
+    file = dbsession.scalar(sa.select(File).where(File.site_id == site_id))
+    app.registry["storage"].upload_stream(file.storage_key, io.BytesIO(CONTENT))
+    confirmed = confirm_upload(testapp, key, site_id).json
+    assert (confirmed["contentUploaded"], confirmed["filesize"]) == (True, len(CONTENT))
+    read = testapp.get(f"/api/v1/files/{site_id}", headers=api_headers(key)).json
+    assert (read["name"], read["contentUploaded"], read["filesize"]) == (
+        "renamed.fq",
+        True,
+        len(CONTENT),
+    )
