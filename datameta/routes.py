@@ -27,6 +27,10 @@ def static_prefix(pattern: str) -> str:
     return pattern if found is None else pattern[: found.start()]
 
 
+# Where ``matching`` notes the route it found for a request's path.
+_MATCHED = "datameta.matched_route"
+
+
 class PrefixRoutesMapper(RoutesMapper):
     """Pyramid's mapper, trying only the routes whose literal start the path has.
 
@@ -44,15 +48,21 @@ class PrefixRoutesMapper(RoutesMapper):
         self.prefixes[name] = static_prefix(pattern)
         return route
 
-    def matching(self, path: str) -> tuple[Route | None, dict[str, Any]]:
+    def matching(
+        self, path: str, environ: dict[str, Any] | None = None
+    ) -> tuple[Route | None, dict[str, Any]]:
         """The first route whose pattern ``path`` matches, and its parameters (predicates
-        not asked)."""
+        not asked); noted in ``environ``, where the router finds it again for that path."""
+        found: tuple[Route | None, dict[str, Any]] = (None, {})
         for route in self.routelist:
             if path.startswith(self.prefixes[route.name]):
                 match = route.match(path)
                 if match is not None:
-                    return route, match
-        return None, {}
+                    found = (route, match)
+                    break
+        if environ is not None:
+            environ[_MATCHED] = (path, *found)
+        return found
 
     def __call__(self, request: Any) -> dict[str, Any]:
         try:
@@ -63,6 +73,11 @@ class PrefixRoutesMapper(RoutesMapper):
             raise URLDecodeError(
                 error.encoding, error.object, error.start, error.end, error.reason
             ) from error
+        noted = request.environ.get(_MATCHED)
+        if noted is not None and noted[0] == path and noted[1] is not None:
+            route, match = noted[1], noted[2]
+            if not route.predicates:
+                return {"match": dict(match), "route": route}
         for route in self.routelist:
             if not path.startswith(self.prefixes[route.name]):
                 continue

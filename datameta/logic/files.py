@@ -10,6 +10,7 @@ Files join a submission through the records that name them (``logic.submissions`
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO, cast
 
-from sqlalchemy import Table, select, text, update
+from sqlalchemy import Table, Update, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -31,7 +32,7 @@ from datameta.errors import (
     NotFound,
     ValidationFailed,
 )
-from datameta.logic.ids import entity_ref, find_by_id, id_condition, not_found, not_modifiable
+from datameta.logic.ids import entity_ref, find_by_id, not_found, not_modifiable, parse_uuid
 from datameta.logic.users import staged_data_owner
 from datameta.models import DeletedObject, File, MetaDataSet, MetaDatumRecord, Submission, User
 from datameta.models.siteids import (
@@ -215,20 +216,26 @@ def _may_read(actor: User, file: File, submission: Submission | None) -> bool:
     return authz.can_read_submitted(actor, submission.group_id)
 
 
+# A file with its submission, if any (a file is named by one record at most: a unique
+# index, so one row at most), by uuid or by site id; built once, the id bound per call.
+_FILE_AND_SUBMISSION = (
+    select(File, Submission)
+    .outerjoin(MetaDatumRecord, MetaDatumRecord.file_id == File.id)
+    .outerjoin(MetaDataSet, MetaDataSet.id == MetaDatumRecord.metadataset_id)
+    .outerjoin(Submission, Submission.id == MetaDataSet.submission_id)
+)
+_BY_UUID = _FILE_AND_SUBMISSION.where(File.uuid == bindparam("file_uuid"))
+_BY_SITE_ID = _FILE_AND_SUBMISSION.where(File.site_id == bindparam("site_id"))
+
+
 def _visible_file(db: Session, actor: User, file_id: str) -> tuple[File, Submission | None]:
     """A file the caller may read and the submission it belongs to, found in one statement;
     NotFound, as for an unknown id, otherwise."""
-    condition = id_condition(File, file_id)
-    found = None
-    if condition is not None:
-        # A file is named by one record at most (a unique index), so one row at most.
-        found = db.execute(
-            select(File, Submission)
-            .outerjoin(MetaDatumRecord, MetaDatumRecord.file_id == File.id)
-            .outerjoin(MetaDataSet, MetaDataSet.id == MetaDatumRecord.metadataset_id)
-            .outerjoin(Submission, Submission.id == MetaDataSet.submission_id)
-            .where(condition)
-        ).one_or_none()
+    as_uuid = parse_uuid(file_id)
+    if as_uuid is not None:
+        found = db.execute(_BY_UUID, {"file_uuid": as_uuid}).one_or_none()
+    else:
+        found = db.execute(_BY_SITE_ID, {"site_id": file_id}).one_or_none()
     if found is None or not _may_read(actor, found[0], found[1]):
         raise not_found("File", file_id)
     return found[0], found[1]
@@ -334,10 +341,20 @@ def _update_file(db: Session, file: File, changes: dict[str, object]) -> None:
     stored: the ORM's unit of work would cost more than the rest of the request."""
     if not changes:
         return
-    db.connection().execute(update(_files).where(_files.c.id == file.id).values(changes))
+    db.connection().execute(_update_statement(frozenset(changes)), {**changes, "_id": file.id})
     note_written(db)
     for attribute, value in changes.items():
         set_committed_value(file, attribute, value)
+
+
+@functools.cache
+def _update_statement(columns: frozenset[str]) -> Update:
+    """The UPDATE of ``columns`` of one file, built once for each set of columns."""
+    return (
+        update(_files)
+        .where(_files.c.id == bindparam("_id"))
+        .values({column: bindparam(column) for column in sorted(columns)})
+    )
 
 
 def doom_objects(db: Session, files: Iterable[File]) -> None:

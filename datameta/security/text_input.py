@@ -46,12 +46,15 @@ def _wsgi_text(value: str) -> str:
     return decode_lenient(value.encode("latin-1"))
 
 
-def _matching_route(registry: Registry, path: str) -> tuple[str | None, dict[str, str]]:
-    """The route ``path`` falls on, and its parameters (even where they are unstorable)."""
-    mapper = registry.queryUtility(IRoutesMapper)
+def _matching_route(request: Request, path: str) -> tuple[str | None, dict[str, str]]:
+    """The route ``path`` falls on, and its parameters (even where they are unstorable).
+
+    Noted for the router, which then need not look for it again.
+    """
+    mapper = request.registry.queryUtility(IRoutesMapper)
     if not isinstance(mapper, PrefixRoutesMapper):
         return None, {}
-    route, params = mapper.matching(path)
+    route, params = mapper.matching(path, request.environ)
     return (None if route is None else route.name), params
 
 
@@ -99,7 +102,7 @@ def _is_json(content_type: str) -> bool:
 def unstorable_input(request: Request) -> list[ErrorItem]:
     """Every place in the request's path, query and body where unstorable text sits."""
     path = _wsgi_text(request.environ.get("PATH_INFO", ""))
-    route_name, params = _matching_route(request.registry, path)
+    route_name, params = _matching_route(request, path)
     problems = [_item(name) for name, value in params.items() if _param_is_unstorable(value)]
     if not problems and is_unstorable(path):
         problems.append(ErrorItem(message=unstorable_message("The address"), field="path"))
