@@ -15,7 +15,8 @@ record of 20 values, about two thirds of the request's Python time). Here:
   of parameters, are built once per schema;
 - the parameters of an operation are read once, and optional ones not given passed over
   (or given their default, unmarshalled by openapi-core the first time);
-- the security requirements of an operation and their providers are looked up once;
+- the security requirements of an operation and their providers are looked up once, and
+  an HTTP scheme's name is read once;
 - everything else (bodies the validator rejects, schemas with formats or defaults,
   parameters, security, multipart bodies) goes through openapi-core unchanged, so that the
   error lists and the unmarshalled values are exactly what openapi-core answers.
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from jsonschema_path import SchemaPath
 from openapi_core import V30RequestUnmarshaller
@@ -35,7 +36,7 @@ from openapi_core.datatypes import Parameters, RequestParameters
 from openapi_core.deserializing.styles.deserializers import StyleDeserializer
 from openapi_core.schema.parameters import get_style_and_explode
 from openapi_core.security.exceptions import SecurityProviderError
-from openapi_core.security.providers import BaseProvider
+from openapi_core.security.providers import BaseProvider, HttpProvider
 from openapi_core.templating.paths.datatypes import PathOperationServer
 from openapi_core.templating.security.exceptions import SecurityNotFound
 from openapi_core.unmarshalling.schemas.unmarshallers import SchemaUnmarshaller
@@ -286,14 +287,22 @@ class CompiledRequestUnmarshaller(V30RequestUnmarshaller):
             schemes = self.spec / "components#securitySchemes"
             self._security[key] = [
                 [
-                    (name, self.security_provider_factory.create(schemes / name))
-                    if name in schemes
-                    else (name, None)
+                    (name, self._provider(schemes / name)) if name in schemes else (name, None)
                     for name in requirement.str_keys()
                 ]
                 for requirement in security or []
             ]
         return self._security[key]
+
+    def _provider(self, scheme: SchemaPath) -> BaseProvider:
+        """openapi-core's provider of ``scheme``; an HTTP one reads its scheme from the
+        scheme's contents, read once, not through the spec's path on every request."""
+        provider = self.security_provider_factory.create(scheme)
+        if isinstance(provider, HttpProvider):
+            with scheme.resolve() as resolved:
+                contents = cast(dict[str, Any], resolved.contents)
+            provider.scheme = cast(Any, dict(contents))
+        return provider
 
     @ValidationErrorWrapper(SecurityValidationError, InvalidSecurity)
     def _get_security(

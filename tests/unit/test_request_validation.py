@@ -26,6 +26,15 @@ SPEC = SchemaPath.from_dict(SPEC_DICT)
 ORIGINAL = V30RequestUnmarshaller(SPEC)
 COMPILED = CompiledRequestUnmarshaller(SPEC)
 BEARER = {"Authorization": "Bearer some-key"}
+# Every way the Authorization header can pass or fail the HTTP bearer scheme.
+AUTHORIZATIONS: list[dict[str, str]] = [
+    BEARER,
+    {},
+    {"Authorization": "bearer some-key"},
+    {"Authorization": "Basic dXNlcjpwYXNz"},
+    {"Authorization": "Bearer"},
+    {"Cookie": "datameta=abc"},
+]
 
 RECORD = {"C01": "S1", "C02": "2024-01-31", "C03": None}
 # Bodies that are right for some operations and wrong for most: every operation gets each.
@@ -123,7 +132,7 @@ def answer(unmarshaller: V30RequestUnmarshaller, req: MockRequest) -> dict[str, 
 def test_every_json_operation_answers_as_openapi_core_does(path: str, method: str) -> None:
     raw = [json.dumps(body).encode() for body in BODIES] + RAW_BODIES
     for body in raw:
-        for headers in (BEARER, {}):
+        for headers in AUTHORIZATIONS:
             expected = answer(ORIGINAL, request(path, method, body, headers))
             for _ in range(2):  # the first time builds what the second reuses
                 assert answer(COMPILED, request(path, method, body, headers)) == expected, (
