@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from pyramid.config import Configurator
 from pyramid.request import Request
+from pyramid.response import Response
 from pyramid.security import NO_PERMISSION_REQUIRED, Allowed, Denied
 from sqlalchemy import Engine, Table, bindparam, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -94,7 +95,8 @@ _NOTE_API_USE = (
 
 
 def note_api_use(request: Request, user: User, now: datetime) -> None:
-    """Note that ``user`` used the API ``now``, in a transaction of its own after the request.
+    """Note that ``user`` used the API ``now``, in a transaction of its own once the request
+    has answered successfully.
 
     Not in the request's SERIALIZABLE transaction: there, concurrent first requests of
     one user (a script's threads sharing a key) lost races over the user's row and
@@ -107,7 +109,15 @@ def note_api_use(request: Request, user: User, now: datetime) -> None:
         return
     engine = request.registry["dbengine"]
     user_id = user.id
-    request.add_finished_callback(lambda _request: _write_api_use(engine, user_id, now))
+
+    def after_answer(_request: Request, response: Response) -> None:
+        # A use that succeeded, as when it was written in the request's transaction,
+        # which an error answer rolls back.
+        if response.status_int < 400:
+            _write_api_use(engine, user_id, now)
+
+    # Response callbacks run once the transaction has ended and its connection is back.
+    request.add_response_callback(after_answer)
 
 
 def _write_api_use(engine: Engine, user_id: int, now: datetime) -> None:

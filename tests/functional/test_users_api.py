@@ -567,9 +567,22 @@ def test_concurrent_first_requests_of_one_user_all_succeed(app, committed_db):
     for thread in threads:
         thread.join(timeout=60)
     assert statuses == [200] * count
-    committed_db.expire_all()
+    committed_db.rollback()  # a fresh snapshot: the use is written in a transaction apart
     noted = committed_db.get(User, user.id).last_api_use
     assert noted is not None and noted >= before
+
+
+def test_only_an_api_call_that_succeeds_is_noted_as_api_use(app, committed_db):
+    user = make_user(committed_db)
+    key = make_api_key(committed_db, user)
+    committed_db.commit()
+    client = committing_client(app)
+    client.get("/api/v1/metadatasets/DMR-99999999", headers=api_headers(key), status=404)
+    committed_db.rollback()  # a fresh snapshot: the use is written in a transaction apart
+    assert committed_db.get(User, user.id).last_api_use is None
+    client.get("/api/v1/rpc/whoami", headers=api_headers(key))
+    committed_db.rollback()  # a fresh snapshot: the use is written in a transaction apart
+    assert committed_db.get(User, user.id).last_api_use is not None
 
 
 def test_a_login_on_the_pages_is_the_last_login(testapp, site):
