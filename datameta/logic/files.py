@@ -20,7 +20,7 @@ from typing import BinaryIO, cast
 
 from sqlalchemy import Table, Update, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from datameta.config import Settings
@@ -118,6 +118,17 @@ def announce_file(
         upload_expires=now + window,
         content_uploaded=False,
         created=now,
+        # Every other column as the insert leaves it, so that reading one needs no query.
+        filesize=None,
+        upload_token_hash=None,
+        content_md5=None,
+        content_etag=None,
+        multipart_upload_id=None,
+        upload_size=None,
+        part_size=None,
+        verification=None,
+        verification_message=None,
+        content_sha256=None,
     )
     token = None
     if settings.files_upload_via_app and not direct_upload:
@@ -152,11 +163,11 @@ _INSERT_FILE = text(
 
 
 def _insert_file(db: Session, file: File) -> None:
-    """Insert ``file`` (complete but for its ids) by one Core statement; fill in its ids.
+    """Insert ``file`` (complete but for its ids) by one Core statement; fill in its ids
+    and put it in the session as if loaded, with nothing to flush.
 
-    The object stays out of the session: the answer needs nothing more of it, and the
-    commit has nothing to flush. Through the ORM the same insert took two statements
-    (the site id first) and a flush.
+    Through the ORM's unit of work the same insert took two statements (the site id
+    first) and a flush.
     """
     new_id, site_id = (
         db.connection()
@@ -180,6 +191,8 @@ def _insert_file(db: Session, file: File) -> None:
     note_written(db)
     file.id = new_id
     file.site_id = checked_site_id(db, "files", site_id)
+    make_transient_to_detached(file)
+    db.add(file)
 
 
 def presigned_upload(db: Session, actor: User, file_id: str, *, storage: Storage) -> Announcement:
