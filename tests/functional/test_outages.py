@@ -67,12 +67,17 @@ def outage_app(stack: PrivateStack):
 
 
 def account(wsgi_app) -> tuple[str, str]:
-    """A new user's email and API key, committed."""
+    """A new user's email and API key, committed to disk.
+
+    The test stack's PostgreSQL does not wait for each commit to reach the disk, so an
+    immediate stop soon after could lose the account; a synchronous commit flushes it.
+    """
     db = wsgi_app.registry["dbsession_factory"]()
     try:
         user = make_user(db)
         key = make_api_key(db, user)
         email = user.email
+        db.execute(text("SET LOCAL synchronous_commit = on"))
         db.commit()
         return email, key
     finally:
