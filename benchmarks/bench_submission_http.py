@@ -42,7 +42,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from benchmarks.bench_api import api_key
-from benchmarks.common import wait_until_up
+from benchmarks.common import environ_with, wait_until_up
 from benchmarks.seed import add_group_and_user, add_metadatasets, define_columns
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,14 +107,6 @@ class Server:
     rows: list[dict[str, float]] = field(default_factory=list)
 
 
-def stack_environ(stack: Path) -> dict[str, str]:
-    environ = dict(os.environ)
-    for line in (stack / "env.sh").read_text().splitlines():
-        name, _, value = line.removeprefix("export ").partition("=")
-        environ[name] = value
-    return environ
-
-
 @contextmanager
 def stack(options: argparse.Namespace) -> Iterator[dict[str, str]]:
     """A fresh stack (PostgreSQL and the rest, as the test suite starts it); its environ."""
@@ -128,7 +120,7 @@ def stack(options: argparse.Namespace) -> Iterator[dict[str, str]]:
         env={**os.environ, "STACK_FAST": "1"},
     )
     try:
-        yield stack_environ(directory)
+        yield environ_with(directory / "env.sh")
     finally:
         if not options.keep_stack:
             subprocess.run([script, "down", str(directory)], check=False)

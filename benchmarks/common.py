@@ -30,14 +30,21 @@ BENCH_INI = {
 }
 
 
+def environ_with(env_file: Path) -> dict[str, str]:
+    """This process's environment with the settings of a stack's env.sh over it."""
+    environ = dict(os.environ)
+    for line in env_file.read_text().splitlines():
+        name, _, value = line.removeprefix("export ").partition("=")
+        environ[name] = value
+    return environ
+
+
 def stack_environ() -> dict[str, str]:
     """The DATAMETA_* settings of the stack `make run` started (var/env.sh)."""
     environ = dict(os.environ)
     env_file = ROOT / "var" / "env.sh"
     if "DATAMETA_SQLALCHEMY_URL" not in environ and env_file.exists():
-        for line in env_file.read_text().splitlines():
-            name, _, value = line.removeprefix("export ").partition("=")
-            environ[name] = value
+        environ = environ_with(env_file)
     if "DATAMETA_SQLALCHEMY_URL" not in environ:
         raise SystemExit("Start the services first: make run")
     return environ

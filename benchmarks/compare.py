@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.cloned_sets import clone_submitted
-from benchmarks.common import wait_until_up
+from benchmarks.common import environ_with, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
@@ -218,14 +218,6 @@ def measure_peer(options: argparse.Namespace) -> list:
 # This project --------------------------------------------------------------------------------
 
 
-def stack_environ(stack: Path) -> dict[str, str]:
-    environ = dict(os.environ)
-    for line in (stack / "env.sh").read_text().splitlines():
-        name, _, value = line.removeprefix("export ").partition("=")
-        environ[name] = value
-    return environ
-
-
 @contextmanager
 def own_server(options: argparse.Namespace) -> Iterator[tuple[str, str, list[str]]]:
     """A fresh stack and the app served as production serves it; yields url, token, pids."""
@@ -240,7 +232,7 @@ def own_server(options: argparse.Namespace) -> Iterator[tuple[str, str, list[str
     )
     app = None
     try:
-        environ = stack_environ(stack)
+        environ = environ_with(stack / "env.sh")
         url = f"http://127.0.0.1:{options.app_port}"
         environ.update(
             DATAMETA_SESSION_SECRET=secrets.token_urlsafe(32),
@@ -295,7 +287,7 @@ def own_server(options: argparse.Namespace) -> Iterator[tuple[str, str, list[str
 
 def measure_own(options: argparse.Namespace) -> list:
     with own_server(options) as (url, token, pids):
-        database = stack_environ(Path(options.stack_dir))["DATAMETA_SQLALCHEMY_URL"]
+        database = environ_with(Path(options.stack_dir) / "env.sh")["DATAMETA_SQLALCHEMY_URL"]
         return measure("datameta", url, token, pids, options, database)
 
 
