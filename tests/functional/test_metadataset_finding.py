@@ -470,6 +470,21 @@ def test_every_page_of_a_sort_by_a_column_is_a_slice_of_the_whole_listing(
             assert page.headers["X-Total-Count"] == str(len(whole))
 
 
+@BEFORE_AND_AFTER_THE_WORKER
+@pytest.mark.parametrize("walk", [datameta.logic.listing.WALK, 0, 2])
+def test_a_search_sorted_by_a_column_is_paged_alike_whether_texts_are_written_or_not(
+    testapp, site, monkeypatch, walk
+):
+    monkeypatch.setattr(datameta.logic.listing, "WALK", walk)
+    params = {"q": "s", "sort": "-record.SampleId"}
+    whole = samples(testapp, site.reader_key, **params)
+    assert whole == ["S200", "S102", "S101", "S100"]
+    for offset in range(len(whole) + 1):
+        page = listed(testapp, site.reader_key, limit=2, offset=offset, **params)
+        assert [m["record"]["SampleId"] for m in page.json] == whole[offset : offset + 2]
+        assert page.headers["X-Total-Count"] == "4"
+
+
 def test_a_sort_by_a_column_compares_the_first_255_characters_then_the_sets(testapp, site):
     long = "x" * 255
     submit(testapp, site.alpha_key, [{"SampleId": "S901", "Note": long + "b"}], "first")
