@@ -192,14 +192,6 @@ def seed_user(server: Server, count: int) -> None:
         add_metadatasets(
             connection, server.user_id, server.group_id, count, submitted=True, series="A"
         )
-        # With their search texts, as any submitted set has one (the worker's, or older
-        # versions' own): a set without one is searched by computing it.
-        connection.execute(
-            sa.text(
-                "SELECT refresh_search_text(ARRAY("
-                "SELECT id FROM metadatasets WHERE submission_id IS NOT NULL))"
-            )
-        )
     server.token = api_key(engine, server.user_id)
     engine.dispose()
 

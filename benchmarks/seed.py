@@ -93,6 +93,10 @@ def add_metadatasets(
         ),
         {"ids": ids},
     )
+    if submitted:
+        # Their search texts, as the worker writes them after a submission: without them
+        # every search would compute the texts of all these sets (logic.search_texts).
+        connection.execute(sa.text("SELECT refresh_search_text(:ids)"), {"ids": ids})
     if not submitted:
         connection.execute(
             sa.text(
