@@ -246,6 +246,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "to use more cores",
     )
     parser.add_argument(
+        "--queue",
+        action="append",
+        choices=jobs.QUEUES,
+        dest="queues",
+        help="run only the jobs of this queue (repeat for several; default: all), e.g. a "
+        "worker of its own for search_texts, so that writing the texts of a large "
+        "submission never waits before a file's verification",
+    )
+    parser.add_argument(
         "--housekeeping",
         action="store_true",
         help="do every housekeeping chore once now (expired uploads, objects of deleted "
@@ -268,7 +277,11 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_remove_old_jobs_once(settings))
         return 0
     queue = job_queue(settings)
-    options: dict[str, Any] = {"concurrency": args.concurrency, "wait": not args.once}
+    options: dict[str, Any] = {
+        "concurrency": args.concurrency,
+        "wait": not args.once,
+        "queues": args.queues,
+    }
     if args.once:
         options["install_signal_handlers"] = False
     with queue.open():
