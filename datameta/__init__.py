@@ -92,17 +92,20 @@ def warm_up(registry: Registry) -> None:
     gunicorn builds the app before it forks its workers, which inherit what is done here:
     the database dialect's first-connection set-up, the compiled SQL of the lookups that
     nearly every API call makes (SQLAlchemy caches it per engine; compiling it cost a
-    worker's first request about 60 ms of CPU), the mapped classes' configuration and the
-    metadata definitions. A database that cannot be reached now only leaves that to
+    worker's first request about 60 ms of CPU), the mapped classes' configuration, the
+    metadata definitions, and what the validation of each operation's requests builds
+    on first use (its body's validator, the parsed path templates). A database that cannot be reached now only leaves that to
     the first requests. The pool is emptied afterwards: a connection opened before the
     fork would be one socket shared by every worker.
     """
     from sqlalchemy.exc import SQLAlchemyError
 
+    from datameta.api.validation import prepare_request_validation
     from datameta.logic.files import prepare_file_lookup
     from datameta.logic.metadata import definitions
     from datameta.security.policy import prepare_key_lookup
 
+    prepare_request_validation(registry)
     engine = registry["dbengine"]
     try:
         with registry["dbsession_factory"]() as db:
