@@ -94,9 +94,10 @@ def warm_up(registry: Registry) -> None:
     nearly every API call makes (SQLAlchemy caches it per engine; compiling it cost a
     worker's first request about 60 ms of CPU), the mapped classes' configuration, the
     metadata definitions, and what the validation of each operation's requests builds
-    on first use (its body's validator, the parsed path templates). A database that cannot be reached now only leaves that to
-    the first requests. The pool is emptied afterwards: a connection opened before the
-    fork would be one socket shared by every worker.
+    on first use (its body's validator, the parsed path templates). A database that
+    cannot be reached now only leaves its part to the first requests. The pool is
+    emptied afterwards: a connection opened before the fork would be one socket shared
+    by every worker.
     """
     from sqlalchemy.exc import SQLAlchemyError
 

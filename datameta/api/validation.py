@@ -26,6 +26,7 @@ openapi.yaml stays the one source of truth: nothing here describes a request.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple, cast
@@ -147,10 +148,9 @@ class CompiledRequestUnmarshaller(V30RequestUnmarshaller):
                     self._parameters_of(operation, path)
                     self._requirements(operation)
                     self._body_schema(operation, JSON_MEDIA_TYPE)
-        try:  # a path that matches none is compared with every template
+        # A path that matches none is compared with every template.
+        with contextlib.suppress(PathError):
             self.path_finder.find("get", "/-")
-        except PathError:
-            pass
 
     def _find_path(self, request: Any) -> PathOperationServer:
         key = (request.method, request.host_url, request.path_pattern)
