@@ -20,6 +20,10 @@ with the CPU time of the app's processes and of PostgreSQL from /proc (of the ba
 serving the app's database, then of all PostgreSQL processes, autovacuum included). CPU
 times are what to compare on a loaded machine; sources alternate so that load hits them
 alike.
+
+After each submission, a search for a value of one of its sets (GET /metadatasets?q=...) is
+timed, then ``datameta-worker --once`` (the source's own, which writes the search texts the
+submission left to it, if it does) and the same search again.
 """
 
 from __future__ import annotations
@@ -104,6 +108,7 @@ class Server:
     user_id: int = 0
     group_id: int = 0
     token: str = ""
+    environ: dict[str, str] = field(default_factory=dict)
     rows: list[dict[str, float]] = field(default_factory=list)
 
 
@@ -165,7 +170,7 @@ def serve(environ: dict[str, str], source: Path, database_url: str, port: int) -
         command, cwd=source, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     wait_until_up(url, process)
-    return Server(source, url, database_url, process)
+    return Server(source, url, database_url, process, environ=env)
 
 
 def stop(server: Server) -> None:
@@ -185,6 +190,14 @@ def seed_user(server: Server, count: int) -> None:
         server.group_id, server.user_id = add_group_and_user(connection)
         add_metadatasets(
             connection, server.user_id, server.group_id, count, submitted=True, series="A"
+        )
+        # With their search texts, as any submitted set has one (the worker's, or older
+        # versions' own): a set without one is searched by computing it.
+        connection.execute(
+            sa.text(
+                "SELECT refresh_search_text(ARRAY("
+                "SELECT id FROM metadatasets WHERE submission_id IS NOT NULL))"
+            )
         )
     server.token = api_key(engine, server.user_id)
     engine.dispose()
@@ -245,6 +258,67 @@ def timed_post(
     }
 
 
+def timed_search(server: Server, word: str) -> float:
+    """Seconds of a search (the first page) that must find exactly one set."""
+    headers = {"Authorization": f"Bearer {server.token}"}
+    started = time.perf_counter()
+    response = requests.get(
+        f"{server.url}/api/v1/metadatasets",
+        params={"q": word, "limit": 25},
+        headers=headers,
+        timeout=600,
+    )
+    wall = time.perf_counter() - started
+    if response.status_code != 200 or len(response.json()) != 1:
+        raise SystemExit(
+            f"search for {word} answered {response.status_code}: {response.text[:500]}"
+        )
+    return wall
+
+
+def unwritten_texts(server: Server) -> int:
+    engine = sa.create_engine(server.database_url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(
+                sa.text(
+                    "SELECT count(*) FROM metadatasets "
+                    "WHERE search_text IS NULL AND submission_id IS NOT NULL"
+                )
+            ).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def timed_worker(server: Server) -> float:
+    """Seconds of the source's ``datameta-worker --once``: the jobs waiting, then exit."""
+    started = time.perf_counter()
+    subprocess.run(
+        [str(BIN / "datameta-worker"), "-c", str(server.source / "production.ini"), "--once"],
+        cwd=server.source,
+        env=server.environ,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - started
+
+
+def after_submission(server: Server, word: str) -> dict[str, float]:
+    """A search for ``word`` before and after the worker ran, and the worker's run."""
+    before = timed_search(server, word)
+    unwritten = unwritten_texts(server)
+    worker = timed_worker(server)
+    if unwritten_texts(server):
+        raise SystemExit("the worker left search texts unwritten")
+    return {
+        "search_before": before,
+        "unwritten": float(unwritten),
+        "worker": worker,
+        "search_after": timed_search(server, word),
+    }
+
+
 def one_round(server: Server, postgres_pid: int, count: int, series: str) -> dict[str, float]:
     body = seed_staged(server, count, series)
     figures: dict[str, float] = {"load": float(loadavg().split()[0])}
@@ -257,7 +331,23 @@ def one_round(server: Server, postgres_pid: int, count: int, series: str) -> dic
     for name, measured in (("pre", pre), ("sub", sub)):
         for what, value in measured.items():
             figures[f"{name}_{what}"] = value
+    # A value of the last set submitted, in no other set (seed.add_metadatasets).
+    last = response.json()["metadatasetIds"][-1]["site"]
+    figures.update(after_submission(server, search_word(server, last)))
     return figures
+
+
+def search_word(server: Server, set_site_id: str) -> str:
+    """The name of the file of the set ``set_site_id``: file-<set's id>.fq."""
+    engine = sa.create_engine(server.database_url)
+    try:
+        with engine.connect() as connection:
+            set_id = connection.execute(
+                sa.text("SELECT id FROM metadatasets WHERE site_id = :site"), {"site": set_site_id}
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return f"file-{set_id}.fq"
 
 
 def print_row(label: str, figures: dict[str, float]) -> None:
@@ -268,6 +358,11 @@ def print_row(label: str, figures: dict[str, float]) -> None:
             f"{figures[f'{request}_app']:.2f} s",
             f"{figures[f'{request}_backends']:.2f} / {figures[f'{request}_db']:.2f} s",
         ]
+    cells += [
+        f"{figures['search_before']:.2f} s",
+        f"{figures['worker']:.2f} s ({figures['unwritten']:.0f})",
+        f"{figures['search_after']:.2f} s",
+    ]
     print(f"| {' | '.join(cells)} |", flush=True)
 
 
@@ -288,9 +383,10 @@ def main() -> None:
     # PostgreSQL CPU: its backends serving the app / all its processes (autovacuum too).
     print(
         "| source, round | load | prevalidation wall | app CPU | PostgreSQL CPU "
-        "| submission wall | app CPU | PostgreSQL CPU |"
+        "| submission wall | app CPU | PostgreSQL CPU "
+        "| search before the worker | worker --once (texts it wrote) | search after |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     with stack(options) as environ, ExitStack() as servers_stack:
         postgres_pid = int(
             (Path(options.stack_dir) / "pg" / "data" / "postmaster.pid").read_text().split()[0]

@@ -25,7 +25,11 @@ log = logging.getLogger(__name__)
 VERIFY_FILE = "datameta.verify_file"
 VERIFICATION_QUEUE = "verification"
 HOUSEKEEPING_QUEUE = "housekeeping"
-QUEUES = (VERIFICATION_QUEUE, HOUSEKEEPING_QUEUE)
+# Search texts of submitted sets, written after the submission (``logic.search_texts``):
+# a queue of their own, so that writing 10,000 of them never delays a file's verification.
+WRITE_SEARCH_TEXTS = "datameta.write_search_texts"
+SEARCH_TEXTS_QUEUE = "search_texts"
+QUEUES = (VERIFICATION_QUEUE, HOUSEKEEPING_QUEUE, SEARCH_TEXTS_QUEUE)
 
 
 def deferring_app(engine: Engine) -> procrastinate.App:
@@ -35,15 +39,29 @@ def deferring_app(engine: Engine) -> procrastinate.App:
     return procrastinate.App(connector=connector)
 
 
-def defer(queue_app: procrastinate.App, task: str, *, lock: str | None, **kwargs: Any) -> None:
+def defer(
+    queue_app: procrastinate.App,
+    task: str,
+    *,
+    lock: str | None,
+    queue: str = VERIFICATION_QUEUE,
+    **kwargs: Any,
+) -> None:
     """Defer one job; a job already waiting under the same ``lock`` is enough."""
     try:
-        queue_app.configure_task(task, queue=VERIFICATION_QUEUE, queueing_lock=lock).defer(**kwargs)
+        queue_app.configure_task(task, queue=queue, queueing_lock=lock).defer(**kwargs)
     except AlreadyEnqueued:
         log.info("job %s for %s is queued already", task, lock)
 
 
-def defer_with_request(request: Request, task: str, *, lock: str | None, **kwargs: Any) -> None:
+def defer_with_request(
+    request: Request,
+    task: str,
+    *,
+    lock: str | None,
+    queue: str = VERIFICATION_QUEUE,
+    **kwargs: Any,
+) -> None:
     """Defer a job in the request's own transaction: it exists exactly when the data
     it works on is committed (none for a rolled-back request, none lost after a
     commit), and no worker sees it before that data (PostgreSQL's NOTIFY waits for
@@ -58,7 +76,7 @@ def defer_with_request(request: Request, task: str, *, lock: str | None, **kwarg
     try:
         with db.begin_nested():
             queue_app.configure_task(
-                task, queue=VERIFICATION_QUEUE, queueing_lock=lock, connection=db.connection()
+                task, queue=queue, queueing_lock=lock, connection=db.connection()
             ).defer(**kwargs)
     except AlreadyEnqueued:
         log.info("job %s for %s is queued already", task, lock)

@@ -1,8 +1,10 @@
 """datameta-worker: runs the background jobs (procrastinate) that the app defers.
 
-Jobs verify files uploaded in parts; periodic jobs re-defer verifications whose
-jobs were lost and keep house (``logic.housekeeping``): expired uploads, objects
-of deleted files, expired links and API keys, the records of old finished jobs.
+Jobs verify files uploaded in parts and write the search texts of submitted sets
+(``logic.search_texts``); periodic jobs re-defer verifications whose jobs were lost,
+write search texts whose jobs were lost, and keep house (``logic.housekeeping``):
+expired uploads, objects of deleted files, expired links and API keys, the records
+of old finished jobs.
 Run as many workers as needed; each job runs once. The worker stops gracefully
 on SIGTERM or SIGINT, finishing the job at hand.
 """
@@ -25,12 +27,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from datameta import jobs
 from datameta.config import Settings, script_settings
 from datameta.db import make_engine, make_session_factory
-from datameta.logic import housekeeping, verification
+from datameta.logic import housekeeping, search_texts, verification
 from datameta.storage import Storage, storage_from_settings
 
 log = logging.getLogger("datameta.worker")
 
 SWEEP_VERIFICATIONS = "datameta.sweep_verifications"
+SWEEP_SEARCH_TEXTS = "datameta.sweep_search_texts"
 REMOVE_EXPIRED_UPLOADS = "datameta.remove_expired_uploads"
 PURGE_DELETED_OBJECTS = "datameta.purge_deleted_objects"
 PURGE_EXPIRED_CREDENTIALS = "datameta.purge_expired_credentials"
@@ -71,6 +74,13 @@ def sweep_verifications(sessions: sessionmaker[Session], defer: Callable[[uuid.U
     if waiting:
         log.info("sweep: %d file(s) waiting for verification", len(waiting))
     return len(waiting)
+
+
+def write_search_texts(sessions: sessionmaker[Session]) -> int:
+    """Write the search texts of all submitted sets that have none (``logic.search_texts``)."""
+    written = search_texts.write_unwritten(sessions)
+    log.info("search texts: %d written", written)
+    return written
 
 
 def keep_house(
@@ -166,6 +176,21 @@ def job_queue(settings: Settings) -> procrastinate.App:
     def sweep_task(timestamp: int) -> None:
         sweep_verifications(sessions, defer_verification)
 
+    @queue.task(name=jobs.WRITE_SEARCH_TEXTS, queue=jobs.SEARCH_TEXTS_QUEUE, retry=RETRY)
+    def write_search_texts_task() -> None:
+        write_search_texts(sessions)
+
+    # The texts of sets whose job was lost (deleted, failed for good): the same writing.
+    @queue.periodic(cron="*/5 * * * *")
+    @queue.task(
+        name=SWEEP_SEARCH_TEXTS,
+        queue=jobs.SEARCH_TEXTS_QUEUE,
+        queueing_lock=SWEEP_SEARCH_TEXTS,
+        retry=RETRY,
+    )
+    def sweep_search_texts_task(timestamp: int) -> None:
+        write_search_texts(sessions)
+
     @queue.periodic(cron="*/15 * * * *")
     @queue.task(name=REMOVE_EXPIRED_UPLOADS, queue=jobs.HOUSEKEEPING_QUEUE, retry=RETRY)
     def remove_expired_uploads_task(timestamp: int) -> None:
@@ -207,8 +232,8 @@ async def _remove_old_jobs_once(settings: Settings) -> None:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="datameta-worker",
-        description="Run DataMeta's background jobs (file verification, housekeeping) "
-        "from the job queue in PostgreSQL until stopped with SIGTERM or Ctrl-C.",
+        description="Run DataMeta's background jobs (file verification, search texts, "
+        "housekeeping) from the job queue in PostgreSQL until stopped with SIGTERM or Ctrl-C.",
     )
     parser.add_argument(
         "-c", "--config", default="development.ini", help="settings file (default: %(default)s)"

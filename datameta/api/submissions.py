@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from datameta.api.acting import act, act_on
 from datameta.api.serialize import aware_utc, identifier
 from datameta.db import begin_request_at
+from datameta.jobs import SEARCH_TEXTS_QUEUE, WRITE_SEARCH_TEXTS, defer_with_request
 from datameta.logic import submissions
 from datameta.logic.ids import SiteIdentified, entity_ref
 from datameta.models import Submission
@@ -115,6 +116,9 @@ def validate_submission(request: Request) -> HTTPNoContent:
 @view_config(route_name="api_submissions", request_method="POST", renderer="json", openapi=True)
 def create_submission(request: Request) -> dict[str, Any]:
     made = act(request, submissions.create_submission, *_request_args(request))
+    if made.metadatasets:
+        # Committed with the submission: the worker writes the sets' search texts then.
+        defer_with_request(request, WRITE_SEARCH_TEXTS, lock=None, queue=SEARCH_TEXTS_QUEUE)
     count_submission(request, len(made.metadatasets))
     return submission_json(made.submission, made.metadatasets, made.files)
 

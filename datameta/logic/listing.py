@@ -15,8 +15,11 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
+    Text,
     and_,
+    any_,
     exists,
     false,
     func,
@@ -26,6 +29,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy import asc as sa_asc
+from sqlalchemy import column as sql_column
 from sqlalchemy import desc as sa_desc
 from sqlalchemy.orm import Session, aliased
 
@@ -175,6 +179,29 @@ def named_by(db: Session, word: str) -> tuple[list[int], list[int]]:
     return list(submissions), list(users)
 
 
+# The submitted sets whose search text the worker has yet to write (``logic.search_texts``),
+# with the texts they will have, computed from their values by the database (migration
+# 0018). One common table expression: however many words read it, a statement computes
+# it once, and with every text written it is an empty look-up in a small partial index.
+_UNWRITTEN_TEXTS = func.unwritten_search_texts().table_valued(
+    sql_column("set_id", Integer), sql_column("search_text", Text)
+)
+UNWRITTEN = select(_UNWRITTEN_TEXTS.c.set_id, _UNWRITTEN_TEXTS.c.search_text).cte("unwritten")
+
+
+def _unwritten_match(lowered_pattern: ColumnElement[str]) -> ColumnElement[bool]:
+    """The set is one whose text is still to be written and will match the pattern.
+
+    ``= ANY(ARRAY(...))``: the matching ids are read once, before the sets, and are then
+    a condition on the primary key, which PostgreSQL combines (BitmapOr) with the index
+    of the written texts; ``IN (subquery)`` inside an OR would test every set in turn.
+    """
+    matching = select(UNWRITTEN.c.set_id).where(
+        UNWRITTEN.c.search_text.like(lowered_pattern, escape="\\")
+    )
+    return MetaDataSet.id == any_(func.array(matching.scalar_subquery()))
+
+
 def word_condition(
     word: str,
     service_columns: Sequence[int],
@@ -184,14 +211,21 @@ def word_condition(
 
     Values, the set's and its files' site ids: one condition on the set's search text
     (kept by the database, lower-cased, trigram-indexed), one row per set whatever its
-    number of values. Names and labels, which can change, are matched in their own
-    small tables first (``named``: the submissions and users ``named_by`` the word).
+    number of values; for sets submitted so recently that the worker has not yet
+    written their text, on the text they will have (``UNWRITTEN``). Names and labels,
+    which can change, are matched in their own small tables first (``named``: the
+    submissions and users ``named_by`` the word).
     The text leaves out service columns: ``service_columns`` names those the caller
     may read, whose values (and file site ids) are matched apart.
     """
     pattern = like_pattern(word)
     # Lower-cased by PostgreSQL's lower(), the text and the word: ILIKE's own rule.
-    conditions = [MetaDataSet.search_text.like(func.lower(pattern), escape="\\")]
+    lowered = func.lower(pattern)
+    conditions = [
+        MetaDataSet.search_text.like(lowered, escape="\\"),
+        # Sets submitted a moment ago, whose text the worker has not yet written.
+        _unwritten_match(lowered),
+    ]
     submissions, users = named
     if submissions:
         conditions.append(MetaDataSet.submission_id.in_(submissions))

@@ -23,7 +23,6 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
-    column,
     func,
     inspect,
     or_,
@@ -354,17 +353,13 @@ def create_submission(
     set_ids = [mset.id for mset in checked.metadatasets]
     _link_files(db, set_ids, checked.files)
     if set_ids:
-        # The submission and what search words match in each set (now that its files
-        # are linked) in one update of each row.
-        texts = (
-            func.search_texts(_array("set_ids", set_ids, Integer))
-            .table_valued(column("set_id", Integer), column("search_text", Text))
-            .alias("texts")
-        )
+        # The submission alone: the sets' search texts are written by the worker soon
+        # after this commits (``logic.search_texts``; the caller defers its job), and
+        # searches find the sets meanwhile.
         db.execute(
             update(MetaDataSet)
-            .where(MetaDataSet.id == texts.c.set_id)
-            .values(submission_id=submission.id, search_text=texts.c.search_text)
+            .where(MetaDataSet.id == any_(_array("set_ids", set_ids, Integer)))
+            .values(submission_id=submission.id)
             .execution_options(synchronize_session=False)
         )
     # Objects the session already holds (a request of its own holds none of these) learn

@@ -54,7 +54,8 @@ class MetaDataSet(HasSiteId, Base):
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True)
     created: Mapped[datetime] = created_column()
     # What search words match, lower-cased: site ids, names, label, the values of
-    # submitter columns. Kept by the database (migration 0013); NULL while staged.
+    # submitter columns. Kept by the database (migration 0013); NULL while staged, and
+    # after a submission until the worker writes it (``logic.search_texts``).
     # Deferred: listings never need it in Python.
     search_text: Mapped[str | None] = mapped_column(Text, deferred=True)
 
@@ -86,6 +87,12 @@ class MetaDataSet(HasSiteId, Base):
             "search_text",
             postgresql_using="gin",
             postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
+        # Submitted sets whose search text the worker has yet to write (migration 0018).
+        Index(
+            "ix_metadatasets_search_text_unwritten",
+            "id",
+            postgresql_where="search_text IS NULL AND submission_id IS NOT NULL",
         ),
     )
 

@@ -19,8 +19,9 @@ from sqlalchemy import delete, select, text, update
 
 import datameta.logic.listing
 import datameta.logic.metadatasets
-from datameta import make_app
+from datameta import jobs, make_app
 from datameta.db import recorded_statements
+from datameta.logic import search_texts
 from datameta.models import MetaDataSet, MetaDatum, MetaDatumRecord, Service, Submission
 from tests.conftest import TEST_INI
 from tests.factories import (
@@ -76,7 +77,9 @@ def submit(testapp, key, records, label, files=()):
 
 
 @pytest.fixture
-def site(testapp, dbsession) -> Site:
+def site(request, testapp, dbsession) -> Site:
+    """Both labs' submissions, their search texts written by the worker (as they are a
+    moment after a submission) unless a test asks for ``site`` with the param False."""
     admin = make_user(dbsession, site_admin=True)
     admin_key = make_api_key(dbsession, admin)
     define_sample_sheet(testapp, admin_key)
@@ -115,6 +118,8 @@ def site(testapp, dbsession) -> Site:
         headers=api_headers(make_api_key(dbsession, runner)),
     )
     reader = make_user(dbsession, site_read=True)
+    if getattr(request, "param", True):
+        search_texts.write_batch(dbsession)
     return Site(
         alpha_key=alpha_key,
         beta_key=beta_key,
@@ -129,6 +134,12 @@ def site(testapp, dbsession) -> Site:
     )
 
 
+# Search words find sets whether or not the worker has written their texts yet.
+BEFORE_AND_AFTER_THE_WORKER = pytest.mark.parametrize(
+    "site", [True, False], ids=["texts written", "texts not yet written"], indirect=True
+)
+
+
 def listed(testapp, key, status=200, **params):
     return testapp.get("/api/v1/metadatasets", params, headers=api_headers(key), status=status)
 
@@ -140,6 +151,7 @@ def samples(testapp, key, **params) -> list[str]:
 # Without the new parameters: DataMeta 1.x's answer
 
 
+@BEFORE_AND_AFTER_THE_WORKER
 def test_the_new_parameters_keep_datameta_1_answer_shape(testapp, site):
     plain = listed(testapp, site.alpha_key).json
     searched = listed(testapp, site.alpha_key, q="S1").json
@@ -151,12 +163,14 @@ def test_the_new_parameters_keep_datameta_1_answer_shape(testapp, site):
 # Search words
 
 
+@BEFORE_AND_AFTER_THE_WORKER
 def test_a_word_matches_any_value_case_insensitively_as_a_substring(testapp, site):
     assert samples(testapp, site.alpha_key, q="s10") == ["S100", "S101", "S102"]
     assert samples(testapp, site.alpha_key, q="2022-01") == ["S101"]
     assert samples(testapp, site.alpha_key, q="A_100") == ["S100"]
 
 
+@BEFORE_AND_AFTER_THE_WORKER
 def test_every_word_must_match(testapp, site):
     assert samples(testapp, site.reader_key, q="2021 s1") == ["S100"]
     assert samples(testapp, site.reader_key, q="2021") == ["S100", "S200"]
@@ -172,10 +186,12 @@ def test_every_word_must_match(testapp, site):
         ("first", ["S100", "S101", "S102"]),  # the submission's label
     ],
 )
+@BEFORE_AND_AFTER_THE_WORKER
 def test_words_match_names_and_labels(testapp, site, word, expected):
     assert samples(testapp, site.reader_key, q=word) == expected
 
 
+@BEFORE_AND_AFTER_THE_WORKER
 def test_words_match_site_ids_of_sets_submissions_users_groups_and_files(testapp, site):
     first = site.alpha_submission["metadatasetIds"][0]["site"]
     assert samples(testapp, site.reader_key, q=first) == ["S100"]
@@ -185,16 +201,19 @@ def test_words_match_site_ids_of_sets_submissions_users_groups_and_files(testapp
     assert samples(testapp, site.reader_key, q=site.file["id"]["site"]) == ["S100"]
 
 
+@BEFORE_AND_AFTER_THE_WORKER
 def test_wildcards_in_words_are_taken_literally(testapp, site):
     assert samples(testapp, site.alpha_key, q="100%") == ["S101"]
     assert samples(testapp, site.alpha_key, q="_") == ["S100"]  # only a_100.fq has one
 
 
+@BEFORE_AND_AFTER_THE_WORKER
 def test_a_service_value_is_found_only_by_those_who_may_read_it(testapp, site):
     assert samples(testapp, site.alpha_key, q="pass") == []
     assert samples(testapp, site.reader_key, q="pass") == ["S100"]
 
 
+@BEFORE_AND_AFTER_THE_WORKER
 def test_a_group_member_finds_only_their_groups_sets(testapp, site):
     assert samples(testapp, site.beta_key, q="S1") == []
     assert samples(testapp, site.beta_key, q="alice") == []
@@ -219,6 +238,7 @@ def set_value(dbsession, sample: str, column: str, value: str) -> None:
     )
 
 
+@BEFORE_AND_AFTER_THE_WORKER
 def test_a_changed_value_is_found_by_its_new_text_and_no_longer_by_its_old(
     testapp, site, dbsession
 ):
@@ -227,6 +247,7 @@ def test_a_changed_value_is_found_by_its_new_text_and_no_longer_by_its_old(
     assert samples(testapp, site.alpha_key, q="done") == []
 
 
+@BEFORE_AND_AFTER_THE_WORKER
 def test_a_deleted_value_is_no_longer_found(testapp, site, dbsession):
     note = select(MetaDatum.id).where(MetaDatum.name == "Note").scalar_subquery()
     dbsession.execute(
@@ -261,6 +282,7 @@ def test_a_relabelled_submission_is_found_by_the_new_label_only(testapp, site, d
     assert samples(testapp, site.alpha_key, q="first") == []
 
 
+@BEFORE_AND_AFTER_THE_WORKER
 def test_a_column_given_to_a_service_is_no_longer_found_by_group_members(testapp, site, dbsession):
     note = dbsession.scalar(select(MetaDatum).where(MetaDatum.name == "Note"))
     note.service_id = dbsession.scalar(select(Service.id).where(Service.name == "QC"))
@@ -272,18 +294,55 @@ def test_a_column_given_to_a_service_is_no_longer_found_by_group_members(testapp
     assert samples(testapp, site.alpha_key, q="done") == ["S101"]
 
 
-def test_staged_sets_have_no_search_text_until_submitted(testapp, site, dbsession):
+def test_staged_sets_have_no_search_text(testapp, site, dbsession):
     staged = stage(testapp, site.alpha_key, {"SampleId": "S900", "Note": "fresh"}).json
-    text = select(MetaDataSet.search_text).where(MetaDataSet.site_id == staged["id"]["site"])
-    assert dbsession.scalar(text) is None
+    written = select(MetaDataSet.search_text).where(MetaDataSet.site_id == staged["id"]["site"])
+    assert dbsession.scalar(written) is None
+    assert samples(testapp, site.alpha_key, q="fresh") == []
+
+
+def write_jobs_waiting(dbsession) -> int:
+    """Jobs waiting to write search texts (this test's, and committed ones left over)."""
+    return dbsession.scalar(
+        text(
+            "SELECT count(*) FROM procrastinate_jobs"
+            " WHERE task_name = :task AND queue_name = :queue AND status = 'todo'"
+        ),
+        {"task": jobs.WRITE_SEARCH_TEXTS, "queue": jobs.SEARCH_TEXTS_QUEUE},
+    )
+
+
+def test_a_set_is_found_the_moment_it_is_submitted_and_after_the_worker_wrote_its_text(
+    testapp, site, dbsession
+):
+    staged = stage(testapp, site.alpha_key, {"SampleId": "S900", "Note": "fresh"}).json
+    written = select(MetaDataSet.search_text).where(MetaDataSet.site_id == staged["id"]["site"])
+    jobs_before = write_jobs_waiting(dbsession)
     testapp.post_json(
         "/api/v1/submissions",
         {"metadatasetIds": [staged["id"]["site"]], "fileIds": [], "label": None},
         headers=api_headers(site.alpha_key),
     )
-    dbsession.expire_all()
-    assert "fresh" in dbsession.scalar(text)
+    # The submission answered without writing the text, and deferred the job that does.
+    assert dbsession.scalar(written) is None
+    assert write_jobs_waiting(dbsession) == jobs_before + 1
     assert samples(testapp, site.alpha_key, q="fresh") == ["S900"]
+    assert samples(testapp, site.alpha_key, q="fresh s900") == ["S900"]
+    assert samples(testapp, site.alpha_key, q="stale") == []
+
+    search_texts.write_batch(dbsession)
+    assert "fresh" in dbsession.scalar(written)
+    assert samples(testapp, site.alpha_key, q="fresh") == ["S900"]
+
+
+def test_a_search_computes_the_unwritten_texts_once_however_many_its_words(
+    testapp, site, dbsession, dbengine
+):
+    with recorded_statements(dbengine) as statements:
+        assert samples(testapp, site.alpha_key, q="s10 first done") == ["S101"]
+    computing = [sql for sql in statements if "unwritten_search_texts(" in sql]
+    assert computing
+    assert all(sql.count("unwritten_search_texts(") == 1 for sql in computing)
 
 
 def test_too_many_words_are_refused(testapp, site):
@@ -409,6 +468,21 @@ def test_every_page_of_a_sort_by_a_column_is_a_slice_of_the_whole_listing(
             page = listed(testapp, site.reader_key, sort=sort, limit=limit, offset=offset)
             assert [m["record"]["SampleId"] for m in page.json] == whole[offset : offset + limit]
             assert page.headers["X-Total-Count"] == str(len(whole))
+
+
+@BEFORE_AND_AFTER_THE_WORKER
+@pytest.mark.parametrize("walk", [datameta.logic.listing.WALK, 0, 2])
+def test_a_search_sorted_by_a_column_is_paged_alike_whether_texts_are_written_or_not(
+    testapp, site, monkeypatch, walk
+):
+    monkeypatch.setattr(datameta.logic.listing, "WALK", walk)
+    params = {"q": "s", "sort": "-record.SampleId"}
+    whole = samples(testapp, site.reader_key, **params)
+    assert whole == ["S200", "S102", "S101", "S100"]
+    for offset in range(len(whole) + 1):
+        page = listed(testapp, site.reader_key, limit=2, offset=offset, **params)
+        assert [m["record"]["SampleId"] for m in page.json] == whole[offset : offset + 2]
+        assert page.headers["X-Total-Count"] == "4"
 
 
 def test_a_sort_by_a_column_compares_the_first_255_characters_then_the_sets(testapp, site):

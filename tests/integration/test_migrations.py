@@ -4,7 +4,10 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.script import ScriptDirectory
 
+from datameta.db import make_session_factory
+from datameta.models import MetaDataSet, Submission
 from tests.conftest import alembic_config, fresh_database
+from tests.factories import make_user
 
 
 def test_models_and_migrations_agree(test_database_url):
@@ -42,3 +45,42 @@ def test_the_welcome_text_tells_how_an_expired_link_is_renewed(dbengine):
         ).scalar_one()
     assert "a button there mails you a fresh one" in text
     assert "opening it sends you a fresh one" not in text
+
+
+def test_going_below_0018_writes_the_search_texts_the_worker_had_yet_to_write(
+    test_database_url, settings
+):
+    # Before 0018 every submitted set had its text: one submitted a moment ago gets it.
+    url = fresh_database(test_database_url, "datameta_migrations_0018")
+    config = alembic_config(url)
+    command.upgrade(config, "head")
+    engine = sa.create_engine(url)
+    with make_session_factory(engine, settings)() as db:
+        submitter = make_user(db)
+        submission = Submission(group_id=submitter.group_id, label=None)
+        db.add(submission)
+        db.flush()
+        mset = MetaDataSet(
+            user_id=submitter.id, group_id=submitter.group_id, submission_id=submission.id
+        )
+        db.add(mset)
+        db.commit()
+        set_id, site_id = mset.id, mset.site_id
+    unwritten = sa.text("SELECT count(*) FROM unwritten_search_texts()")
+    text_of_set = sa.text("SELECT search_text FROM metadatasets WHERE id = :id")
+    with engine.connect() as connection:
+        assert connection.execute(unwritten).scalar() == 1
+        assert connection.execute(text_of_set, {"id": set_id}).scalar() is None
+
+    command.downgrade(config, "0017")
+    with engine.connect() as connection:
+        assert connection.execute(text_of_set, {"id": set_id}).scalar() == site_id.lower()
+        indexes = {index["name"] for index in sa.inspect(connection).get_indexes("metadatasets")}
+        assert "ix_metadatasets_search_text_unwritten" not in indexes
+        functions = sa.text("SELECT count(*) FROM pg_proc WHERE proname = 'unwritten_search_texts'")
+        assert connection.execute(functions).scalar() == 0
+
+    command.upgrade(config, "head")
+    with engine.connect() as connection:
+        assert connection.execute(unwritten).scalar() == 0
+    engine.dispose()
