@@ -265,7 +265,7 @@ def _compact_problems(first_part: int, count: int, part_count: int) -> list[Erro
         problems.append(
             ErrorItem(message=f"Ask for 1 to {MAX_URLS_PER_BATCH} parts at a time.", field="md5s")
         )
-    if not (1 <= first_part and first_part + max(count, 1) - 1 <= part_count):
+    if not (first_part >= 1 and first_part + max(count, 1) - 1 <= part_count):
         problems.append(
             ErrorItem(
                 message=f"Part numbers of this upload run from 1 to {part_count}.",
