@@ -48,9 +48,20 @@ def get_upload(request: Request) -> dict[str, Any]:
     route_name="api_multipart_part_urls", request_method="POST", renderer="json", openapi=True
 )
 def part_urls(request: Request) -> dict[str, Any]:
-    wanted = [(part["partNumber"], part["md5"]) for part in request.openapi_validated.body["parts"]]
+    body = request.openapi_validated.body
+    listed = body.get("parts")
+    wanted = multipart.wanted_parts(
+        None if listed is None else [(part["partNumber"], part["md5"]) for part in listed],
+        body.get("firstPart"),
+        body.get("md5s"),
+    )
     upload, urls = multipart.part_urls(
-        request.dbsession, request.user, request.matchdict["id"], wanted, storage=request.storage
+        request.dbsession,
+        request.user,
+        request.matchdict["id"],
+        wanted,
+        storage=request.storage,
+        consecutive=listed is None,
     )
     return part_urls_json(upload, urls)
 
