@@ -488,7 +488,8 @@ class _FileUpload:
         self.digests = []
 
     def cancel(self) -> None:
-        for future in (*self.hashing, *self.in_flight):
+        futures: list[Future[Any]] = [*self.hashing, *self.in_flight]
+        for future in futures:
             future.cancel()
 
     def send_all(
@@ -561,11 +562,10 @@ class _FileUpload:
         return upload
 
     def _start(self, state: UploadState, first: list[Part]) -> dict[str, Any]:
-        wanted = [{"partNumber": p.number, "md5": p.md5.hex()} for p in first]
+        assert [part.number for part in first] == list(range(1, len(first) + 1))
+        md5s = [base64.b64encode(part.md5).decode() for part in first]  # parts 1, 2, ...
         body = {"name": self.local.name, "size": self.size, "partSize": self.part_size}
-        upload: dict[str, Any] = self.api.call(
-            "POST", "/multipart-uploads", {**body, "parts": wanted}
-        )
+        upload: dict[str, Any] = self.api.call("POST", "/multipart-uploads", {**body, "md5s": md5s})
         state.put(self.local, uuid=upload["fileId"]["uuid"], site=upload["fileId"]["site"])
         return upload
 

@@ -318,8 +318,10 @@ def _part_problems(upload: Upload, held: list[StoredPart]) -> list[ErrorItem]:
     """Every part must be there, each of the size the server chose."""
     file = upload.file
     assert file.upload_size is not None and file.part_size is not None
+    # Read once: each read of a mapped attribute goes through SQLAlchemy.
+    size, part_size, count = file.upload_size, file.part_size, upload.part_count
     by_number = {part.number: part for part in held}
-    missing = [n for n in range(1, upload.part_count + 1) if n not in by_number]
+    missing = [n for n in range(1, count + 1) if n not in by_number]
     problems = []
     if missing:
         shown = ", ".join(str(n) for n in missing[:20]) + (", ..." if len(missing) > 20 else "")
@@ -334,8 +336,7 @@ def _part_problems(upload: Upload, held: list[StoredPart]) -> list[ErrorItem]:
     wrong = [
         part.number
         for part in held
-        if part.number <= upload.part_count
-        and part.size != expected_part_size(file.upload_size, file.part_size, part.number)
+        if part.number <= count and part.size != expected_part_size(size, part_size, part.number)
     ]
     if wrong:
         problems.append(
@@ -430,7 +431,8 @@ def complete_upload(
     problems = _part_problems(upload, held)
     if problems:
         raise Conflict(problems)
-    joined = [part for part in held if part.number <= upload.part_count]
+    count = upload.part_count
+    joined = [part for part in held if part.number <= count]
     if parts_etag is not None and (problems := _parts_etag_problems(file, joined, parts_etag)):
         raise Conflict(problems)
     file.content_etag = storage.complete_multipart(

@@ -407,3 +407,43 @@ def test_a_compact_batch_costs_two_statements_too(testapp, dbengine, dbsession, 
         urls = compact_part_urls(testapp, owner, file_id, body).json["parts"]
     assert [url["partNumber"] for url in urls] == list(range(1, 101))
     assert len(hundred) == 2
+
+
+def test_the_start_takes_the_first_parts_compactly_too(testapp, owner):
+    # {"md5s": [...]} with the start: parts 1, 2, ... in base64, as part-urls takes them.
+    first = [CONTENT[:PART], CONTENT[PART : 2 * PART]]
+    body = {"partSize": PART, "md5s": [md5_b64(part) for part in first]}
+    upload = start(testapp, owner, size=len(CONTENT), **body).json
+    assert [url["partNumber"] for url in upload["partUrls"]] == [1, 2]
+    for url, part in zip(upload["partUrls"], first, strict=True):
+        sent = requests.put(url["url"], data=part, headers=url["requestHeaders"], timeout=60)
+        assert sent.status_code == 200, sent.text
+    file_id = upload["fileId"]["uuid"]
+    put_part(testapp, owner, file_id, 3, CONTENT[2 * PART :])
+    complete(testapp, owner, file_id, multipartEtag=multipart_etag(CONTENT))
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"md5s": ["A" * 22 + "=="]}, "partSize"),
+        ({"partSize": PART, "md5s": ["A" * 22 + "=="] * 4}, "partNumber"),
+        ({"partSize": PART, "md5s": ["0" * 32]}, "md5s"),
+        (
+            {
+                "partSize": PART,
+                "md5s": ["A" * 22 + "=="],
+                "parts": [{"partNumber": 1, "md5": "0" * 32}],
+            },
+            "parts",
+        ),
+    ],
+    ids=["without part size", "beyond the last part", "hex instead of base64", "both forms"],
+)
+def test_compact_first_parts_that_are_wrong_refuse_the_start_and_create_nothing(
+    testapp, dbsession, owner, body, field
+):
+    files_before = dbsession.scalar(select(func.count()).select_from(File))
+    response = start(testapp, owner, size=len(CONTENT), status=400, **body)
+    assert_api_error(response, 400, field=field)
+    assert dbsession.scalar(select(func.count()).select_from(File)) == files_before
