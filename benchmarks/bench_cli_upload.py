@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import ctypes
 import json
 import os
 import pstats
@@ -64,6 +65,7 @@ from benchmarks.common import (
 
 MiB = 1024 * 1024
 BIN = Path(sys.executable).parent
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a child gets when its parent ends
 
 
 def process_tree(pid: int) -> list[int]:
@@ -187,7 +189,8 @@ class ProfiledApp:
         self.lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        profile = cProfile.Profile()
+        # CPU time of the request's thread: waiting for PostgreSQL or S3 does not count.
+        profile = cProfile.Profile(time.thread_time)
         body = profile.runcall(lambda: list(self.app(environ, start_response)))
         with self.lock:
             if self.stats is None:
@@ -208,7 +211,10 @@ def serve(
             f"http_bind=127.0.0.1:{port}",
             "http_workers=1",
         ]
-        return subprocess.Popen(command, cwd=ROOT, env=environ, stderr=log), None  # noqa: S603
+        process = subprocess.Popen(  # noqa: S603
+            command, cwd=ROOT, env=environ, stderr=log, preexec_fn=die_with_parent
+        )
+        return process, None
     import waitress
 
     from datameta import make_app
@@ -218,6 +224,31 @@ def serve(
     server = waitress.create_server(profiled, host="127.0.0.1", port=port, threads=4)
     threading.Thread(target=server.run, daemon=True).start()
     return server, profiled
+
+
+def die_with_parent() -> None:
+    """In a child before it runs: SIGTERM it when the benchmark's process ends, however
+    (killed, or stopped by a timeout: no ``finally`` runs then), so that no app or
+    worker outlives a benchmark."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM ends the benchmark through its ``finally`` blocks, which stop what it started."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+
+
+def _end(process: subprocess.Popen[Any], grace: float = 60) -> None:
+    """SIGTERM, then SIGKILL if ``process`` is still running after ``grace`` seconds."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
 
 
 class Site:
@@ -262,23 +293,34 @@ class Site:
         )
         self.app, self.profiled = serve(self.environ, port, profile, self.log)
         self.app_pid: int | None = None if self.profiled else self.app.pid
-        self.worker = subprocess.Popen(  # noqa: S603
-            [str(BIN / "datameta-worker"), "-c", "production.ini"],
-            cwd=ROOT,
-            env=self.environ,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_until_up(self.url, None if self.profiled else self.app)
+        self.worker: subprocess.Popen[bytes] | None = None
+        try:
+            self.worker = subprocess.Popen(  # noqa: S603
+                [str(BIN / "datameta-worker"), "-c", "production.ini"],
+                cwd=ROOT,
+                env=self.environ,
+                stderr=subprocess.DEVNULL,
+                preexec_fn=die_with_parent,
+            )
+            wait_until_up(self.url, None if self.profiled else self.app)
+        except BaseException:
+            self.stop()  # nothing started may outlive a failed start
+            raise
 
     def stop(self) -> None:
-        self.worker.send_signal(signal.SIGTERM)
-        self.worker.wait(60)
-        if self.profiled is None:
-            self.app.send_signal(signal.SIGTERM)
-            self.app.wait(60)
-        else:
-            self.app.close()
-        self.log.close()
+        """Stop the worker and the app, whatever happened before; each is killed if
+        it does not end within a minute of SIGTERM (the worker waits for its jobs)."""
+        try:
+            if self.worker is not None:
+                _end(self.worker)
+        finally:
+            try:
+                if self.profiled is None:
+                    _end(self.app)
+                else:
+                    self.app.close()
+            finally:
+                self.log.close()
 
     def log_position(self) -> int:
         return Path(self.log.name).stat().st_size
@@ -319,6 +361,7 @@ def main() -> None:
         "measured in the same runs, on the same server",
     )
     args = parser.parse_args()
+    stop_on_sigterm()
     site = Site(args.port, profile=args.profile)
     try:
         run(args, site)
@@ -333,6 +376,7 @@ def measure_cli(
     site: Site, executable: Path, path: Path, state: Path, size_mib: int
 ) -> dict[str, Any]:
     """One upload by a command line, with the app's and the worker's share of it."""
+    assert site.worker is not None
     app_pid, worker_pid = site.app_pid, site.worker.pid
     app_cpu = site.app_cpu()
     app_rss = peak_rss_mib(app_pid) if app_pid else {}

@@ -1,6 +1,7 @@
 """App CPU per request of the calls scripts make most, in-process, with an optional profile.
 
     .venv/bin/python -m benchmarks.profile_requests [--n 300] [--profile stage|files]
+    .venv/bin/python -m benchmarks.profile_requests --first cold|warm
 
 Against the stack of `make run` (or a sourced env.sh), on a scratch database with 20
 columns: ``POST /metadatasets`` of one record, and a small file announced
@@ -9,6 +10,11 @@ columns: ``POST /metadatasets`` of one record, and a small file announced
 calls only: the upload to S3 is not counted, WebTest's own work is (a few percent).
 PostgreSQL's CPU is not in it. With ``--profile``, cProfile's top functions of that
 workload follow, by own time and by cumulative time.
+
+With ``--first``, instead: the CPU of the first three stagings and small files of an app
+just built, as a server worker's first requests, without (``cold``) or after
+(``warm``) ``datameta.warm_up``. Once per process: some of what the first calls build
+is kept for the process, so a second fresh app in the same process would not be cold.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import sqlalchemy as sa
 from benchmarks.bench_api import api_key
 from benchmarks.common import bench_app, scratch_database
 from benchmarks.seed import COLUMNS, add_group_and_user, define_columns
+from datameta import warm_up
 
 CONTENT = b"x" * 4096
 
@@ -98,11 +105,30 @@ def measure(name: str, n: int, *, profile: bool) -> None:
             print(out.getvalue())
 
 
+def measure_first(*, warm: bool) -> None:
+    client, headers = prepare()
+    if warm:
+        started = time.process_time()
+        warm_up(client.app.registry)
+        print(f"warm-up: {1000 * (time.process_time() - started):.1f} ms of CPU")
+    for name, action in WORKLOADS.items():
+        cpu = [action(client, headers, 200_000 + number) for number in range(3)]
+        print(
+            f"{name}, {'after' if warm else 'without'} the warm-up: CPU of calls 1, 2, 3: "
+            + ", ".join(f"{1000 * c:.1f}" for c in cpu)
+            + " ms"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument("--profile", choices=sorted(WORKLOADS))
+    parser.add_argument("--first", choices=["cold", "warm"])
     args = parser.parse_args()
+    if args.first:
+        measure_first(warm=args.first == "warm")
+        return
     for name in WORKLOADS:
         measure(name, args.n, profile=False)
     if args.profile:

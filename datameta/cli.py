@@ -17,18 +17,19 @@ partial files with HTTP range requests and check each file's MD5.
 from __future__ import annotations
 
 import argparse
+import base64
+import collections
 import functools
 import hashlib
 import http.client
 import io
-import itertools
 import json
 import os
 import select
 import signal
 import sys
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +49,9 @@ INTERRUPTED = 130  # stopped by Ctrl-C/SIGTERM; running the same command again r
 URLS_PER_REQUEST = 100  # part URLs asked for at once at most (the API's limit)
 # How far hashing may run ahead of sending: the parts are read again when sent, and
 # should still be in the page cache then.
-LOOKAHEAD_BYTES = 1024**3
+LOOKAHEAD_BYTES = 2 * 1024**3
+# Threads hashing the parts of one file (hashlib releases the GIL while it hashes).
+HASH_THREADS = min(4, max(2, os.cpu_count() or 2))
 HASH_CHUNK = 4 * 1024 * 1024
 SEND_BLOCK = 1024 * 1024
 ATTEMPTS = 6  # per part or download, with exponential backoff
@@ -165,33 +168,84 @@ class UploadState:
 
 @dataclass(frozen=True)
 class Part:
-    """Where a part lies in the file, and its MD5 (hex)."""
+    """Where a part lies in the file, and its MD5 (the 16 bytes)."""
 
     number: int
     offset: int
     length: int
-    md5: str
+    md5: bytes
 
 
-def _hash_parts(local: Path, size: int, part_size: int) -> Generator[Part, None, None]:
-    """The file's parts in order, read once front to back, each with its MD5.
+def _hash_part(fd: int, number: int, part_size: int, size: int) -> Part:
+    """Part ``number`` (from 1) of the open file, with its MD5.
 
-    Only a few chunks are held at a time: the bytes of a part are read again from
-    the page cache when it is sent, a little later.
+    Several run at once (hashlib releases the GIL while it hashes), each holding
+    one chunk of HASH_CHUNK bytes: memory does not grow with the part size.
     """
-    with local.open("rb", buffering=0) as stream:
-        for number in range(1, max(1, -(-size // part_size)) + 1):
-            offset = (number - 1) * part_size
-            length = min(part_size, size - offset)
-            md5 = hashlib.md5(usedforsecurity=False)
-            left = length
-            while left:
-                chunk = stream.read(min(HASH_CHUNK, left))
-                if not chunk:
-                    raise OSError(f"{local} became shorter while it was being uploaded")
-                md5.update(chunk)
-                left -= len(chunk)
-            yield Part(number, offset, length, md5.hexdigest())
+    offset = (number - 1) * part_size
+    length = min(part_size, size - offset)
+    md5 = hashlib.md5(usedforsecurity=False)
+    position, end = offset, offset + length
+    while position < end:
+        chunk = os.pread(fd, min(HASH_CHUNK, end - position), position)
+        if not chunk:
+            raise _FileShrank("the file became shorter while it was being uploaded")
+        md5.update(chunk)
+        position += len(chunk)
+    return Part(number, offset, length, md5.digest())
+
+
+# -- when to ask for part URLs --------------------------------------------------------
+#
+# Each API call costs the site CPU time, so a file's part URLs are asked for in as few
+# calls as keep the senders busy. The start signs the first parts (hashed before it);
+# while they are sent, the other parts are hashed (faster than they are sent: several
+# threads hash, and hashing outruns the network several times over), and ONE later
+# call signs all of them, up to URLS_PER_REQUEST at a time. The start's share is
+# large enough that the senders do not run out before the rest is hashed, even when
+# hashing is only about three times faster than sending (a busy machine).
+
+START_SHARE = 4  # the start signs a quarter of the parts (at least ``jobs``, at most 100)
+
+
+def first_batch(total: int, jobs: int, batch: int = URLS_PER_REQUEST) -> int:
+    """How many parts the start signs, of ``total`` parts, ``batch`` at most."""
+    return min(total, batch, max(jobs, -(-total // START_SHARE)))
+
+
+def urls_to_ask_for(
+    *, total: int, hashed: int, signed: int, unsent: int, jobs: int, batch: int = URLS_PER_REQUEST
+) -> range:
+    """Which parts to ask URLs for now; an empty range: none yet.
+
+    Parts are counted in the order they need URLs (on a fresh upload: their part
+    numbers). ``total`` parts need URLs (until hashing ends, an upper bound: a
+    resumed upload skips parts S3 holds); the first ``hashed`` have their MD5s, the
+    first ``signed`` their URLs; ``unsent`` URLs are held for parts not sent yet
+    (waiting or being sent), by ``jobs`` senders. One call asks for ``batch`` URLs
+    at most (the API's limit, or fewer when hashing may not run that far ahead).
+
+    The first call (``signed`` 0) waits for the start's share (``first_batch``).
+    Later ones wait until every part is hashed, or a full batch is, or a sender is
+    idle and enough parts are hashed to keep every idle sender busy.
+    """
+    ready = hashed - signed
+    if ready <= 0:
+        return range(0)
+    if signed == 0:
+        first = first_batch(total, jobs, batch)
+        return range(1, first + 1) if hashed >= first else range(0)
+    idle = jobs - unsent
+    if hashed >= total or ready >= batch or (idle > 0 and ready >= idle):
+        return range(signed + 1, signed + 1 + min(ready, batch))
+    return range(0)
+
+
+def lookahead_parts(part_size: int, jobs: int) -> int:
+    """How many parts hashing may run ahead of the parts sent (or skipped): a full
+    batch of URLs and the senders' parts, within LOOKAHEAD_BYTES, so that the parts
+    are still in the page cache when they are sent."""
+    return max(2 * jobs, min(URLS_PER_REQUEST + 2 * jobs, LOOKAHEAD_BYTES // part_size))
 
 
 class _FileRegion(io.RawIOBase):
@@ -344,11 +398,10 @@ def upload_file(
 ) -> UploadResult:
     """Upload one file in parts, resuming what S3 holds of an earlier run; returns its id.
 
-    One thread reads and hashes the file front to back while ``jobs`` threads send
-    the parts whose URLs are signed. URLs are asked for in large batches (few API
-    calls per GiB): whenever the senders are about to run out of signed parts, for
-    every part hashed by then. Hashing runs at most LOOKAHEAD_BYTES ahead of the
-    sending, so that the parts are still in the page cache when they are sent.
+    HASH_THREADS threads hash the parts (in order, at most ``lookahead_parts`` ahead
+    of the sending) while ``jobs`` threads send the parts whose URLs are signed;
+    ``urls_to_ask_for`` says when to ask for which URLs: with the start, and then
+    in as few calls as keep the senders busy.
     """
     size = local.stat().st_size
     known = state.get(local)
@@ -359,109 +412,180 @@ def upload_file(
     if known:
         try:
             upload = api.call("GET", f"/multipart-uploads/{known['uuid']}")
-            held = {p["partNumber"]: p for p in upload["parts"]}
+            held = {p["partNumber"]: p["etag"].strip('"') for p in upload["parts"]}
         except ApiError as error:
             if error.status != 404:
                 raise
-    first: list[Part] = []  # hashed before the start, which signs them
-    if upload is None:
-        part_size = expected_part_size(size)
-        hashed = _hash_parts(local, size, part_size)
-        first = list(itertools.islice(hashed, jobs))
-        wanted = [{"partNumber": p.number, "md5": p.md5} for p in first]
-        upload = api.call(
-            "POST",
-            "/multipart-uploads",
-            {"name": local.name, "size": size, "partSize": part_size, "parts": wanted},
-        )
-        state.put(local, uuid=upload["fileId"]["uuid"], site=upload["fileId"]["site"])
-        if upload["partSize"] != part_size:  # the site chose another size: hash again
-            hashed.close()
-            first = []
-    file_id = upload["fileId"]["uuid"]
-    part_size = upload["partSize"]
-    if not first:
-        hashed = _hash_parts(local, size, part_size)
-    signed_at_start = {url["partNumber"]: url for url in upload.get("partUrls", ())}
-    lookahead = max(2 * jobs, LOOKAHEAD_BYTES // part_size)
-    digests: list[bytes] = []  # every part's MD5, in order, for the multipart ETag
-    sender = _PartSender()
-    resumed = sent = 0
-    in_flight: set[Future[None]] = set()
-    pending: list[Part] = []  # hashed, not signed yet
-
-    def sign_pending() -> None:
-        nonlocal sent, pending
-        while pending:
-            batch, pending = pending[:URLS_PER_REQUEST], pending[URLS_PER_REQUEST:]
-            wanted = [{"partNumber": p.number, "md5": p.md5} for p in batch]
-            urls = _retrying(
-                functools.partial(
-                    api.call, "POST", f"/multipart-uploads/{file_id}/part-urls", {"parts": wanted}
-                ),
-                stop,
-                "part URLs",
-            )["parts"]
-            for part, url in zip(batch, urls, strict=True):
-                in_flight.add(pool.submit(send_part, part, url))
-                sent += 1
-
-    def send_part(part: Part, url: dict[str, Any]) -> None:
-        _retrying(lambda: _put_part(sender, url, fd, part), stop, f"part {part.number}")
-        bar.update(part.length)
-
-    def settle(block: bool) -> None:
-        """Take finished sends (waiting for one if ``block``); a failed one raises."""
-        done, _ = wait(in_flight, timeout=None if block else 0, return_when=FIRST_COMPLETED)
-        in_flight.difference_update(done)
-        for future in done:
-            future.result()
-
     fd = os.open(local, os.O_RDONLY)
     try:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
+        with (
+            ThreadPoolExecutor(max_workers=HASH_THREADS) as hashers,
+            ThreadPoolExecutor(max_workers=jobs) as senders,
+        ):
+            run = _FileUpload(api, local, size, fd, jobs, stop, bar, hashers, senders)
             try:
-                for part in itertools.chain(first, hashed):
-                    if stop.is_set():
-                        raise Stopped()
-                    digests.append(bytes.fromhex(part.md5))
-                    held_part = held.get(part.number)
-                    if held_part and held_part["etag"].strip('"') == part.md5:
-                        resumed += 1
-                        bar.update(part.length)
-                        continue
-                    if part.number in signed_at_start:
-                        in_flight.add(pool.submit(send_part, part, signed_at_start[part.number]))
-                        sent += 1
-                        continue
-                    pending.append(part)
-                    settle(block=False)
-                    # A sender is about to go idle: sign every part hashed by then.
-                    if len(in_flight) < jobs and len(pending) >= jobs - len(in_flight):
-                        sign_pending()
-                    while len(pending) + len(in_flight) >= lookahead:
-                        if pending and len(in_flight) < jobs:
-                            sign_pending()
-                        else:
-                            settle(block=True)
-                sign_pending()
-                while in_flight:
-                    settle(block=True)
+                upload = run.send_all(state, upload, held)
             except BaseException:
-                for future in in_flight:
-                    future.cancel()
+                run.cancel()
                 raise
     finally:
         os.close(fd)
-        hashed.close()
-    etag = multipart_etag(digests)
+    file_id, site_id = upload["fileId"]["uuid"], upload["fileId"]["site"]
+    etag = multipart_etag(run.digests)
     _retrying(
         lambda: api.call("POST", f"/multipart-uploads/{file_id}/complete", {"multipartEtag": etag}),
         stop,
         "completion",
     )
-    state.put(local, uuid=file_id, site=upload["fileId"]["site"], done=True, multipartEtag=etag)
-    return UploadResult(upload["fileId"]["site"], resumed, sent)
+    state.put(local, uuid=file_id, site=site_id, done=True, multipartEtag=etag)
+    return UploadResult(site_id, run.resumed, run.sent)
+
+
+def _urls_body(batch: list[Part]) -> dict[str, Any]:
+    """Consecutive parts compactly (a first number, base64 MD5s); others as a list."""
+    if batch[-1].number - batch[0].number == len(batch) - 1:
+        md5s = [base64.b64encode(part.md5).decode() for part in batch]
+        return {"firstPart": batch[0].number, "md5s": md5s}
+    return {"parts": [{"partNumber": p.number, "md5": p.md5.hex()} for p in batch]}
+
+
+class _FileUpload:
+    """The parts of one file: hashed by a pool of threads, signed as
+    ``urls_to_ask_for`` says, sent by another pool; all decided in one thread."""
+
+    def __init__(
+        self,
+        api: Api,
+        local: Path,
+        size: int,
+        fd: int,
+        jobs: int,
+        stop: threading.Event,
+        bar: tqdm,
+        hashers: ThreadPoolExecutor,
+        senders: ThreadPoolExecutor,
+    ) -> None:
+        self.api, self.local, self.size, self.fd, self.jobs = api, local, size, fd, jobs
+        self.stop, self.bar, self.hashers, self.senders = stop, bar, hashers, senders
+        self.sender = _PartSender()
+        self.hashing: collections.deque[Future[Part]] = collections.deque()
+        self.in_flight: set[Future[None]] = set()
+        self.resumed = self.sent = 0
+        self.digests: list[bytes] = []  # every part's MD5, in order, for the multipart ETag
+        self._restart(expected_part_size(size))
+
+    def _restart(self, part_size: int) -> None:
+        """Hash from the first part, with ``part_size``."""
+        self.cancel()
+        self.part_size, self.count = part_size, max(1, -(-self.size // part_size))
+        self.lookahead = lookahead_parts(part_size, self.jobs)
+        self.batch = min(URLS_PER_REQUEST, self.lookahead)
+        self.hashing = collections.deque()
+        self.next_number = 1  # the next part to hash
+        self.released = 0  # parts sent or skipped: hashing may run ahead of these
+        self.needing: list[Part] = []  # parts hashed that need sending, in order
+        self.signed = 0  # how many of them have URLs
+        self.digests = []
+
+    def cancel(self) -> None:
+        futures: list[Future[Any]] = [*self.hashing, *self.in_flight]
+        for future in futures:
+            future.cancel()
+
+    def send_all(
+        self, state: UploadState, upload: dict[str, Any] | None, held: dict[int, str]
+    ) -> dict[str, Any]:
+        """Hash, sign and send every part S3 does not hold; returns the upload."""
+        if upload is not None and upload["partSize"] != self.part_size:
+            self._restart(upload["partSize"])
+        while True:
+            if self.stop.is_set():
+                raise Stopped()
+            self._hash_ahead()
+            self._take_hashed(held)
+            while wanted := urls_to_ask_for(
+                total=self.count - self.resumed,
+                hashed=len(self.needing),
+                signed=self.signed,
+                unsent=len(self.in_flight),
+                jobs=self.jobs,
+                batch=self.batch,
+            ):
+                upload = self._sign(state, upload, self.needing[wanted.start - 1 : wanted.stop - 1])
+            if self.released == self.count:
+                assert upload is not None  # every part was sent or skipped
+                return upload
+            self._wait()
+
+    def _hash_ahead(self) -> None:
+        while (
+            self.next_number <= self.count
+            and len(self.hashing) < 2 * HASH_THREADS
+            and self.next_number - 1 - self.released < self.lookahead
+        ):
+            hashed = self.hashers.submit(
+                _hash_part, self.fd, self.next_number, self.part_size, self.size
+            )
+            self.hashing.append(hashed)
+            self.next_number += 1
+
+    def _take_hashed(self, held: dict[int, str]) -> None:
+        """The parts hashed by now, in order; those S3 holds already are skipped."""
+        while self.hashing and self.hashing[0].done():
+            part = self.hashing.popleft().result()
+            self.digests.append(part.md5)
+            if held.get(part.number) == part.md5.hex():
+                self.resumed += 1
+                self.released += 1
+                self.bar.update(part.length)
+            else:
+                self.needing.append(part)
+
+    def _sign(
+        self, state: UploadState, upload: dict[str, Any] | None, batch: list[Part]
+    ) -> dict[str, Any]:
+        """URLs for ``batch`` (with the start, if not started yet); sends its parts."""
+        if upload is None:
+            upload = self._start(state, batch)
+            if upload["partSize"] != self.part_size:  # the site chose another size
+                self._restart(upload["partSize"])
+                return upload
+            urls = upload["partUrls"]
+        else:
+            path = f"/multipart-uploads/{upload['fileId']['uuid']}/part-urls"
+            call = functools.partial(self.api.call, "POST", path, _urls_body(batch))
+            urls = _retrying(call, self.stop, "part URLs")["parts"]
+        for part, url in zip(batch, urls, strict=True):
+            self.in_flight.add(self.senders.submit(self._send, part, url))
+        self.signed += len(batch)
+        self.sent += len(batch)
+        return upload
+
+    def _start(self, state: UploadState, first: list[Part]) -> dict[str, Any]:
+        assert [part.number for part in first] == list(range(1, len(first) + 1))
+        md5s = [base64.b64encode(part.md5).decode() for part in first]  # parts 1, 2, ...
+        body = {"name": self.local.name, "size": self.size, "partSize": self.part_size}
+        upload: dict[str, Any] = self.api.call("POST", "/multipart-uploads", {**body, "md5s": md5s})
+        state.put(self.local, uuid=upload["fileId"]["uuid"], site=upload["fileId"]["site"])
+        return upload
+
+    def _send(self, part: Part, url: dict[str, Any]) -> None:
+        _retrying(
+            lambda: _put_part(self.sender, url, self.fd, part), self.stop, f"part {part.number}"
+        )
+        self.bar.update(part.length)
+
+    def _wait(self) -> None:
+        """Until the next part is hashed or a part is sent (a failed send raises)."""
+        waiting: set[Future[Any]] = set(self.in_flight)
+        if self.hashing:
+            waiting.add(self.hashing[0])
+        assert waiting, "nothing to wait for: the upload would stall"
+        done, _ = wait(waiting, return_when=FIRST_COMPLETED)
+        for future in done & self.in_flight:
+            self.in_flight.discard(future)
+            self.released += 1
+            future.result()
 
 
 def run_upload(api: Api, args: argparse.Namespace, stop: threading.Event) -> int:

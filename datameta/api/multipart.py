@@ -22,6 +22,14 @@ from datameta.logic import multipart
 )
 def start_upload(request: Request) -> dict[str, Any]:
     body = request.openapi_validated.body
+    listed, md5s = body.get("parts"), body.get("md5s")
+    first_parts: list[tuple[int, str]] = []
+    if listed is not None or md5s is not None:
+        first_parts = multipart.wanted_parts(
+            None if listed is None else [(part["partNumber"], part["md5"]) for part in listed],
+            None if md5s is None else 1,
+            md5s,
+        )
     upload = multipart.start_upload(
         request.dbsession,
         request.user,
@@ -30,7 +38,7 @@ def start_upload(request: Request) -> dict[str, Any]:
         checksum=body.get("checksum"),
         storage=request.storage,
         settings=request.settings,
-        first_parts=[(part["partNumber"], part["md5"]) for part in body.get("parts", ())],
+        first_parts=first_parts,
         hashed_part_size=body.get("partSize"),
     )
     return multipart_upload_json(upload)
@@ -48,9 +56,20 @@ def get_upload(request: Request) -> dict[str, Any]:
     route_name="api_multipart_part_urls", request_method="POST", renderer="json", openapi=True
 )
 def part_urls(request: Request) -> dict[str, Any]:
-    wanted = [(part["partNumber"], part["md5"]) for part in request.openapi_validated.body["parts"]]
+    body = request.openapi_validated.body
+    listed = body.get("parts")
+    wanted = multipart.wanted_parts(
+        None if listed is None else [(part["partNumber"], part["md5"]) for part in listed],
+        body.get("firstPart"),
+        body.get("md5s"),
+    )
     upload, urls = multipart.part_urls(
-        request.dbsession, request.user, request.matchdict["id"], wanted, storage=request.storage
+        request.dbsession,
+        request.user,
+        request.matchdict["id"],
+        wanted,
+        storage=request.storage,
+        consecutive=listed is None,
     )
     return part_urls_json(upload, urls)
 

@@ -255,12 +255,15 @@ def multipart_upload_json(upload: Any) -> dict[str, Any]:
 
 
 def _part_urls(urls: Sequence[Any]) -> list[dict[str, Any]]:
+    # The URLs of a batch share their expiry: written once, not once per part.
+    expiries: dict[Any, str | None] = {}
     return [
         {
             "partNumber": url.number,
             "url": url.request.url,
             "requestHeaders": url.request.headers,
-            "expires": naive_utc(url.request.expires_at),
+            "expires": expiries.get(url.request.expires_at)
+            or expiries.setdefault(url.request.expires_at, naive_utc(url.request.expires_at)),
         }
         for url in urls
     ]

@@ -26,6 +26,7 @@ openapi.yaml stays the one source of truth: nothing here describes a request.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple, cast
@@ -38,6 +39,7 @@ from openapi_core.schema.parameters import get_style_and_explode
 from openapi_core.security.exceptions import SecurityProviderError
 from openapi_core.security.providers import BaseProvider, HttpProvider
 from openapi_core.templating.paths.datatypes import PathOperationServer
+from openapi_core.templating.paths.exceptions import PathError
 from openapi_core.templating.security.exceptions import SecurityNotFound
 from openapi_core.unmarshalling.schemas.unmarshallers import SchemaUnmarshaller
 from openapi_core.validation.decorators import ValidationErrorWrapper
@@ -54,6 +56,7 @@ from pyramid.config import PHASE1_CONFIG, Configurator
 JSON_MEDIA_TYPE = "application/json"
 # Keywords after which an unmarshalled value may differ from the parsed JSON.
 UNMARSHALLING_KEYWORDS = frozenset({"format", "default"})
+OPERATION_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 # Route patterns and methods are few; hosts are not: a bound on what is remembered.
 MAX_REMEMBERED_PATHS = 1024
 
@@ -132,6 +135,22 @@ class CompiledRequestUnmarshaller(V30RequestUnmarshaller):
         self._unmarshallers: dict[tuple[str | int, ...], SchemaUnmarshaller] = {}
         self._style_deserializers: dict[tuple[Any, ...], StyleDeserializer] = {}
         self._absent_values: dict[tuple[str | int, ...], Any] = {}
+
+    def prepare(self) -> None:
+        """Do for every operation what its first request would do: read its parameters and
+        security requirements, build its JSON body's validator, and parse every path
+        template (openapi-core keeps the parsed templates for the process). Run before the
+        server forks its workers (``datameta.warm_up``): they then start with all of it."""
+        for _, path in (self.spec / "paths").str_items():
+            for method in OPERATION_METHODS:
+                if method in path:
+                    operation = path / method
+                    self._parameters_of(operation, path)
+                    self._requirements(operation)
+                    self._body_schema(operation, JSON_MEDIA_TYPE)
+        # A path that matches none is compared with every template.
+        with contextlib.suppress(PathError):
+            self.path_finder.find("get", "/-")
 
     def _find_path(self, request: Any) -> PathOperationServer:
         key = (request.method, request.host_url, request.path_pattern)
@@ -365,6 +384,13 @@ def _use_compiled_unmarshaller(config: Configurator) -> None:
         extra_media_type_deserializers=original.extra_media_type_deserializers,
         extra_format_unmarshallers=original.extra_format_unmarshallers,
     )
+
+
+def prepare_request_validation(registry: Any) -> None:
+    """Prepare the validation of every operation's requests (see ``prepare``)."""
+    validator = registry.settings["pyramid_openapi3"]["request_validator"]
+    if isinstance(validator, CompiledRequestUnmarshaller):
+        validator.prepare()
 
 
 def includeme(config: Configurator) -> None:

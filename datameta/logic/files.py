@@ -254,6 +254,13 @@ def _visible_file(db: Session, actor: User, file_id: str) -> tuple[File, Submiss
     return found[0], found[1]
 
 
+def prepare_file_lookup(db: Session) -> None:
+    """Look up files that do not exist, by uuid and by site id, so that each lookup finds
+    its SQL compiled and cached (see ``security.policy.prepare_key_lookup``)."""
+    db.execute(_BY_UUID, {"file_uuid": uuid.UUID(int=0)}).one_or_none()
+    db.execute(_BY_SITE_ID, {"site_id": ""}).one_or_none()
+
+
 def get_file(db: Session, actor: User, file_id: str) -> File:
     """A file the caller may read; NotFound, as for an unknown id, otherwise."""
     return _visible_file(db, actor, file_id)[0]

@@ -11,6 +11,8 @@ whole-file MD5 of a multipart object, so a background job verifies it
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import re
 import uuid
@@ -216,6 +218,63 @@ def _wanted_problems(parts: Sequence[tuple[int, str]], count: int) -> list[Error
     return problems
 
 
+_MD5_BASE64 = re.compile(r"[A-Za-z0-9+/]{21}[AQgw]==")  # 16 bytes: 22 digits, "=="
+
+
+def wanted_parts(
+    parts: Sequence[tuple[int, str]] | None,
+    first_part: int | None,
+    md5s: Sequence[str] | None,
+) -> list[tuple[int, str]]:
+    """The ``(part number, MD5 hex)`` pairs a request for part URLs names.
+
+    Either as a list of parts (``parts``), or compactly as consecutive parts from
+    ``first_part`` with their MD5s in base64 (``md5s``, as Content-MD5 carries
+    them): two keys per batch to read instead of two per part. Exactly one of the
+    two forms; the part numbers and MD5s are checked by ``part_urls``.
+    """
+    compact = first_part is not None or md5s is not None
+    if parts is not None and compact:
+        problem = "Name the parts either as `parts` or as `firstPart` and `md5s`, not both."
+        raise ValidationFailed([ErrorItem(message=problem, field="parts")])
+    if parts is not None:
+        return list(parts)
+    if not compact:
+        problem = "Name the parts: `parts`, or `firstPart` and `md5s`."
+        raise ValidationFailed([ErrorItem(message=problem, field="parts")])
+    if first_part is None:
+        problem = "Name the number of the first part the `md5s` are of."
+        raise ValidationFailed([ErrorItem(message=problem, field="firstPart")])
+    if md5s is None:
+        problem = "Name the MD5s of the parts from `firstPart` on."
+        raise ValidationFailed([ErrorItem(message=problem, field="md5s")])
+    if not all(_MD5_BASE64.fullmatch(md5) for md5 in md5s):
+        problem = "Each of `md5s` must be a part's MD5 in base64 (24 characters)."
+        raise ValidationFailed([ErrorItem(message=problem, field="md5s")])
+    try:
+        hexes = [base64.b64decode(md5).hex() for md5 in md5s]
+    except binascii.Error as error:  # unreachable after the pattern; kept as a guard
+        raise ValidationFailed([ErrorItem(message=str(error), field="md5s")]) from error
+    return list(zip(range(first_part, first_part + len(hexes)), hexes, strict=True))
+
+
+def _compact_problems(first_part: int, count: int, part_count: int) -> list[ErrorItem]:
+    """Consecutive parts must lie within the upload and number 1 to MAX_URLS_PER_BATCH."""
+    problems = []
+    if not 1 <= count <= MAX_URLS_PER_BATCH:
+        problems.append(
+            ErrorItem(message=f"Ask for 1 to {MAX_URLS_PER_BATCH} parts at a time.", field="md5s")
+        )
+    if not (first_part >= 1 and first_part + max(count, 1) - 1 <= part_count):
+        problems.append(
+            ErrorItem(
+                message=f"Part numbers of this upload run from 1 to {part_count}.",
+                field="firstPart",
+            )
+        )
+    return problems
+
+
 def _signed(file: File, parts: Sequence[tuple[int, str]], storage: Storage) -> list[PartUrl]:
     """Presigned PUTs of the parts, valid until the upload window closes."""
     expires = _remaining_seconds(file)
@@ -236,11 +295,20 @@ def part_urls(
     parts: Sequence[tuple[int, str]],
     *,
     storage: Storage,
+    consecutive: bool = False,
 ) -> tuple[Upload, list[PartUrl]]:
-    """Presigned PUTs for ``(part number, MD5 hex)`` pairs, valid until the window closes."""
+    """Presigned PUTs for ``(part number, MD5 hex)`` pairs, valid until the window closes.
+
+    ``consecutive``: the parts were named compactly (``wanted_parts``), their MD5s
+    checked already; only the first and the last number need checking.
+    """
     file = _own_upload(db, actor, file_id)
     upload = Upload(file)
-    problems = _wanted_problems(parts, upload.part_count)
+    if consecutive:
+        first = parts[0][0] if parts else 1
+        problems = _compact_problems(first, len(parts), upload.part_count)
+    else:
+        problems = _wanted_problems(parts, upload.part_count)
     if problems:
         raise ValidationFailed(problems)
     return upload, _signed(file, parts, storage)
@@ -250,8 +318,10 @@ def _part_problems(upload: Upload, held: list[StoredPart]) -> list[ErrorItem]:
     """Every part must be there, each of the size the server chose."""
     file = upload.file
     assert file.upload_size is not None and file.part_size is not None
+    # Read once: each read of a mapped attribute goes through SQLAlchemy.
+    size, part_size, count = file.upload_size, file.part_size, upload.part_count
     by_number = {part.number: part for part in held}
-    missing = [n for n in range(1, upload.part_count + 1) if n not in by_number]
+    missing = [n for n in range(1, count + 1) if n not in by_number]
     problems = []
     if missing:
         shown = ", ".join(str(n) for n in missing[:20]) + (", ..." if len(missing) > 20 else "")
@@ -266,8 +336,7 @@ def _part_problems(upload: Upload, held: list[StoredPart]) -> list[ErrorItem]:
     wrong = [
         part.number
         for part in held
-        if part.number <= upload.part_count
-        and part.size != expected_part_size(file.upload_size, file.part_size, part.number)
+        if part.number <= count and part.size != expected_part_size(size, part_size, part.number)
     ]
     if wrong:
         problems.append(
@@ -362,7 +431,8 @@ def complete_upload(
     problems = _part_problems(upload, held)
     if problems:
         raise Conflict(problems)
-    joined = [part for part in held if part.number <= upload.part_count]
+    count = upload.part_count
+    joined = [part for part in held if part.number <= count]
     if parts_etag is not None and (problems := _parts_etag_problems(file, joined, parts_etag)):
         raise Conflict(problems)
     file.content_etag = storage.complete_multipart(

@@ -1,5 +1,6 @@
 """/multipart-uploads: large files go to S3 in parts; the API signs, lists, completes, aborts."""
 
+import base64
 import hashlib
 
 import pytest
@@ -313,3 +314,136 @@ def test_single_put_files_read_as_verified_by_s3s_own_md5_check(testapp, owner):
     ).json
     assert state["state"] == "verified"
     assert state["checksum"] == hashlib.md5(content).hexdigest()  # noqa: S324
+
+
+# -- the compact body of part-urls: a first part number and the MD5s that follow ------
+
+
+def md5_b64(content: bytes) -> str:
+    return base64.b64encode(hashlib.md5(content).digest()).decode()  # noqa: S324
+
+
+def compact_part_urls(testapp, key, file_id, body, status=200):
+    return testapp.post_json(
+        f"/api/v1/multipart-uploads/{file_id}/part-urls",
+        body,
+        headers=api_headers(key),
+        status=status,
+    )
+
+
+def test_consecutive_parts_may_be_named_by_the_first_number_and_their_md5s(testapp, owner):
+    # {"firstPart": N, "md5s": [...]}: parts N, N+1, ... with their MD5s in base64
+    # (as Content-MD5 carries them); two keys per batch instead of two per part.
+    file_id = start(testapp, owner, size=len(CONTENT)).json["fileId"]["uuid"]
+    parts = [CONTENT[:PART], CONTENT[PART : 2 * PART], CONTENT[2 * PART :]]
+    body = {"firstPart": 2, "md5s": [md5_b64(part) for part in parts[1:]]}
+    urls = compact_part_urls(testapp, owner, file_id, body).json["parts"]
+    assert [url["partNumber"] for url in urls] == [2, 3]
+    put_part(testapp, owner, file_id, 1, parts[0])
+    for url, part in zip(urls, parts[1:], strict=True):
+        assert url["requestHeaders"]["Content-MD5"] == md5_b64(part)
+        sent = requests.put(url["url"], data=part, headers=url["requestHeaders"], timeout=60)
+        assert sent.status_code == 200, sent.text
+    complete(testapp, owner, file_id, multipartEtag=multipart_etag(CONTENT))
+
+
+def test_the_compact_body_signs_as_the_list_of_parts_does(testapp, owner):
+    file_id = start(testapp, owner, size=len(CONTENT)).json["fileId"]["uuid"]
+    part = CONTENT[:PART]
+    (listed,) = part_urls(testapp, owner, file_id, [(1, md5_hex(part))])
+    body = {"firstPart": 1, "md5s": [md5_b64(part)]}
+    (compact,) = compact_part_urls(testapp, owner, file_id, body).json["parts"]
+    assert compact["requestHeaders"] == listed["requestHeaders"]
+    assert compact["url"].split("?")[0] == listed["url"].split("?")[0]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (
+            {
+                "parts": [{"partNumber": 1, "md5": "0" * 32}],
+                "firstPart": 1,
+                "md5s": ["A" * 22 + "=="],
+            },
+            "parts",
+        ),
+        ({}, "parts"),
+        ({"firstPart": 1}, "md5s"),
+        ({"md5s": ["A" * 22 + "=="]}, "firstPart"),
+        ({"firstPart": 0, "md5s": ["A" * 22 + "=="]}, "firstPart"),
+        ({"firstPart": 3, "md5s": ["A" * 22 + "==", "A" * 22 + "=="]}, "firstPart"),
+        ({"firstPart": 1, "md5s": []}, "md5s"),
+        ({"firstPart": 1, "md5s": ["A" * 22 + "=="] * 101}, "md5s"),
+        ({"firstPart": 1, "md5s": ["0" * 32]}, "md5s"),
+        ({"firstPart": 1, "md5s": ["not base64 at all!!!!!=="]}, "md5s"),
+    ],
+    ids=[
+        "both bodies",
+        "neither",
+        "first part without md5s",
+        "md5s without first part",
+        "part 0",
+        "beyond the last part",
+        "no md5s",
+        "more than 100",
+        "hex instead of base64",
+        "not base64",
+    ],
+)
+def test_a_compact_body_that_is_incomplete_or_out_of_range_is_refused(testapp, owner, body, field):
+    file_id = start(testapp, owner, size=len(CONTENT)).json["fileId"]["uuid"]
+    response = compact_part_urls(testapp, owner, file_id, body, status=400)
+    assert_api_error(response, 400, field=field)
+
+
+def test_a_compact_batch_costs_two_statements_too(testapp, dbengine, dbsession, owner):
+    file_id = start(testapp, owner, size=100 * PART).json["fileId"]["uuid"]
+    testapp.get("/api/v1/rpc/whoami", headers=api_headers(owner))  # first API use, noted once
+    dbsession.flush()
+    with recorded_statements(dbengine) as hundred:
+        body = {"firstPart": 1, "md5s": [md5_b64(b"a")] * 100}
+        urls = compact_part_urls(testapp, owner, file_id, body).json["parts"]
+    assert [url["partNumber"] for url in urls] == list(range(1, 101))
+    assert len(hundred) == 2
+
+
+def test_the_start_takes_the_first_parts_compactly_too(testapp, owner):
+    # {"md5s": [...]} with the start: parts 1, 2, ... in base64, as part-urls takes them.
+    first = [CONTENT[:PART], CONTENT[PART : 2 * PART]]
+    body = {"partSize": PART, "md5s": [md5_b64(part) for part in first]}
+    upload = start(testapp, owner, size=len(CONTENT), **body).json
+    assert [url["partNumber"] for url in upload["partUrls"]] == [1, 2]
+    for url, part in zip(upload["partUrls"], first, strict=True):
+        sent = requests.put(url["url"], data=part, headers=url["requestHeaders"], timeout=60)
+        assert sent.status_code == 200, sent.text
+    file_id = upload["fileId"]["uuid"]
+    put_part(testapp, owner, file_id, 3, CONTENT[2 * PART :])
+    complete(testapp, owner, file_id, multipartEtag=multipart_etag(CONTENT))
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"md5s": ["A" * 22 + "=="]}, "partSize"),
+        ({"partSize": PART, "md5s": ["A" * 22 + "=="] * 4}, "partNumber"),
+        ({"partSize": PART, "md5s": ["0" * 32]}, "md5s"),
+        (
+            {
+                "partSize": PART,
+                "md5s": ["A" * 22 + "=="],
+                "parts": [{"partNumber": 1, "md5": "0" * 32}],
+            },
+            "parts",
+        ),
+    ],
+    ids=["without part size", "beyond the last part", "hex instead of base64", "both forms"],
+)
+def test_compact_first_parts_that_are_wrong_refuse_the_start_and_create_nothing(
+    testapp, dbsession, owner, body, field
+):
+    files_before = dbsession.scalar(select(func.count()).select_from(File))
+    response = start(testapp, owner, size=len(CONTENT), status=400, **body)
+    assert_api_error(response, 400, field=field)
+    assert dbsession.scalar(select(func.count()).select_from(File)) == files_before

@@ -25,6 +25,9 @@ SPEC_DICT, _ = read_from_filename(SPEC_PATH)
 SPEC = SchemaPath.from_dict(SPEC_DICT)
 ORIGINAL = V30RequestUnmarshaller(SPEC)
 COMPILED = CompiledRequestUnmarshaller(SPEC)
+# Prepared as the server prepares it before forking its workers (datameta.warm_up).
+PREPARED = CompiledRequestUnmarshaller(SPEC)
+PREPARED.prepare()
 BEARER = {"Authorization": "Bearer some-key"}
 # Every way the Authorization header can pass or fail the HTTP bearer scheme.
 AUTHORIZATIONS: list[dict[str, str]] = [
@@ -141,6 +144,8 @@ def test_every_json_operation_answers_as_openapi_core_does(path: str, method: st
                     body,
                     headers,
                 )
+            prepared = answer(PREPARED, request(path, method, body, headers))
+            assert prepared == expected, (method, path, body, headers)
 
 
 @pytest.mark.parametrize(("path", "method"), operations_with_parameters())
@@ -150,10 +155,19 @@ def test_parameters_are_answered_as_openapi_core_does(path: str, method: str) ->
         for _ in range(2):
             got = answer(COMPILED, request(path, method, b"", BEARER, query))
             assert got == expected, (method, path, query)
+        prepared = answer(PREPARED, request(path, method, b"", BEARER, query))
+        assert prepared == expected, (method, path, query)
 
 
 def stage(body: Any) -> dict[str, Any]:
     return answer(COMPILED, request("/metadatasets", "post", json.dumps(body).encode(), BEARER))
+
+
+def test_preparing_builds_every_json_bodys_validator_before_any_request() -> None:
+    prepared = CompiledRequestUnmarshaller(SPEC)
+    prepared.prepare()
+    built = {key[:-1] for key, body in prepared._bodies.items() if body is not None}
+    assert {("paths", path, method) for path, method in json_operations()} <= built
 
 
 def test_a_staged_record_is_answered_as_parsed_and_a_wrong_body_names_its_field() -> None:
