@@ -185,14 +185,20 @@ def _hash_part(fd: int, number: int, part_size: int, size: int) -> Part:
     offset = (number - 1) * part_size
     length = min(part_size, size - offset)
     md5 = hashlib.md5(usedforsecurity=False)
+    # Each thread reads into a buffer of its own, again and again: no new 4 MiB
+    # object (and its fresh pages) per chunk.
+    buffer = _hash_buffers.__dict__.setdefault("buffer", memoryview(bytearray(HASH_CHUNK)))
     position, end = offset, offset + length
     while position < end:
-        chunk = os.pread(fd, min(HASH_CHUNK, end - position), position)
-        if not chunk:
+        read = os.preadv(fd, [buffer[: min(HASH_CHUNK, end - position)]], position)
+        if not read:
             raise _FileShrank("the file became shorter while it was being uploaded")
-        md5.update(chunk)
-        position += len(chunk)
+        md5.update(buffer[:read])
+        position += read
     return Part(number, offset, length, md5.digest())
+
+
+_hash_buffers = threading.local()
 
 
 # -- when to ask for part URLs --------------------------------------------------------
