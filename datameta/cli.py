@@ -521,6 +521,9 @@ class _FileUpload:
             if self.released == self.count:
                 assert upload is not None  # every part was sent or skipped
                 return upload
+            # The parts taken above may all have been hashed already: hash further
+            # before waiting, or there could be nothing left to wait for.
+            self._hash_ahead()
             self._wait()
 
     def _hash_ahead(self) -> None:

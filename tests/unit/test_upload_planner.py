@@ -8,6 +8,10 @@ sending (no services).
 """
 
 import base64
+import hashlib
+import os
+import threading
+from concurrent.futures import Executor, Future
 
 import pytest
 
@@ -194,3 +198,61 @@ def test_consecutive_parts_are_named_compactly_and_others_as_a_list():
     assert cli._urls_body(gap) == {
         "parts": [{"partNumber": 3, "md5": "03" * 16}, {"partNumber": 5, "md5": "05" * 16}]
     }
+
+
+class _AtOnce(Executor):
+    """Runs each job as it is submitted: every part is hashed (and sent) by the time
+    the upload looks, as on a machine where hashing far outruns the loop."""
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[override]
+        future: Future = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+class _FakeSite:
+    """Answers the start and the part-URL calls as the API does; counts them."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def call(self, method: str, path: str, body=None, **params):
+        self.calls.append(path)
+        if path == "/multipart-uploads":
+            urls = [{"partNumber": n + 1} for n in range(len(body["md5s"]))]
+            upload = {"fileId": {"uuid": "u", "site": "F1"}, "partSize": body["partSize"]}
+            return {**upload, "partUrls": urls}
+        first = body["firstPart"]
+        return {"parts": [{"partNumber": first + n} for n in range(len(body["md5s"]))]}
+
+
+@pytest.mark.parametrize("held_parts", [0, 2], ids=["fresh", "resumed"])
+def test_an_upload_whose_parts_are_hashed_before_it_looks_never_stalls(
+    tmp_path, monkeypatch, held_parts
+):
+    # 40 parts: the start's share (10) is more than one round of hashing holds.
+    part_size, count = 64 * 1024, 40
+    data = tmp_path / "reads.bam"
+    data.write_bytes(bytes(range(256)) * (part_size * count // 256))
+    monkeypatch.setattr(cli, "expected_part_size", lambda size: part_size)
+    monkeypatch.setattr(cli._PartSender, "put", lambda self, url, fd, part: 200)
+    upload, held = None, {}
+    if held_parts:  # S3 holds the first parts of an earlier run (all alike here)
+        upload = {"fileId": {"uuid": "u", "site": "F1"}, "partSize": part_size}
+        md5 = hashlib.md5(data.read_bytes()[:part_size], usedforsecurity=False).hexdigest()
+        held = dict.fromkeys(range(1, held_parts + 1), md5)
+    fd = os.open(data, os.O_RDONLY)
+    try:
+        size, stop = data.stat().st_size, threading.Event()
+        run = cli._FileUpload(
+            _FakeSite(), data, size, fd, JOBS, stop, _NoBar(), _AtOnce(), _AtOnce()
+        )
+        run.send_all(cli.UploadState(tmp_path / "state.json"), upload, held)
+    finally:
+        os.close(fd)
+    assert (run.resumed, run.sent) == (held_parts, count - held_parts)
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
