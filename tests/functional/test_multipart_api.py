@@ -67,6 +67,16 @@ def test_a_batch_of_part_urls_costs_two_statements_however_many_parts(
     assert len(one) == len(hundred) == 2
 
 
+def finish_with_the_signed_first_parts(testapp, owner, upload, first):
+    """Sends ``first`` to the URLs the start signed, then part 3, and completes."""
+    for url, part in zip(upload["partUrls"], first, strict=True):
+        sent = requests.put(url["url"], data=part, headers=url["requestHeaders"], timeout=60)
+        assert sent.status_code == 200, sent.text
+    file_id = upload["fileId"]["uuid"]
+    put_part(testapp, owner, file_id, 3, CONTENT[2 * PART :])
+    complete(testapp, owner, file_id, multipartEtag=multipart_etag(CONTENT))
+
+
 def test_the_start_signs_the_first_parts_hashed_before_it(testapp, owner):
     # One request less per file: a client that hashed its first parts with the part
     # size the server chooses gets their URLs with the upload.
@@ -75,12 +85,7 @@ def test_the_start_signs_the_first_parts_hashed_before_it(testapp, owner):
     upload = start(testapp, owner, size=len(CONTENT), partSize=PART, parts=parts).json
     assert set(upload) == UPLOAD_KEYS | {"partUrls"}
     assert [url["partNumber"] for url in upload["partUrls"]] == [1, 2]
-    for url, part in zip(upload["partUrls"], first, strict=True):
-        sent = requests.put(url["url"], data=part, headers=url["requestHeaders"], timeout=60)
-        assert sent.status_code == 200, sent.text
-    file_id = upload["fileId"]["uuid"]
-    put_part(testapp, owner, file_id, 3, CONTENT[2 * PART :])
-    complete(testapp, owner, file_id, multipartEtag=multipart_etag(CONTENT))
+    finish_with_the_signed_first_parts(testapp, owner, upload, first)
 
 
 def test_parts_hashed_with_another_part_size_get_no_urls_at_the_start(testapp, owner):
@@ -415,12 +420,7 @@ def test_the_start_takes_the_first_parts_compactly_too(testapp, owner):
     body = {"partSize": PART, "md5s": [md5_b64(part) for part in first]}
     upload = start(testapp, owner, size=len(CONTENT), **body).json
     assert [url["partNumber"] for url in upload["partUrls"]] == [1, 2]
-    for url, part in zip(upload["partUrls"], first, strict=True):
-        sent = requests.put(url["url"], data=part, headers=url["requestHeaders"], timeout=60)
-        assert sent.status_code == 200, sent.text
-    file_id = upload["fileId"]["uuid"]
-    put_part(testapp, owner, file_id, 3, CONTENT[2 * PART :])
-    complete(testapp, owner, file_id, multipartEtag=multipart_etag(CONTENT))
+    finish_with_the_signed_first_parts(testapp, owner, upload, first)
 
 
 @pytest.mark.parametrize(
