@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pyramid.config import Configurator
     from pyramid.registry import Registry
-    from pyramid.router import Router
+
+    from datameta.api.express import ExpressLane
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +70,15 @@ def configure(
 
 def make_app(
     ini: Mapping[str, Any], environ: Mapping[str, str] | None = None, **services: Any
-) -> Router:
-    """Build the WSGI app (see ``configure``)."""
-    return configure(ini, environ, **services).make_wsgi_app()
+) -> ExpressLane:
+    """Build the WSGI app (see ``configure``), behind the express lane of the calls
+    scripts make most (``datameta.api.express``)."""
+    from datameta.api import express_lane
+
+    return express_lane(configure(ini, environ, **services).make_wsgi_app())
 
 
-def main(global_config: Mapping[str, Any], **ini: Any) -> Router:
+def main(global_config: Mapping[str, Any], **ini: Any) -> ExpressLane:
     """The paste entry point that ``pserve`` calls, once in each server process."""
     app = make_app(ini)
     warm_up(app.registry)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple, cast
 
 from jsonschema_path import SchemaPath
@@ -342,6 +342,16 @@ class CompiledRequestUnmarshaller(V30RequestUnmarshaller):
             except SecurityProviderError:
                 continue
         raise SecurityNotFound(tried)
+
+    def json_body_check(self, path: str, method: str) -> Callable[[Any], bool] | None:
+        """Whether a parsed JSON body of ``method`` on ``path`` (as openapi.yaml names
+        them) is valid and is its own unmarshalled value; None where a body may need
+        unmarshalling. For the express lane (``datameta.api.express``)."""
+        operation = self.spec / "paths" / path / method
+        compiled = self._body_schema(operation, JSON_MEDIA_TYPE)
+        if compiled is None or not compiled.as_parsed:
+            return None
+        return compiled.validator.validator.is_valid
 
     def _body_schema(self, operation: SchemaPath, mimetype: str) -> _BodySchema | None:
         """The compiled validator of ``operation``'s JSON body, or None if there is none."""

@@ -10,7 +10,7 @@ from pyramid.registry import Registry
 from pyramid.request import Request
 from pyramid.response import Response
 
-from datameta.config import settings_of
+from datameta.config import Settings, settings_of
 
 
 def content_security_policy(s3_public_endpoint: str) -> str:
@@ -32,10 +32,8 @@ def content_security_policy(s3_public_endpoint: str) -> str:
     )
 
 
-def security_headers_tween_factory(
-    handler: Callable[[Request], Response], registry: Registry
-) -> Callable[[Request], Response]:
-    settings = settings_of(registry)
+def security_headers(settings: Settings) -> dict[str, str]:
+    """The headers every response carries unless it sets its own."""
     headers = {
         "Content-Security-Policy": content_security_policy(settings.s3.public_endpoint_url),
         "X-Content-Type-Options": "nosniff",
@@ -45,6 +43,13 @@ def security_headers_tween_factory(
     }
     if settings.hsts:
         headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    return headers
+
+
+def security_headers_tween_factory(
+    handler: Callable[[Request], Response], registry: Registry
+) -> Callable[[Request], Response]:
+    headers = security_headers(settings_of(registry))
 
     def security_headers_tween(request: Request) -> Response:
         response = handler(request)

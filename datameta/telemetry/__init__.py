@@ -33,8 +33,7 @@ def request_telemetry_tween_factory(
     """Outermost: the duration includes the commit, the status that of error answers."""
 
     def request_telemetry_tween(request: Request) -> Response:
-        incoming = request.headers.get(REQUEST_ID_HEADER)
-        request_id = incoming if is_sane_request_id(incoming) else uuid.uuid4().hex
+        request_id = request_id_of(request.headers.get(REQUEST_ID_HEADER))
         fields = {"request_id": request_id, "client": request.client_addr or ""}
         started = time.perf_counter()
         status = 500  # what the server answers when an exception escapes the app
@@ -51,16 +50,22 @@ def request_telemetry_tween_factory(
 
 
 def _record(request: Request, status: int, seconds: float, fields: dict[str, str]) -> None:
-    route = _route_name(request)
-    observe_request(route, request.method, status, seconds)
+    record_request(_route_name(request), request.method, status, seconds, fields)
+
+
+def record_request(
+    route: str, method: str, status: int, seconds: float, fields: dict[str, str]
+) -> None:
+    """Count the request and write its access line (``fields``: its logging context)."""
+    observe_request(route, method, status, seconds)
     access_log.info(
         "%s %s %d %.1f ms",
-        request.method,
+        method,
         route,
         status,
         seconds * 1000,
         extra={
-            "method": request.method,
+            "method": method,
             "route": route,
             "status": status,
             "duration_ms": round(seconds * 1000, 1),
@@ -68,6 +73,11 @@ def _record(request: Request, status: int, seconds: float, fields: dict[str, str
             "user": fields.get("user"),
         },
     )
+
+
+def request_id_of(incoming: str | None) -> str:
+    """The client's request id if it is a sane one, else a new one."""
+    return incoming if incoming is not None and is_sane_request_id(incoming) else uuid.uuid4().hex
 
 
 def includeme(config: Configurator) -> None:

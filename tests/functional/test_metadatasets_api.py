@@ -267,7 +267,8 @@ def staging_statements(testapp, dbengine, key: str, columns: int) -> list[str]:
         **record,
         "C0": "other",
     }
-    return statements
+    # The express lane works in a savepoint of the transaction that the test hands in.
+    return [statement for statement in statements if "SAVEPOINT" not in statement]
 
 
 def test_staging_runs_the_same_few_statements_for_2_and_for_40_columns(
