@@ -172,7 +172,7 @@ class ExpressLane:
             raise HandOver
         with self._session(environ) as db:
             now = datetime.now(UTC)
-            holder = key_holder(db, token, now)
+            holder = key_holder(db, token, now, attach=False)
             if holder is None:
                 raise HandOver
             environ["datameta.auth_method"] = "apikey"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -19,12 +20,15 @@ from pyramid.config import Configurator
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.security import NO_PERMISSION_REQUIRED, Allowed, Denied
-from sqlalchemy import Engine, Table, bindparam, or_, select, update
+from sqlalchemy import Engine, Integer, Table, bindparam, inspect, or_, update
+from sqlalchemy import column as sql_column
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
-from datameta.db import ISOLATION_LEVEL_KEY
-from datameta.models import ApiKey, MetadataVersion, User
+from datameta.db import ISOLATION_LEVEL_KEY, PreparedStatement
+from datameta.models import ApiKey, User
 from datameta.models.metadata import note_definitions_version
 from datameta.security.tokens import hash_token
 from datameta.telemetry.logs import note_user
@@ -51,13 +55,44 @@ def bearer_token(request: Request) -> str | None:
 
 
 # The key and its user in one round trip, and in passing the version of the metadata
-# definitions, which most API calls need next; built once (SQLAlchemy caches its
-# compiled form).
-_KEY_AND_USER = (
-    select(ApiKey.expires, User, select(MetadataVersion.version).scalar_subquery())
-    .join(User, User.id == ApiKey.user_id)
-    .where(ApiKey.token_hash == bindparam("token_hash"))
+# definitions, which most API calls need next. Prepared once per connection (the lookup
+# runs before nearly every API call). Its row becomes a User without the ORM's loading,
+# whose set-up for a row of 18 columns cost more than the query.
+_users = cast(Table, User.__table__)
+_USER_COLUMNS = list(_users.c)
+_KEY_AND_USER = PreparedStatement(
+    "datameta_key_and_user",
+    f"""
+    SELECT apikeys.expires, (SELECT version FROM metadata_version),
+        {", ".join(f"users.{column.name}" for column in _USER_COLUMNS)}
+    FROM apikeys JOIN users ON users.id = apikeys.user_id
+    WHERE apikeys.token_hash = :token_hash
+    """,  # noqa: S608 (only the model's column names are formatted in)
+    [("token_hash", "text")],
+    [ApiKey.__table__.c.expires, sql_column("version", Integer), *_USER_COLUMNS],
 )
+
+
+def _user_of(db: Session, values: Sequence[Any], *, attach: bool) -> User:
+    """The User of a row of ``_USER_COLUMNS``, as if the ORM had loaded it into ``db``.
+
+    The session's own object where it holds one for the row. Else a new one, added to
+    the session only with ``attach``: a detached one costs less, and serves a caller
+    that reads its columns only, never a relationship (the express lane).
+    """
+    existing = db.identity_map.get(identity_key(User, values[0]))
+    if existing is not None:
+        return existing
+    user = _USER_CLASS.new_instance()
+    for column, value in zip(_USER_COLUMNS, values, strict=True):
+        set_committed_value(user, column.key, value)
+    make_transient_to_detached(user)
+    if attach:
+        db.add(user)
+    return user
+
+
+_USER_CLASS = inspect(User).class_manager
 
 
 @dataclass(frozen=True)
@@ -71,15 +106,17 @@ class KeyHolder:
     use_to_note: datetime | None
 
 
-def key_holder(db: Session, token: str, now: datetime) -> KeyHolder | None:
+def key_holder(db: Session, token: str, now: datetime, *, attach: bool = True) -> KeyHolder | None:
     """The enabled user of the unexpired key ``token``, in one round trip; else None.
 
-    Shared by the security policy and the express lane (``datameta.api.express``).
+    Shared by the security policy and the express lane (``datameta.api.express``), which
+    takes the user detached (see ``_user_of``).
     """
-    found = db.execute(_KEY_AND_USER, {"token_hash": hash_token(token)}).one_or_none()
+    found = _KEY_AND_USER.execute(db.connection(), {"token_hash": hash_token(token)}).first()
     if found is None:
         return None
-    expires, user, definitions_version = found
+    expires, definitions_version, *user_values = tuple(found)
+    user = _user_of(db, user_values, attach=attach)
     if (expires is not None and expires <= now) or not user.enabled:
         return None
     stale = user.last_api_use is None or now - user.last_api_use >= API_USE_PRECISION
@@ -103,7 +140,7 @@ def prepare_key_lookup(db: Session) -> None:
     """Look up a key that no one holds, so that the lookup of every request finds its SQL
     compiled and cached: compiling it (with the ORM's part) costs a first request about
     40 ms of CPU. Run at startup, before the server forks its workers."""
-    db.execute(_KEY_AND_USER, {"token_hash": _NO_KEY_HASH}).one_or_none()
+    _KEY_AND_USER.execute(db.connection(), {"token_hash": _NO_KEY_HASH}).first()
 
 
 # No key is stored under it: keys are random tokens of 32 bytes, never the empty string.
@@ -112,7 +149,6 @@ _NO_KEY_HASH = hash_token("")
 
 log = logging.getLogger(__name__)
 
-_users = cast(Table, User.__table__)
 # Written only where it is stale: of many first requests at once, one writes, the rest
 # find it fresh (READ COMMITTED re-checks the condition after waiting for the row).
 _NOTE_API_USE = (

@@ -45,7 +45,9 @@ def compiled_fresh(engine: sa.Engine) -> list[str]:
     fresh: list[str] = []
 
     def note(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: Any):
-        if context is not None and context.cache_hit is not CacheStats.CACHE_HIT:
+        # Plain SQL (a statement prepared on a new connection) is never compiled.
+        compiled = context is not None and context.compiled is not None
+        if compiled and context.cache_hit is not CacheStats.CACHE_HIT:
             fresh.append(statement)
 
     sa.event.listen(engine, "after_cursor_execute", note)
