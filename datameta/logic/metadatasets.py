@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import uuid
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -11,6 +12,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Row,
     Select,
     Table,
@@ -23,10 +25,10 @@ from sqlalchemy import (
     not_,
     null,
     select,
-    text,
     type_coerce,
 )
 from sqlalchemy import cast as sql_cast
+from sqlalchemy import column as sql_column
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.orm import (
     InstrumentedAttribute,
@@ -35,9 +37,9 @@ from sqlalchemy.orm import (
     joinedload,
     make_transient_to_detached,
 )
-from sqlalchemy.types import NullType
+from sqlalchemy.types import NullType, Uuid
 
-from datameta.db import note_written
+from datameta.db import PreparedStatement, note_written
 from datameta.errors import ErrorItem, ValidationFailed
 from datameta.linting import lint_record
 from datameta.logic import listing
@@ -213,13 +215,16 @@ def _insert_sets(db: Session, actor: User, refs: Sequence[StagedRef]) -> list[in
 
 # The sets, their site ids and their values in one round trip: the values find their set
 # by its uuid. A data-modifying WITH runs whether or not it is read; a WITH that calls a
-# volatile function (nextval) is evaluated once per row, never inlined. Only constants
-# of the code are formatted into the SQL; every value is a bound parameter.
-_INSERT_SETS_WITH_VALUES = text(
+# volatile function (nextval) is evaluated once per row, never inlined. The sets and the
+# values come as two JSON documents, which the driver passes as they are (arrays of many
+# values it quoted one by one); prepared once per connection, the statement is not
+# planned again for every staging. Only constants of the code are formatted into it.
+_INSERT_SETS_WITH_VALUES = PreparedStatement(
+    "datameta_insert_sets_with_values",
     f"""
     WITH numbered AS (
-        SELECT new.uuid, {next_number_sql("metadatasets")} AS number
-        FROM unnest(CAST(:uuids AS uuid[])) AS new(uuid)
+        SELECT CAST(new.uuid AS uuid) AS uuid, {next_number_sql("metadatasets")} AS number
+        FROM jsonb_array_elements_text(:uuids) AS new(uuid)
     ), new_sets AS (
         INSERT INTO metadatasets (uuid, site_id, user_id, group_id, created)
         SELECT numbered.uuid, {site_id_sql("numbered.number")}, :user_id, :group_id, :created
@@ -227,15 +232,22 @@ _INSERT_SETS_WITH_VALUES = text(
         RETURNING id, uuid, site_id
     ), new_values AS (
         INSERT INTO metadatumrecords (metadataset_id, metadatum_id, value)
-        SELECT new_sets.id, new.metadatum_id, new.value
-        FROM unnest(
-            CAST(:value_sets AS uuid[]), CAST(:metadatum_ids AS integer[]),
-            CAST(:values AS text[])
-        ) AS new(set_uuid, metadatum_id, value)
-        JOIN new_sets ON new_sets.uuid = new.set_uuid
+        SELECT new_sets.id, CAST(new.value->>1 AS integer), new.value->>2
+        FROM jsonb_array_elements(:values) AS new(value)
+        JOIN new_sets ON new_sets.uuid = CAST(new.value->>0 AS uuid)
     )
     SELECT id, uuid, site_id FROM new_sets
-    """  # noqa: S608
+    """,  # noqa: S608
+    [
+        ("uuids", "jsonb"),
+        ("values", "jsonb"),
+        ("user_id", "integer"),
+        ("group_id", "integer"),
+        ("created", "timestamptz"),
+        ("site_id_prefix", "text"),
+        ("site_id_digits", "integer"),
+    ],
+    [sql_column("id", Integer), sql_column("uuid", Uuid), sql_column("site_id", Text)],
 )
 
 
@@ -252,25 +264,24 @@ def _insert_sets_with_values(
     plain SQL but its own cost.
     """
     texts = [str(set_uuid) for set_uuid in uuids]
-    rows = db.connection().execute(
-        _INSERT_SETS_WITH_VALUES,
+    cells = [(texts[index], column, value) for index, column, value in values]
+    rows = _INSERT_SETS_WITH_VALUES.execute(
+        db.connection(),
         {
+            "uuids": json.dumps(texts),
+            "values": json.dumps(cells),
             "user_id": actor.id,
             "group_id": actor.group_id,
             "created": created,
-            "uuids": texts,
-            "value_sets": [texts[index] for index, _, _ in values],
-            "metadatum_ids": [column for _, column, _ in values],
-            "values": [value for _, _, value in values],
             **site_id_parameters(db, "metadatasets"),
         },
     )
-    inserted = {str(set_uuid): (set_id, site_id) for set_id, set_uuid, site_id in rows}
+    inserted = {row.uuid: (row.id, row.site_id) for row in rows}
     # A write in plain SQL: the request's transaction must know it has one to commit.
     note_written(db)
     refs = []
-    for set_uuid, text_uuid in zip(uuids, texts, strict=True):
-        set_id, site_id = inserted[text_uuid]
+    for set_uuid in uuids:
+        set_id, site_id = inserted[set_uuid]
         refs.append(
             StagedRef(set_id, set_uuid, checked_site_id(db, "metadatasets", site_id), created)
         )
