@@ -59,6 +59,12 @@ def client_in_transaction(
     return webtest.TestApp(wsgi_app, extra_environ=environ)
 
 
+def request_statements(statements: list[str]) -> list[str]:
+    """The statements of requests made by ``client_in_transaction``, less the savepoint
+    in which the express lane works inside the transaction the test hands in."""
+    return [statement for statement in statements if "SAVEPOINT" not in statement]
+
+
 def committing_client(wsgi_app: Any, **environ: str) -> webtest.TestApp:
     """A client of ``wsgi_app`` with real transactions: each request commits or aborts."""
     return webtest.TestApp(wsgi_app, extra_environ={"HTTP_HOST": "localhost", **environ})

@@ -11,7 +11,7 @@ from pyramid.request import Request
 from pyramid.router import Router
 
 from datameta.api.errors import openapi_error_items
-from datameta.api.express import ExpressLane, ExpressRoute, path_of
+from datameta.api.express import ExpressLane, express_route
 
 SPEC_PATH = os.path.join(os.path.dirname(__file__), "openapi.yaml")
 
@@ -26,17 +26,13 @@ def extract_errors(
 
 def express_lane(app: Router) -> ExpressLane:
     """``app`` behind the express lane of the calls scripts make most."""
+    from datameta.api.files import express_announcement, express_file_update
     from datameta.api.metadatasets import express_staging
-    from datameta.routes import API
 
     routes = [
-        ExpressRoute(
-            "api_metadatasets",
-            "POST",
-            path_of(f"{API}/metadatasets"),
-            "/metadatasets",
-            express_staging,
-        ),
+        express_route("api_metadatasets", "POST", "/metadatasets", express_staging),
+        express_route("api_files", "POST", "/files", express_announcement),
+        express_route("api_file", "PUT", "/files/{id}", express_file_update),
     ]
     return ExpressLane(app, routes)
 

@@ -25,17 +25,19 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from pyramid.registry import Registry
+from pyramid.request import Request
 from pyramid.router import Router
 from sqlalchemy.orm import Session
 
 from datameta.config import Settings, settings_of
 from datameta.models import User
 from datameta.models.metadata import note_definitions_version
+from datameta.routes import API
 from datameta.security.headers import security_headers
 from datameta.security.policy import key_holder, write_api_use
 from datameta.security.text import is_unstorable
@@ -66,6 +68,18 @@ class ExpressCall:
     params: Mapping[str, str]
     registry: Registry
     settings: Settings
+    environ: Environ
+    # What to do once the transaction has committed (never after a rollback).
+    committed: list[Callable[[], None]] = field(default_factory=list)
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        self.committed.append(action)
+
+    def route_url(self, route_name: str, **params: str) -> str:
+        """The URL of a route, as the app's ``request.route_url`` makes it."""
+        request = Request(self.environ)
+        request.registry = self.registry
+        return str(request.route_url(route_name, **params))
 
 
 Operation = Callable[[ExpressCall], Any]
@@ -183,11 +197,17 @@ class ExpressLane:
                 # In the transaction handed in, as the security policy does there.
                 holder.user.last_api_use = holder.use_to_note
             user_id = holder.user.id  # the commit expires what the session loaded
-            call = ExpressCall(db, holder.user, document, params, self.registry, self.settings)
+            call = ExpressCall(
+                db, holder.user, document, params, self.registry, self.settings, environ
+            )
             answer = _ENCODE(route.operation(call)).encode()
-        if holder.use_to_note is not None and not handed_in:
-            # Once the request's transaction has committed, as the security policy does.
-            write_api_use(self.registry["dbengine"], user_id, holder.use_to_note)
+        if not handed_in:
+            # The transaction handed in (tests) is never committed by the request.
+            for action in call.committed:
+                action()
+            if holder.use_to_note is not None:
+                # As the security policy does, once the request's transaction committed.
+                write_api_use(self.registry["dbengine"], user_id, holder.use_to_note)
         return answer
 
     @contextmanager
@@ -263,6 +283,11 @@ def body_checker(registry: Registry, spec_path: str, method: str) -> Callable[[A
     return check
 
 
-def path_of(pattern: str) -> re.Pattern[str]:
-    """A route pattern's path as the lane matches it: ``{id}`` takes a plain id only."""
-    return re.compile(re.escape(pattern).replace(r"\{id\}", f"(?P<id>{_PLAIN_ID})"))
+def express_route(
+    route_name: str, method: str, spec_path: str, operation: Operation
+) -> ExpressRoute:
+    """The lane's route for the operation ``spec_path`` names in openapi.yaml (its path
+    below the API's root, as the app's route ``route_name`` has it): ``{id}`` takes a
+    plain id only."""
+    pattern = re.escape(API + spec_path).replace(r"\{id\}", f"(?P<id>{_PLAIN_ID})")
+    return ExpressRoute(route_name, method, re.compile(pattern), spec_path, operation)

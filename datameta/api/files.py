@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 from pyramid.httpexceptions import HTTPNoContent
@@ -9,8 +11,10 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
+from sqlalchemy.orm import Session
 
 from datameta.api.acting import act, act_on
+from datameta.api.express import ExpressCall
 from datameta.api.serialize import (
     aware_utc,
     file_json,
@@ -19,26 +23,61 @@ from datameta.api.serialize import (
     verification_json,
 )
 from datameta.api.streaming import uploaded_file
+from datameta.config import Settings
 from datameta.logic import files
-from datameta.storage import delete_after_commit
-from datameta.telemetry.metrics import count_uploaded_bytes
+from datameta.models import User
+from datameta.storage import Storage, delete_after_commit
+from datameta.telemetry.metrics import count_uploaded_bytes, note_uploaded_bytes
+
+
+def announcement_json(
+    db: Session,
+    actor: User,
+    body: dict[str, Any],
+    *,
+    storage: Storage,
+    settings: Settings,
+    app_upload_url: Callable[[uuid.UUID], str],
+    direct_upload: bool,
+) -> dict[str, Any]:
+    announcement = files.announce_file(
+        db,
+        actor,
+        name=body["name"],
+        checksum=body["checksum"],
+        storage=storage,
+        settings=settings,
+        app_upload_url=app_upload_url,
+        direct_upload=direct_upload,
+    )
+    return file_upload_json(announcement)
 
 
 @view_config(route_name="api_files", request_method="POST", renderer="json", openapi=True)
 def announce_file(request: Request) -> dict[str, Any]:
-    body = request.openapi_validated.body
-    announcement = act(
-        request,
-        files.announce_file,
-        name=body["name"],
-        checksum=body["checksum"],
+    return announcement_json(
+        request.dbsession,
+        request.user,
+        request.openapi_validated.body,
         storage=request.storage,
         settings=request.settings,
         # The URL follows the Host the client used, as DataMeta 1.x clients expect.
         app_upload_url=lambda file_uuid: request.route_url("api_upload", id=str(file_uuid)),
         direct_upload=request.openapi_validated.parameters.query.get("directUpload", False),
     )
-    return file_upload_json(announcement)
+
+
+def express_announcement(call: ExpressCall) -> dict[str, Any]:
+    """``announce_file`` in the express lane (no query: no ``directUpload``)."""
+    return announcement_json(
+        call.db,
+        call.user,
+        call.body,
+        storage=call.registry["storage"],
+        settings=call.settings,
+        app_upload_url=lambda file_uuid: call.route_url("api_upload", id=str(file_uuid)),
+        direct_upload=False,
+    )
 
 
 @view_config(route_name="api_file", request_method="GET", renderer="json", openapi=True)
@@ -46,20 +85,51 @@ def get_file(request: Request) -> dict[str, Any]:
     return file_json(act_on(request, files.get_file))
 
 
-@view_config(route_name="api_file", request_method="PUT", renderer="json", openapi=True)
-def update_file(request: Request) -> dict[str, Any]:
-    body = request.openapi_validated.body
-    file = act_on(
-        request,
-        files.update_file,
-        storage=request.storage,
+def updated_file_json(
+    db: Session,
+    actor: User,
+    file_id: str,
+    body: dict[str, Any],
+    *,
+    storage: Storage,
+    count_uploaded_bytes: Callable[[int], None],
+) -> dict[str, Any]:
+    file = files.update_file(
+        db,
+        actor,
+        file_id,
+        storage=storage,
         name=body.get("name"),
         checksum=body.get("checksum"),
         content_uploaded=body.get("contentUploaded"),
     )
     if body.get("contentUploaded") and file.filesize is not None:
-        count_uploaded_bytes(request, file.filesize)
+        count_uploaded_bytes(file.filesize)
     return file_json(file)
+
+
+@view_config(route_name="api_file", request_method="PUT", renderer="json", openapi=True)
+def update_file(request: Request) -> dict[str, Any]:
+    return updated_file_json(
+        request.dbsession,
+        request.user,
+        request.matchdict["id"],
+        request.openapi_validated.body,
+        storage=request.storage,
+        count_uploaded_bytes=lambda size: count_uploaded_bytes(request, size),
+    )
+
+
+def express_file_update(call: ExpressCall) -> dict[str, Any]:
+    """``update_file`` in the express lane."""
+    return updated_file_json(
+        call.db,
+        call.user,
+        call.params["id"],
+        call.body,
+        storage=call.registry["storage"],
+        count_uploaded_bytes=lambda size: call.after_commit(lambda: note_uploaded_bytes(size)),
+    )
 
 
 @view_config(route_name="api_file", request_method="DELETE", openapi=True)

@@ -80,7 +80,12 @@ def count_submission(request: Request, records: int) -> None:
 
 def count_uploaded_bytes(request: Request, size: int) -> None:
     """A file's verified content of ``size`` bytes, counted once it is recorded."""
-    after_commit(request, lambda: UPLOADED_BYTES.inc(size))
+    after_commit(request, lambda: note_uploaded_bytes(size))
+
+
+def note_uploaded_bytes(size: int) -> None:
+    """Count a file's verified content of ``size`` bytes (its record is committed)."""
+    UPLOADED_BYTES.inc(size)
 
 
 class _Collected:

@@ -7,10 +7,17 @@ import pytest
 import sqlalchemy as sa
 
 from datameta.api import express_lane
-from datameta.api.express import ExpressCall, ExpressLane, ExpressRoute, path_of
+from datameta.api.express import ExpressCall, ExpressLane, express_route
 from datameta.api.metadatasets import stage_one
 from datameta.models import MetaDataSet, User
-from tests.factories import committed_submitter, make_api_key, make_user, stage
+from tests.factories import (
+    committed_submitter,
+    confirm_upload,
+    make_api_key,
+    make_user,
+    stage,
+    upload_file,
+)
 from tests.functional.test_observability import json_log  # noqa: F401 (a fixture)
 from tests.helpers import api_headers, assert_api_error, committing_client
 
@@ -67,6 +74,23 @@ def test_the_lane_serves_an_ordinary_staging_and_hands_over_the_rest(handed_over
     stage(client, key, {"SampleId": "X1"}, status=400)
     client.get("/api/v1/metadata", headers=api_headers(key))
     assert paths == ["/api/v1/metadatasets", "/api/v1/metadata"]
+
+
+def test_the_lane_serves_a_small_files_announcement_and_confirmation(handed_over, key):
+    paths, client = handed_over
+    uploaded = upload_file(client, key, "r1.fastq", b"ACGT" * 256)
+    assert (uploaded["contentUploaded"], uploaded["filesize"]) == (True, 1024)
+    assert paths == []
+
+
+def test_a_file_of_someone_else_is_not_found_by_the_app_as_before(handed_over, key, committed_db):
+    paths, client = handed_over
+    uploaded = upload_file(client, key, "r1.fastq", b"ACGT")
+    other = make_api_key(committed_db, make_user(committed_db))
+    committed_db.commit()
+    response = confirm_upload(client, other, uploaded["id"]["site"], status=404)
+    assert_api_error(response, 404)
+    assert paths == [f"/api/v1/files/{uploaded['id']['site']}"]
 
 
 def test_the_lane_answers_a_staging_as_the_app_does(client, app_alone, key):
@@ -181,13 +205,7 @@ def test_what_the_lane_wrote_before_a_failure_is_undone_and_the_app_answers(app,
         stage_one(call.db, call.user, call.body["record"])
         raise RuntimeError("could not serialize access")
 
-    route = ExpressRoute(
-        "api_metadatasets",
-        "POST",
-        path_of("/api/v1/metadatasets"),
-        "/metadatasets",
-        stage_then_lose_a_race,
-    )
+    route = express_route("api_metadatasets", "POST", "/metadatasets", stage_then_lose_a_race)
     response = stage(committing_client(ExpressLane(app.app, [route])), key, RECORD)
     assert response.json["record"]["SampleId"] == "S1"
     assert staged_count(dbengine) == 1

@@ -4,7 +4,7 @@ import hashlib
 
 import pytest
 
-from datameta import configure
+from datameta import make_app
 from tests.conftest import TEST_INI
 from tests.factories import confirm_upload, make_api_key, make_user
 from tests.helpers import api_headers, assert_api_error, client_in_transaction
@@ -16,7 +16,7 @@ MD5 = hashlib.md5(CONTENT).hexdigest()  # noqa: S324
 @pytest.fixture(scope="module")
 def legacy_app(dbengine, settings):
     ini = {**TEST_INI, "datameta.files.upload_via_app": "true"}
-    return configure(ini, dbengine=dbengine).make_wsgi_app()
+    return make_app(ini, dbengine=dbengine)
 
 
 @pytest.fixture

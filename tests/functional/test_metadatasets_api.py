@@ -14,7 +14,7 @@ from tests.factories import (
     make_user,
     stage,
 )
-from tests.helpers import api_headers, assert_api_error
+from tests.helpers import api_headers, assert_api_error, request_statements
 
 RESPONSE_KEYS = {"id", "record", "fileIds", "userId", "submissionId", "serviceExecutions"}
 
@@ -267,8 +267,7 @@ def staging_statements(testapp, dbengine, key: str, columns: int) -> list[str]:
         **record,
         "C0": "other",
     }
-    # The express lane works in a savepoint of the transaction that the test hands in.
-    return [statement for statement in statements if "SAVEPOINT" not in statement]
+    return request_statements(statements)
 
 
 def test_staging_runs_the_same_few_statements_for_2_and_for_40_columns(
