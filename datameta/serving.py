@@ -66,7 +66,7 @@ class ServerSettings:
 
 DEFAULTS: dict[str, str] = {
     "workers": "2",
-    "threads": "1",
+    "threads": "2",
     "backlog": "1024",
     "keep_alive": "true",
     "header_timeout": "5",

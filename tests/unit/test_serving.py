@@ -28,13 +28,13 @@ from tests.conftest import ROOT
 # --- settings ---------------------------------------------------------------
 
 
-def test_a_bind_address_alone_gives_two_workers_of_one_thread_behind_a_local_proxy():
+def test_a_bind_address_alone_gives_two_workers_of_two_threads_behind_a_local_proxy():
     settings = parse_server_settings({"bind": "127.0.0.1:8080"})
     assert settings == ServerSettings(
         host="127.0.0.1",
         port=8080,
         workers=2,
-        threads=1,
+        threads=2,
         backlog=1024,
         keep_alive=True,
         header_timeout_s=5.0,
