@@ -8,6 +8,7 @@ another continues. The servers here are real `pserve production.ini` processes
 from __future__ import annotations
 
 import configparser
+import hashlib
 import os
 import subprocess
 import sys
@@ -22,7 +23,7 @@ import requests
 from bs4 import BeautifulSoup
 
 from tests.conftest import ROOT, TEST_INI, free_port
-from tests.factories import DEFAULT_PASSWORD, make_user
+from tests.factories import DEFAULT_PASSWORD, make_api_key, make_user
 
 PSERVE = Path(sys.executable).parent / "pserve"
 
@@ -200,3 +201,34 @@ def test_sigterm_lets_a_request_in_progress_finish_then_stops_the_workers():
         assert server.wait(60) == 0
         for pid in workers:
             assert not Path(f"/proc/{pid}").exists()
+
+
+def peak_memory_kib(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1])
+
+
+def test_file_content_posted_through_the_app_streams_to_s3_in_flat_memory(committed_db):
+    """A DataMeta 1.x client's file, sent without a length, is never held whole."""
+    key = make_api_key(committed_db, make_user(committed_db))
+    committed_db.commit()
+    chunk, count = bytes(range(256)) * 4096, 160  # 160 MiB in chunks of 1 MiB
+    checksum = hashlib.md5(chunk * count).hexdigest()  # noqa: S324
+    with production_server(workers=1, DATAMETA_FILES_UPLOAD_VIA_APP="true") as (url, server):
+        (worker,) = worker_processes(server.pid)
+        announced = requests.post(
+            f"{url}/api/v1/files",
+            json={"name": "big.fq", "checksum": checksum},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        ).json()
+        before = peak_memory_kib(worker)
+        answer = requests.put(
+            announced["urlToUpload"],
+            data=(chunk for _ in range(count)),
+            headers={**announced["requestHeaders"], "Content-Type": "application/octet-stream"},
+            timeout=120,
+        )
+        assert answer.status_code == 204
+        # The app's part buffers for S3 take about 50 MiB, however large the file.
+        assert peak_memory_kib(worker) - before < 80 * 1024
