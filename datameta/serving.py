@@ -119,8 +119,14 @@ def parse_bind(text: str) -> tuple[str, int]:
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ServerSettingsError(f"server setting bind has no valid port: {text!r}")
     if host == "localhost":
-        # granian binds addresses, not names.
         host = "127.0.0.1"
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        # granian binds addresses; a name would fail later, with a less clear message.
+        raise ServerSettingsError(
+            f"server setting bind needs an IP address (or localhost), not {host!r}"
+        ) from None
     return host, int(port_text)
 
 

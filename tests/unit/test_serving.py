@@ -83,6 +83,7 @@ def test_localhost_is_bound_as_the_loopback_address():
         ({"bind": "8080"}, "bind"),
         ({"bind": "127.0.0.1:http"}, "bind"),
         ({"bind": "127.0.0.1:70000"}, "bind"),
+        ({"bind": "app.example.org:8080"}, "bind"),
         ({"bind": "127.0.0.1:8080", "workers": "0"}, "workers"),
         ({"bind": "127.0.0.1:8080", "workers": "two"}, "workers"),
         ({"bind": "127.0.0.1:8080", "threads": "-1"}, "threads"),
