@@ -5,7 +5,7 @@ Usage (with a stack up: `make run`, or `scripts/stack.sh up DIR PORT` and its en
     .venv/bin/python -m benchmarks.bench_cli_upload [--port 6590] [--profile] [MiB ...]
 
 On a fresh scratch database of the stack, serves the app as production does
-(`pserve production.ini`, gunicorn, one worker of 4 threads, response validation
+(`pserve production.ini`, granian, one worker, response validation
 off) and runs `datameta-worker`; a 40 MiB file goes first to warm the app up.
 For each size, writes a file of that many MiB (random bytes, on BENCH_TMP or
 /tmp), and --runs times uploads it to the bucket with boto3 (16 MiB parts, 4 in
@@ -69,7 +69,7 @@ PR_SET_PDEATHSIG = 1  # prctl(2): the signal a child gets when its parent ends
 
 
 def process_tree(pid: int) -> list[int]:
-    """``pid`` and its descendants (gunicorn's master and workers)."""
+    """``pid`` and its descendants (the server's main process and workers)."""
     pids = [pid]
     try:
         tasks = list(Path(f"/proc/{pid}/task").iterdir())

@@ -12,7 +12,7 @@ uploaded). N submitted sets are there first, for the site-unique check to read.
 
 Each ``--source`` (default: this checkout; another one, such as a worktree of an older
 commit, compares code) gets a database of its own on one stack, migrated by its own
-alembic, and is served by its own ``pserve production.ini`` (gunicorn, as `make run` and
+alembic, and is served by its own ``pserve production.ini`` (granian, as `make run` and
 production serve; with its code first on PYTHONPATH). Then, ``--rounds`` times, for each
 source in turn: N staged sets are seeded for one user, POST /presubvalidation and POST
 /submissions of all of them (by UUID, as DataMeta 1.x's client sends them) are timed,

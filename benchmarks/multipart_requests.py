@@ -4,8 +4,8 @@ Usage (with a stack up and its env.sh sourced):
     .venv/bin/python -m benchmarks.multipart_requests [--port 6590] [--repeat 5]
         [--compare-bodies] [--profile N] [MiB]
 
-Serves the app as `bench_cli_upload` does (gunicorn as in production, one worker
-of 4 threads) on a scratch database, then makes the calls `datameta upload`
+Serves the app as `bench_cli_upload` does (granian as in production, one worker)
+on a scratch database, then makes the calls `datameta upload`
 makes for a file of MiB (default 1024) one after the other: the start (with the
 first parts' MD5s, answered with their URLs), the other parts' URLs in calls of
 up to 100 (in the compact body; with --compare-bodies also as a list of parts),

@@ -2,7 +2,7 @@
 
 A body that announces its length is judged by its ``Content-Length`` alone, so
 nothing of it is read. A body without one (``Transfer-Encoding: chunked``, which
-a streaming server such as gunicorn hands on as it arrives) is read through a
+a streaming server such as granian hands on as it arrives) is read through a
 counter that refuses it once the limit is passed, so no more than the limit is
 ever held. File content that DataMeta 1.x clients post through the app has a
 limit of its own (``datameta.limits.max_upload_bytes``).

@@ -1,6 +1,6 @@
 """Prometheus metrics: requests by route, submissions, uploaded bytes, jobs waiting.
 
-Under a server with several worker processes (gunicorn), each process counts
+Under a server with several worker processes (datameta.serving), each process counts
 for itself; prometheus_client's multiprocess mode adds them up when
 ``PROMETHEUS_MULTIPROC_DIR`` names an empty folder shared by the processes
 (set before the app starts, emptied at each start). ``/metrics`` then reports
@@ -14,7 +14,6 @@ import hmac
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -153,7 +152,7 @@ def metrics_view(request: Request) -> Response:
     return response
 
 
-def child_exit(server: Any, worker: Any) -> None:
-    """gunicorn's ``child_exit`` hook: forget the live gauges of a worker that has ended."""
+def worker_exited(pid: int) -> None:
+    """Called by the server once a worker process has ended: forget its live gauges."""
     if os.environ.get(MULTIPROC_ENV):
-        multiprocess.mark_process_dead(worker.pid)
+        multiprocess.mark_process_dead(pid)

@@ -7,12 +7,15 @@ import io
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
+import requests
 import webtest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -331,7 +334,7 @@ if len(sys.argv) > 3:
 
 
 def test_metrics_add_up_the_counts_of_several_worker_processes(tmp_path, test_database_url):
-    """As under gunicorn: each process counts, and whichever answers /metrics reports the sum."""
+    """As under the server: each process counts, and whichever answers /metrics reports the sum."""
     environ = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
 
     def worker(requests: int, *scrape_flag: str) -> str:
@@ -353,3 +356,38 @@ def test_metrics_add_up_the_counts_of_several_worker_processes(tmp_path, test_da
         for sample in family.samples
     }
     assert requests_counted(samples, "api_server", "GET", "200") == 6
+
+
+def test_the_server_lets_the_live_gauges_of_its_ended_workers_go(tmp_path):
+    """prometheus_client's live gauges of a worker that ended would otherwise count on."""
+    from tests.functional.test_serving import production_server, worker_processes
+
+    settings = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    with production_server(workers=2, **settings) as (_, server):
+        workers = worker_processes(server.pid)
+        for pid in workers:
+            (tmp_path / f"gauge_livesum_{pid}.db").write_bytes(b"")
+        other = tmp_path / "gauge_livesum_1.db"
+        other.write_bytes(b"")
+        server.terminate()
+        assert server.wait(60) == 0
+    assert sorted(path.name for path in tmp_path.glob("gauge_live*")) == [other.name]
+
+
+def test_a_worker_that_died_is_replaced_and_its_live_gauges_go(tmp_path):
+    from tests.functional.test_serving import production_server, worker_processes
+
+    settings = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    with production_server(workers=2, **settings) as (url, server):
+        dead, alive = worker_processes(server.pid)
+        (tmp_path / f"gauge_livesum_{dead}.db").write_bytes(b"")
+        os.kill(dead, signal.SIGKILL)
+        end = time.monotonic() + 60
+        while time.monotonic() < end and dead in worker_processes(server.pid):
+            time.sleep(0.2)
+        while time.monotonic() < end and len(worker_processes(server.pid)) < 2:
+            time.sleep(0.2)
+        assert alive in worker_processes(server.pid)
+        assert len(worker_processes(server.pid)) == 2
+        assert not (tmp_path / f"gauge_livesum_{dead}.db").exists()
+        assert requests.get(f"{url}/api/v1/server", timeout=30).status_code == 200

@@ -1,6 +1,6 @@
 """The server warms the app up before it forks its workers, and shares no connection with them.
 
-gunicorn builds the app once and forks the workers from that process: what the warm-up
+The server (granian) builds the app once and forks the workers from that process: what the warm-up
 did (the lookups' SQL compiled, the definitions read) the workers have from the start,
 while the database connections it needed are closed, so that each worker opens its own.
 """
