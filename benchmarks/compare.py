@@ -89,7 +89,7 @@ def run_bench(
     timeout: float | None = None,
 ) -> dict:
     """One bench.py invocation; its JSON figures."""
-    command = [str(BIN / "python"), str(peer_dir() / "bench.py"), "--url", url, "--token", token]
+    command = [str(BIN / "python"), str(peer_dir() / "bench.py"), "--url", url, f"--token={token}"]
     command += ["--server-pid", *pids, "--label", label, "--json", str(out), "--quiet", *args]
     subprocess.run(command, check=False, stdout=subprocess.DEVNULL, timeout=timeout)
     figures = json.loads(out.read_text())

@@ -93,7 +93,7 @@ def main(global_config: Mapping[str, Any], **ini: Any) -> ExpressLane:
 def warm_up(registry: Registry) -> None:
     """Do once, in the server's first process, what each worker's first request would do.
 
-    gunicorn builds the app before it forks its workers, which inherit what is done here:
+    The server builds the app before it forks its workers, which inherit what is done here:
     the database dialect's first-connection set-up, the compiled SQL of the lookups that
     nearly every API call makes (SQLAlchemy caches it per engine; compiling it cost a
     worker's first request about 60 ms of CPU), the mapped classes' configuration, the
