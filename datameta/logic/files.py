@@ -20,8 +20,9 @@ from typing import BinaryIO, cast
 
 from sqlalchemy import Table, Update, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
+from sqlalchemy.orm.instrumentation import manager_of_class
 
 from datameta.config import Settings
 from datameta.db import note_written
@@ -107,34 +108,24 @@ def announce_file(
         raise ValidationFailed(problems)
     window = timedelta(hours=settings.files_upload_window_hours)
     now = datetime.now(UTC)
-    file = File(
-        uuid=uuid.uuid4(),
-        name=name,
-        checksum=checksum.lower(),
-        storage_key=f"files/{uuid.uuid4()}",
-        user_id=actor.id,
-        group_id=actor.group_id,
-        user=actor,
-        upload_expires=now + window,
-        content_uploaded=False,
-        created=now,
-        # Every other column as the insert leaves it, so that reading one needs no query.
-        filesize=None,
-        upload_token_hash=None,
-        content_md5=None,
-        content_etag=None,
-        multipart_upload_id=None,
-        upload_size=None,
-        part_size=None,
-        verification=None,
-        verification_message=None,
-        content_sha256=None,
-    )
     token = None
     if settings.files_upload_via_app and not direct_upload:
         token = generate_token()
-        file.upload_token_hash = hash_token(token)
-    _insert_file(db, file)
+    file = _insert_file(
+        db,
+        actor,
+        {
+            "uuid": uuid.uuid4(),
+            "name": name,
+            "checksum": checksum.lower(),
+            "storage_key": f"files/{uuid.uuid4()}",
+            "user_id": actor.id,
+            "group_id": actor.group_id,
+            "upload_expires": now + window,
+            "upload_token_hash": None if token is None else hash_token(token),
+            "created": now,
+        },
+    )
     if token is not None:
         return Announcement(file, app_upload_url(file.uuid), {"Access-Token": token})
     presigned = storage.presigned_put(
@@ -162,37 +153,42 @@ _INSERT_FILE = text(
 )
 
 
-def _insert_file(db: Session, file: File) -> None:
-    """Insert ``file`` (complete but for its ids) by one Core statement; fill in its ids
-    and put it in the session as if loaded, with nothing to flush.
+# Every other column of a new file, as the insert leaves it: reading one needs no query.
+_AS_INSERTED = {
+    "content_uploaded": False,
+    "filesize": None,
+    "content_md5": None,
+    "content_etag": None,
+    "multipart_upload_id": None,
+    "upload_size": None,
+    "part_size": None,
+    "verification": None,
+    "verification_message": None,
+    "content_sha256": None,
+}
+
+
+def _insert_file(db: Session, owner: User, values: dict[str, object]) -> File:
+    """Insert a file of ``owner`` with ``values`` (every parameter of ``_INSERT_FILE``) by
+    one Core statement; the File as stored, outside the session (see ``_loaded_file``).
 
     Through the ORM's unit of work the same insert took two statements (the site id
-    first) and a flush.
+    first) and a flush, and building the File through its attribute events cost more
+    than the statement.
     """
     new_id, site_id = (
-        db.connection()
-        .execute(
-            _INSERT_FILE,
-            {
-                "uuid": file.uuid,
-                "name": file.name,
-                "checksum": file.checksum,
-                "storage_key": file.storage_key,
-                "user_id": file.user_id,
-                "group_id": file.group_id,
-                "upload_expires": file.upload_expires,
-                "upload_token_hash": file.upload_token_hash,
-                "created": file.created,
-                **site_id_parameters(db, "files"),
-            },
-        )
-        .one()
+        db.connection().execute(_INSERT_FILE, {**values, **site_id_parameters(db, "files")}).one()
     )
     note_written(db)
-    file.id = new_id
-    file.site_id = checked_site_id(db, "files", site_id)
-    make_transient_to_detached(file)
-    db.add(file)
+    return _loaded_file(
+        {
+            **values,
+            **_AS_INSERTED,
+            "id": new_id,
+            "site_id": checked_site_id(db, "files", site_id),
+        },
+        owner,
+    )
 
 
 def presigned_upload(db: Session, actor: User, file_id: str, *, storage: Storage) -> Announcement:
@@ -223,42 +219,92 @@ def may_read(db: Session, actor: User, file: File) -> bool:
     return _may_read(actor, file, submission_of(db, file))
 
 
-def _may_read(actor: User, file: File, submission: Submission | None) -> bool:
+def _may_read(actor: User, file: File, submission: Submission | _Membership | None) -> bool:
     if submission is None:
         return authz.can_view_staged(actor, file.user)
     return authz.can_read_submitted(actor, submission.group_id)
 
 
-# A file with its submission, if any (a file is named by one record at most: a unique
-# index, so one row at most), by uuid or by site id; built once, the id bound per call.
-_FILE_AND_SUBMISSION = (
-    select(File, Submission)
-    .outerjoin(MetaDatumRecord, MetaDatumRecord.file_id == File.id)
-    .outerjoin(MetaDataSet, MetaDataSet.id == MetaDatumRecord.metadataset_id)
-    .outerjoin(Submission, Submission.id == MetaDataSet.submission_id)
+_files = cast(Table, File.__table__)
+_records = cast(Table, MetaDatumRecord.__table__)
+_sets = cast(Table, MetaDataSet.__table__)
+_submissions = cast(Table, Submission.__table__)
+_FILE_KEYS = tuple(column.key for column in _files.c)
+_file_manager = manager_of_class(File)
+_file_mapper = File.__mapper__
+
+# A file's columns and the submission it belongs to, if any (a file is named by one
+# record at most: a unique index, so one row at most), by uuid or by site id: a Core
+# statement, built once, the id bound per call. Loading a File and a Submission through
+# the ORM cost more than twice the statement itself.
+_FILE_AND_SUBMISSION = select(
+    *_files.c,
+    _submissions.c.id.label("submission_id"),
+    _submissions.c.group_id.label("submission_group_id"),
+).select_from(
+    _files.outerjoin(_records, _records.c.file_id == _files.c.id)
+    .outerjoin(_sets, _sets.c.id == _records.c.metadataset_id)
+    .outerjoin(_submissions, _submissions.c.id == _sets.c.submission_id)
 )
-_BY_UUID = _FILE_AND_SUBMISSION.where(File.uuid == bindparam("file_uuid"))
-_BY_SITE_ID = _FILE_AND_SUBMISSION.where(File.site_id == bindparam("site_id"))
+_BY_UUID = _FILE_AND_SUBMISSION.where(_files.c.uuid == bindparam("file_uuid"))
+_BY_SITE_ID = _FILE_AND_SUBMISSION.where(_files.c.site_id == bindparam("site_id"))
 
 
-def _visible_file(db: Session, actor: User, file_id: str) -> tuple[File, Submission | None]:
+@dataclass(frozen=True, slots=True)
+class _Membership:
+    """What the rules need of the submission a file belongs to."""
+
+    group_id: int
+
+
+def _loaded_file(values: dict[str, object], owner: User) -> File:
+    """A File holding ``values`` as loaded from the database, with its owner, outside any
+    session: built without the ORM's attribute events, which cost more than the query."""
+    file = _file_manager.new_instance()
+    file.__dict__.update(values)
+    file.__dict__["user"] = owner
+    # Detached, not transient: adding it to a session would not insert it again.
+    instance_state(file).key = _file_mapper.identity_key_from_primary_key((values["id"],))
+    return file
+
+
+def _visible_file(db: Session, actor: User, file_id: str) -> tuple[File, _Membership | None]:
     """A file the caller may read and the submission it belongs to, found in one statement;
-    NotFound, as for an unknown id, otherwise."""
+    NotFound, as for an unknown id, otherwise.
+
+    The file is the session's object if the session holds it already, else one outside
+    the session (this module writes files by Core statements, not through the session).
+    """
+    if db.autoflush:
+        db.flush()  # as an ORM query would: pending links of the file count
     as_uuid = parse_uuid(file_id)
+    connection = db.connection()
     if as_uuid is not None:
-        found = db.execute(_BY_UUID, {"file_uuid": as_uuid}).one_or_none()
+        row = connection.execute(_BY_UUID, {"file_uuid": as_uuid}).one_or_none()
     else:
-        found = db.execute(_BY_SITE_ID, {"site_id": file_id}).one_or_none()
-    if found is None or not _may_read(actor, found[0], found[1]):
+        row = connection.execute(_BY_SITE_ID, {"site_id": file_id}).one_or_none()
+    if row is None:
         raise not_found("File", file_id)
-    return found[0], found[1]
+    values = row._asdict()
+    submission_id = values.pop("submission_id")
+    group_id = values.pop("submission_group_id")
+    membership = None if submission_id is None else _Membership(group_id)
+    file = db.identity_map.get(_file_mapper.identity_key_from_primary_key((values["id"],)))
+    if file is None:
+        user_id = values["user_id"]
+        owner = actor if user_id == actor.id else db.get_one(User, user_id)
+        file = _loaded_file(values, owner)
+    if not _may_read(actor, file, membership):
+        raise not_found("File", file_id)
+    return file, membership
 
 
 def prepare_file_lookup(db: Session) -> None:
     """Look up files that do not exist, by uuid and by site id, so that each lookup finds
     its SQL compiled and cached (see ``security.policy.prepare_key_lookup``)."""
-    db.execute(_BY_UUID, {"file_uuid": uuid.UUID(int=0)}).one_or_none()
-    db.execute(_BY_SITE_ID, {"site_id": ""}).one_or_none()
+    connection = db.connection()
+    connection.execute(_BY_UUID, {"file_uuid": uuid.UUID(int=0)}).one_or_none()
+    connection.execute(_BY_SITE_ID, {"site_id": ""}).one_or_none()
 
 
 def get_file(db: Session, actor: User, file_id: str) -> File:
@@ -351,9 +397,6 @@ def update_file(
         changes.update(filesize=size, content_uploaded=True, upload_token_hash=None)
     _update_file(db, file, changes)
     return file
-
-
-_files = cast(Table, File.__table__)
 
 
 def _update_file(db: Session, file: File, changes: dict[str, object]) -> None:

@@ -107,7 +107,8 @@ def test_other_users_do_not_see_staged_files(dbsession, owner, storage, settings
 
 def test_pending_files_lists_the_callers_staged_files(dbsession, owner, storage, settings):
     announcement = announce(dbsession, owner, storage, settings)
-    assert pending_files(dbsession, owner, owner.site_id) == [announcement.file]
+    pending = pending_files(dbsession, owner, owner.site_id)
+    assert [file.id for file in pending] == [announcement.file.id]
 
 
 def test_deleting_returns_the_keys_to_remove_after_commit(dbsession, owner, storage, settings):
