@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO, cast
 
-from sqlalchemy import Table, Update, bindparam, select, text, update
+from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
@@ -136,9 +136,20 @@ def announce_file(
     return Announcement(file, presigned.url, presigned.headers)
 
 
+def _driver_sql(sql: str) -> str:
+    """SQL with ``:name`` parameters in the driver's own ``%(name)s`` style.
+
+    The statements of the announce and the confirm are run as the driver's SQL: Core's
+    compiled-statement cache and its type processing cost more than the round trip to
+    PostgreSQL, and psycopg2 handles every type of these columns itself (UUIDs through
+    SQLAlchemy's registration of them).
+    """
+    return re.sub(r"(?<![:\w]):([a-z_]+)", r"%(\1)s", sql)
+
+
 # A new file with its site id in one round trip. The number is drawn once, in its own
 # FROM item, and formatted in SQL; only constants of the code are formatted into the SQL.
-_INSERT_FILE = text(
+_INSERT_FILE = _driver_sql(
     f"""
     INSERT INTO files (
         uuid, site_id, name, checksum, storage_key, user_id, group_id, upload_expires,
@@ -177,7 +188,9 @@ def _insert_file(db: Session, owner: User, values: dict[str, object]) -> File:
     than the statement.
     """
     new_id, site_id = (
-        db.connection().execute(_INSERT_FILE, {**values, **site_id_parameters(db, "files")}).one()
+        db.connection()
+        .exec_driver_sql(_INSERT_FILE, {**values, **site_id_parameters(db, "files")})
+        .one()
     )
     note_written(db)
     return _loaded_file(
@@ -234,20 +247,18 @@ _file_manager = manager_of_class(File)
 _file_mapper = File.__mapper__
 
 # A file's columns and the submission it belongs to, if any (a file is named by one
-# record at most: a unique index, so one row at most), by uuid or by site id: a Core
-# statement, built once, the id bound per call. Loading a File and a Submission through
-# the ORM cost more than twice the statement itself.
-_FILE_AND_SUBMISSION = select(
-    *_files.c,
-    _submissions.c.id.label("submission_id"),
-    _submissions.c.group_id.label("submission_group_id"),
-).select_from(
-    _files.outerjoin(_records, _records.c.file_id == _files.c.id)
-    .outerjoin(_sets, _sets.c.id == _records.c.metadataset_id)
-    .outerjoin(_submissions, _submissions.c.id == _sets.c.submission_id)
-)
-_BY_UUID = _FILE_AND_SUBMISSION.where(_files.c.uuid == bindparam("file_uuid"))
-_BY_SITE_ID = _FILE_AND_SUBMISSION.where(_files.c.site_id == bindparam("site_id"))
+# record at most: a unique index, so one row at most), by uuid or by site id. Loading a
+# File and a Submission through the ORM cost more than twice the statement itself.
+_FILE_COLUMNS = ", ".join(f"files.{column.name}" for column in _files.c)
+_FILE_AND_SUBMISSION = f"""
+    SELECT {_FILE_COLUMNS}, submissions.id, submissions.group_id
+    FROM files
+    LEFT OUTER JOIN metadatumrecords ON metadatumrecords.file_id = files.id
+    LEFT OUTER JOIN metadatasets ON metadatasets.id = metadatumrecords.metadataset_id
+    LEFT OUTER JOIN submissions ON submissions.id = metadatasets.submission_id
+    """  # noqa: S608 (column names of the code, no input)
+_BY_UUID = _FILE_AND_SUBMISSION + "WHERE files.uuid = %(file_uuid)s"
+_BY_SITE_ID = _FILE_AND_SUBMISSION + "WHERE files.site_id = %(site_id)s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,14 +291,13 @@ def _visible_file(db: Session, actor: User, file_id: str) -> tuple[File, _Member
     as_uuid = parse_uuid(file_id)
     connection = db.connection()
     if as_uuid is not None:
-        row = connection.execute(_BY_UUID, {"file_uuid": as_uuid}).one_or_none()
+        row = connection.exec_driver_sql(_BY_UUID, {"file_uuid": as_uuid}).one_or_none()
     else:
-        row = connection.execute(_BY_SITE_ID, {"site_id": file_id}).one_or_none()
+        row = connection.exec_driver_sql(_BY_SITE_ID, {"site_id": file_id}).one_or_none()
     if row is None:
         raise not_found("File", file_id)
-    values = row._asdict()
-    submission_id = values.pop("submission_id")
-    group_id = values.pop("submission_group_id")
+    *columns, submission_id, group_id = row
+    values = dict(zip(_FILE_KEYS, columns, strict=True))
     membership = None if submission_id is None else _Membership(group_id)
     file = db.identity_map.get(_file_mapper.identity_key_from_primary_key((values["id"],)))
     if file is None:
@@ -303,8 +313,8 @@ def prepare_file_lookup(db: Session) -> None:
     """Look up files that do not exist, by uuid and by site id, so that each lookup finds
     its SQL compiled and cached (see ``security.policy.prepare_key_lookup``)."""
     connection = db.connection()
-    connection.execute(_BY_UUID, {"file_uuid": uuid.UUID(int=0)}).one_or_none()
-    connection.execute(_BY_SITE_ID, {"site_id": ""}).one_or_none()
+    connection.exec_driver_sql(_BY_UUID, {"file_uuid": uuid.UUID(int=0)}).one_or_none()
+    connection.exec_driver_sql(_BY_SITE_ID, {"site_id": ""}).one_or_none()
 
 
 def get_file(db: Session, actor: User, file_id: str) -> File:
@@ -404,20 +414,17 @@ def _update_file(db: Session, file: File, changes: dict[str, object]) -> None:
     stored: the ORM's unit of work would cost more than the rest of the request."""
     if not changes:
         return
-    db.connection().execute(_update_statement(frozenset(changes)), {**changes, "_id": file.id})
+    db.connection().exec_driver_sql(_update_sql(frozenset(changes)), {**changes, "_id": file.id})
     note_written(db)
     for attribute, value in changes.items():
         set_committed_value(file, attribute, value)
 
 
 @functools.cache
-def _update_statement(columns: frozenset[str]) -> Update:
-    """The UPDATE of ``columns`` of one file, built once for each set of columns."""
-    return (
-        update(_files)
-        .where(_files.c.id == bindparam("_id"))
-        .values({column: bindparam(column) for column in sorted(columns)})
-    )
+def _update_sql(columns: frozenset[str]) -> str:
+    """The UPDATE of ``columns`` of one file (the driver's SQL), built once for each set."""
+    assignments = ", ".join(f"{_files.c[column].name} = %({column})s" for column in sorted(columns))
+    return f"UPDATE files SET {assignments} WHERE id = %(_id)s"  # noqa: S608 (column names)
 
 
 def doom_objects(db: Session, files: Iterable[File]) -> None:
