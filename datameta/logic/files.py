@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
@@ -139,7 +139,7 @@ def announce_file(
 def _driver_sql(sql: str) -> str:
     """SQL with ``:name`` parameters in the driver's own ``%(name)s`` style.
 
-    The statements of the announce and the confirm are run as the driver's SQL: Core's
+    The writes of the announce and the confirm are run as the driver's SQL: Core's
     compiled-statement cache and its type processing cost more than the round trip to
     PostgreSQL, and psycopg2 handles every type of these columns itself (UUIDs through
     SQLAlchemy's registration of them).
@@ -247,18 +247,17 @@ _file_manager = manager_of_class(File)
 _file_mapper = File.__mapper__
 
 # A file's columns and the submission it belongs to, if any (a file is named by one
-# record at most: a unique index, so one row at most), by uuid or by site id. Loading a
-# File and a Submission through the ORM cost more than twice the statement itself.
-_FILE_COLUMNS = ", ".join(f"files.{column.name}" for column in _files.c)
-_FILE_AND_SUBMISSION = f"""
-    SELECT {_FILE_COLUMNS}, submissions.id, submissions.group_id
-    FROM files
-    LEFT OUTER JOIN metadatumrecords ON metadatumrecords.file_id = files.id
-    LEFT OUTER JOIN metadatasets ON metadatasets.id = metadatumrecords.metadataset_id
-    LEFT OUTER JOIN submissions ON submissions.id = metadatasets.submission_id
-    """  # noqa: S608 (column names of the code, no input)
-_BY_UUID = _FILE_AND_SUBMISSION + "WHERE files.uuid = %(file_uuid)s"
-_BY_SITE_ID = _FILE_AND_SUBMISSION + "WHERE files.site_id = %(site_id)s"
+# record at most: a unique index, so one row at most), by uuid or by site id; built once,
+# the id bound per call. Loading a File and a Submission through the ORM cost more than
+# twice the statement itself. A Core statement, not the driver's SQL: Core keeps the
+# description of its many result columns with the compiled statement.
+_FILE_AND_SUBMISSION = select(*_files.c, _submissions.c.id, _submissions.c.group_id).select_from(
+    _files.outerjoin(_records, _records.c.file_id == _files.c.id)
+    .outerjoin(_sets, _sets.c.id == _records.c.metadataset_id)
+    .outerjoin(_submissions, _submissions.c.id == _sets.c.submission_id)
+)
+_BY_UUID = _FILE_AND_SUBMISSION.where(_files.c.uuid == bindparam("file_uuid"))
+_BY_SITE_ID = _FILE_AND_SUBMISSION.where(_files.c.site_id == bindparam("site_id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,9 +290,9 @@ def _visible_file(db: Session, actor: User, file_id: str) -> tuple[File, _Member
     as_uuid = parse_uuid(file_id)
     connection = db.connection()
     if as_uuid is not None:
-        row = connection.exec_driver_sql(_BY_UUID, {"file_uuid": as_uuid}).one_or_none()
+        row = connection.execute(_BY_UUID, {"file_uuid": as_uuid}).one_or_none()
     else:
-        row = connection.exec_driver_sql(_BY_SITE_ID, {"site_id": file_id}).one_or_none()
+        row = connection.execute(_BY_SITE_ID, {"site_id": file_id}).one_or_none()
     if row is None:
         raise not_found("File", file_id)
     *columns, submission_id, group_id = row
@@ -313,8 +312,8 @@ def prepare_file_lookup(db: Session) -> None:
     """Look up files that do not exist, by uuid and by site id, so that each lookup finds
     its SQL compiled and cached (see ``security.policy.prepare_key_lookup``)."""
     connection = db.connection()
-    connection.exec_driver_sql(_BY_UUID, {"file_uuid": uuid.UUID(int=0)}).one_or_none()
-    connection.exec_driver_sql(_BY_SITE_ID, {"site_id": ""}).one_or_none()
+    connection.execute(_BY_UUID, {"file_uuid": uuid.UUID(int=0)}).one_or_none()
+    connection.execute(_BY_SITE_ID, {"site_id": ""}).one_or_none()
 
 
 def get_file(db: Session, actor: User, file_id: str) -> File:
