@@ -169,6 +169,10 @@ class ObjectSigner(PartSigner):
     URL costs through boto3: the app signs one per announced file.
     """
 
+    def __init__(self, endpoint_url: str, bucket: str, settings: S3Settings) -> None:
+        super().__init__(endpoint_url, bucket, settings)
+        self._query_starts: dict[str, str] = {}
+
     def presign(
         self,
         method: str,
@@ -182,18 +186,18 @@ class ObjectSigner(PartSigner):
         endpoint = self.endpoint
         now = now or datetime.now(UTC)
         timestamp = now.strftime(SIGV4_TIME)
-        scope = endpoint.scope(timestamp[:8])
         path = object_path(endpoint.path_prefix, key)
-        signed_headers = "host" if md5_base64 is None else "content-md5;host"
-        canonical_headers = f"host:{endpoint.host}\n"
-        if md5_base64 is not None:
-            canonical_headers = f"content-md5:{md5_base64}\n{canonical_headers}"
+        if md5_base64 is None:
+            signed_headers = "host"
+            canonical_headers = f"host:{endpoint.host}\n"
+        else:
+            signed_headers = "content-md5;host"
+            canonical_headers = f"content-md5:{md5_base64}\nhost:{endpoint.host}\n"
         # The parameters sorted by name, as SigV4's canonical query string wants them.
         query = (
-            f"X-Amz-Algorithm={ALGORITHM}"
-            f"&X-Amz-Credential={uri_encode(f'{endpoint.access_key}/{scope}')}"
+            f"{self._query_start(timestamp[:8])}"
             f"&X-Amz-Date={timestamp}&X-Amz-Expires={expires_seconds}"
-            f"&X-Amz-SignedHeaders={uri_encode(signed_headers)}"
+            f"&X-Amz-SignedHeaders={'host' if md5_base64 is None else 'content-md5%3Bhost'}"
         )
         canonical = (
             f"{method}\n{path}\n{query}\n{canonical_headers}\n{signed_headers}\nUNSIGNED-PAYLOAD"
@@ -204,6 +208,17 @@ class ObjectSigner(PartSigner):
             headers={} if md5_base64 is None else {"Content-MD5": md5_base64},
             expires_at=now + timedelta(seconds=expires_seconds),
         )
+
+    def _query_start(self, day: str) -> str:
+        """The query's parameters before the date, the same for a whole day."""
+        start = self._query_starts.get(day)
+        if start is None:
+            endpoint = self.endpoint
+            credential = uri_encode(f"{endpoint.access_key}/{endpoint.scope(day)}")
+            start = f"X-Amz-Algorithm={ALGORITHM}&X-Amz-Credential={credential}"
+            # One day's entry at a time: the days before are never signed again.
+            self._query_starts = {day: start}
+        return start
 
 
 class S3Storage(Storage):
