@@ -181,7 +181,7 @@ _AS_INSERTED = {
 
 def _insert_file(db: Session, owner: User, values: dict[str, object]) -> File:
     """Insert a file of ``owner`` with ``values`` (every parameter of ``_INSERT_FILE``) by
-    one Core statement; the File as stored, outside the session (see ``_loaded_file``).
+    one statement; the File as stored, outside the session (see ``_loaded_file``).
 
     Through the ORM's unit of work the same insert took two statements (the site id
     first) and a flush, and building the File through its attribute events cost more
@@ -283,7 +283,8 @@ def _visible_file(db: Session, actor: User, file_id: str) -> tuple[File, _Member
     NotFound, as for an unknown id, otherwise.
 
     The file is the session's object if the session holds it already, else one outside
-    the session (this module writes files by Core statements, not through the session).
+    the session: this module writes files by statements of its own, not through the
+    session, and a session-held copy would cost more than the statement.
     """
     if db.autoflush:
         db.flush()  # as an ORM query would: pending links of the file count
@@ -409,12 +410,16 @@ def update_file(
 
 
 def _update_file(db: Session, file: File, changes: dict[str, object]) -> None:
-    """Write ``changes`` of ``file`` by one Core UPDATE, and hold them in the object as
-    stored: the ORM's unit of work would cost more than the rest of the request."""
+    """Write ``changes`` of ``file`` by one UPDATE, and hold them in the object as stored:
+    the ORM's unit of work would cost more than the rest of the request."""
     if not changes:
         return
     db.connection().exec_driver_sql(_update_sql(frozenset(changes)), {**changes, "_id": file.id})
     note_written(db)
+    if instance_state(file).session_id is None:
+        # Built by _loaded_file, outside any session: no history to keep in step.
+        file.__dict__.update(changes)
+        return
     for attribute, value in changes.items():
         set_committed_value(file, attribute, value)
 
