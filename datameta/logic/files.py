@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO, cast
 
-from sqlalchemy import Table, Update, bindparam, select, text, update
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
+from sqlalchemy.orm.instrumentation import manager_of_class
 
 from datameta.config import Settings
 from datameta.db import note_written
@@ -107,34 +108,24 @@ def announce_file(
         raise ValidationFailed(problems)
     window = timedelta(hours=settings.files_upload_window_hours)
     now = datetime.now(UTC)
-    file = File(
-        uuid=uuid.uuid4(),
-        name=name,
-        checksum=checksum.lower(),
-        storage_key=f"files/{uuid.uuid4()}",
-        user_id=actor.id,
-        group_id=actor.group_id,
-        user=actor,
-        upload_expires=now + window,
-        content_uploaded=False,
-        created=now,
-        # Every other column as the insert leaves it, so that reading one needs no query.
-        filesize=None,
-        upload_token_hash=None,
-        content_md5=None,
-        content_etag=None,
-        multipart_upload_id=None,
-        upload_size=None,
-        part_size=None,
-        verification=None,
-        verification_message=None,
-        content_sha256=None,
-    )
     token = None
     if settings.files_upload_via_app and not direct_upload:
         token = generate_token()
-        file.upload_token_hash = hash_token(token)
-    _insert_file(db, file)
+    file = _insert_file(
+        db,
+        actor,
+        {
+            "uuid": uuid.uuid4(),
+            "name": name,
+            "checksum": checksum.lower(),
+            "storage_key": f"files/{uuid.uuid4()}",
+            "user_id": actor.id,
+            "group_id": actor.group_id,
+            "upload_expires": now + window,
+            "upload_token_hash": None if token is None else hash_token(token),
+            "created": now,
+        },
+    )
     if token is not None:
         return Announcement(file, app_upload_url(file.uuid), {"Access-Token": token})
     presigned = storage.presigned_put(
@@ -145,9 +136,20 @@ def announce_file(
     return Announcement(file, presigned.url, presigned.headers)
 
 
+def _driver_sql(sql: str) -> str:
+    """SQL with ``:name`` parameters in the driver's own ``%(name)s`` style.
+
+    The writes of the announce and the confirm are run as the driver's SQL: Core's
+    compiled-statement cache and its type processing cost more than the round trip to
+    PostgreSQL, and psycopg2 handles every type of these columns itself (UUIDs through
+    SQLAlchemy's registration of them).
+    """
+    return re.sub(r"(?<![:\w]):([a-z_]+)", r"%(\1)s", sql)
+
+
 # A new file with its site id in one round trip. The number is drawn once, in its own
 # FROM item, and formatted in SQL; only constants of the code are formatted into the SQL.
-_INSERT_FILE = text(
+_INSERT_FILE = _driver_sql(
     f"""
     INSERT INTO files (
         uuid, site_id, name, checksum, storage_key, user_id, group_id, upload_expires,
@@ -162,37 +164,44 @@ _INSERT_FILE = text(
 )
 
 
-def _insert_file(db: Session, file: File) -> None:
-    """Insert ``file`` (complete but for its ids) by one Core statement; fill in its ids
-    and put it in the session as if loaded, with nothing to flush.
+# Every other column of a new file, as the insert leaves it: reading one needs no query.
+_AS_INSERTED = {
+    "content_uploaded": False,
+    "filesize": None,
+    "content_md5": None,
+    "content_etag": None,
+    "multipart_upload_id": None,
+    "upload_size": None,
+    "part_size": None,
+    "verification": None,
+    "verification_message": None,
+    "content_sha256": None,
+}
+
+
+def _insert_file(db: Session, owner: User, values: dict[str, object]) -> File:
+    """Insert a file of ``owner`` with ``values`` (every parameter of ``_INSERT_FILE``) by
+    one statement; the File as stored, outside the session (see ``_loaded_file``).
 
     Through the ORM's unit of work the same insert took two statements (the site id
-    first) and a flush.
+    first) and a flush, and building the File through its attribute events cost more
+    than the statement.
     """
     new_id, site_id = (
         db.connection()
-        .execute(
-            _INSERT_FILE,
-            {
-                "uuid": file.uuid,
-                "name": file.name,
-                "checksum": file.checksum,
-                "storage_key": file.storage_key,
-                "user_id": file.user_id,
-                "group_id": file.group_id,
-                "upload_expires": file.upload_expires,
-                "upload_token_hash": file.upload_token_hash,
-                "created": file.created,
-                **site_id_parameters(db, "files"),
-            },
-        )
+        .exec_driver_sql(_INSERT_FILE, {**values, **site_id_parameters(db, "files")})
         .one()
     )
     note_written(db)
-    file.id = new_id
-    file.site_id = checked_site_id(db, "files", site_id)
-    make_transient_to_detached(file)
-    db.add(file)
+    return _loaded_file(
+        {
+            **values,
+            **_AS_INSERTED,
+            "id": new_id,
+            "site_id": checked_site_id(db, "files", site_id),
+        },
+        owner,
+    )
 
 
 def presigned_upload(db: Session, actor: User, file_id: str, *, storage: Storage) -> Announcement:
@@ -223,42 +232,89 @@ def may_read(db: Session, actor: User, file: File) -> bool:
     return _may_read(actor, file, submission_of(db, file))
 
 
-def _may_read(actor: User, file: File, submission: Submission | None) -> bool:
+def _may_read(actor: User, file: File, submission: Submission | _Membership | None) -> bool:
     if submission is None:
         return authz.can_view_staged(actor, file.user)
     return authz.can_read_submitted(actor, submission.group_id)
 
 
-# A file with its submission, if any (a file is named by one record at most: a unique
-# index, so one row at most), by uuid or by site id; built once, the id bound per call.
-_FILE_AND_SUBMISSION = (
-    select(File, Submission)
-    .outerjoin(MetaDatumRecord, MetaDatumRecord.file_id == File.id)
-    .outerjoin(MetaDataSet, MetaDataSet.id == MetaDatumRecord.metadataset_id)
-    .outerjoin(Submission, Submission.id == MetaDataSet.submission_id)
+_files = cast(Table, File.__table__)
+_records = cast(Table, MetaDatumRecord.__table__)
+_sets = cast(Table, MetaDataSet.__table__)
+_submissions = cast(Table, Submission.__table__)
+_FILE_KEYS = tuple(column.key for column in _files.c)
+_file_manager = manager_of_class(File)
+_file_mapper = File.__mapper__
+
+# A file's columns and the submission it belongs to, if any (a file is named by one
+# record at most: a unique index, so one row at most), by uuid or by site id; built once,
+# the id bound per call. Loading a File and a Submission through the ORM cost more than
+# twice the statement itself. A Core statement, not the driver's SQL: Core keeps the
+# description of its many result columns with the compiled statement.
+_FILE_AND_SUBMISSION = select(*_files.c, _submissions.c.id, _submissions.c.group_id).select_from(
+    _files.outerjoin(_records, _records.c.file_id == _files.c.id)
+    .outerjoin(_sets, _sets.c.id == _records.c.metadataset_id)
+    .outerjoin(_submissions, _submissions.c.id == _sets.c.submission_id)
 )
-_BY_UUID = _FILE_AND_SUBMISSION.where(File.uuid == bindparam("file_uuid"))
-_BY_SITE_ID = _FILE_AND_SUBMISSION.where(File.site_id == bindparam("site_id"))
+_BY_UUID = _FILE_AND_SUBMISSION.where(_files.c.uuid == bindparam("file_uuid"))
+_BY_SITE_ID = _FILE_AND_SUBMISSION.where(_files.c.site_id == bindparam("site_id"))
 
 
-def _visible_file(db: Session, actor: User, file_id: str) -> tuple[File, Submission | None]:
+@dataclass(frozen=True, slots=True)
+class _Membership:
+    """What the rules need of the submission a file belongs to."""
+
+    group_id: int
+
+
+def _loaded_file(values: dict[str, object], owner: User) -> File:
+    """A File holding ``values`` as loaded from the database, with its owner, outside any
+    session: built without the ORM's attribute events, which cost more than the query."""
+    file = _file_manager.new_instance()
+    file.__dict__.update(values)
+    file.__dict__["user"] = owner
+    # Detached, not transient: adding it to a session would not insert it again.
+    instance_state(file).key = _file_mapper.identity_key_from_primary_key((values["id"],))
+    return file
+
+
+def _visible_file(db: Session, actor: User, file_id: str) -> tuple[File, _Membership | None]:
     """A file the caller may read and the submission it belongs to, found in one statement;
-    NotFound, as for an unknown id, otherwise."""
+    NotFound, as for an unknown id, otherwise.
+
+    The file is the session's object if the session holds it already, else one outside
+    the session: this module writes files by statements of its own, not through the
+    session, and a session-held copy would cost more than the statement.
+    """
+    if db.autoflush:
+        db.flush()  # as an ORM query would: pending links of the file count
     as_uuid = parse_uuid(file_id)
+    connection = db.connection()
     if as_uuid is not None:
-        found = db.execute(_BY_UUID, {"file_uuid": as_uuid}).one_or_none()
+        row = connection.execute(_BY_UUID, {"file_uuid": as_uuid}).one_or_none()
     else:
-        found = db.execute(_BY_SITE_ID, {"site_id": file_id}).one_or_none()
-    if found is None or not _may_read(actor, found[0], found[1]):
+        row = connection.execute(_BY_SITE_ID, {"site_id": file_id}).one_or_none()
+    if row is None:
         raise not_found("File", file_id)
-    return found[0], found[1]
+    *columns, submission_id, group_id = row
+    values = dict(zip(_FILE_KEYS, columns, strict=True))
+    membership = None if submission_id is None else _Membership(group_id)
+    file = db.identity_map.get(_file_mapper.identity_key_from_primary_key((values["id"],)))
+    if file is None:
+        user_id = values["user_id"]
+        owner = actor if user_id == actor.id else db.get_one(User, user_id)
+        file = _loaded_file(values, owner)
+    if not _may_read(actor, file, membership):
+        raise not_found("File", file_id)
+    return file, membership
 
 
 def prepare_file_lookup(db: Session) -> None:
     """Look up files that do not exist, by uuid and by site id, so that each lookup finds
     its SQL compiled and cached (see ``security.policy.prepare_key_lookup``)."""
-    db.execute(_BY_UUID, {"file_uuid": uuid.UUID(int=0)}).one_or_none()
-    db.execute(_BY_SITE_ID, {"site_id": ""}).one_or_none()
+    connection = db.connection()
+    connection.execute(_BY_UUID, {"file_uuid": uuid.UUID(int=0)}).one_or_none()
+    connection.execute(_BY_SITE_ID, {"site_id": ""}).one_or_none()
 
 
 def get_file(db: Session, actor: User, file_id: str) -> File:
@@ -353,28 +409,26 @@ def update_file(
     return file
 
 
-_files = cast(Table, File.__table__)
-
-
 def _update_file(db: Session, file: File, changes: dict[str, object]) -> None:
-    """Write ``changes`` of ``file`` by one Core UPDATE, and hold them in the object as
-    stored: the ORM's unit of work would cost more than the rest of the request."""
+    """Write ``changes`` of ``file`` by one UPDATE, and hold them in the object as stored:
+    the ORM's unit of work would cost more than the rest of the request."""
     if not changes:
         return
-    db.connection().execute(_update_statement(frozenset(changes)), {**changes, "_id": file.id})
+    db.connection().exec_driver_sql(_update_sql(frozenset(changes)), {**changes, "_id": file.id})
     note_written(db)
+    if instance_state(file).session_id is None:
+        # Built by _loaded_file, outside any session: no history to keep in step.
+        file.__dict__.update(changes)
+        return
     for attribute, value in changes.items():
         set_committed_value(file, attribute, value)
 
 
 @functools.cache
-def _update_statement(columns: frozenset[str]) -> Update:
-    """The UPDATE of ``columns`` of one file, built once for each set of columns."""
-    return (
-        update(_files)
-        .where(_files.c.id == bindparam("_id"))
-        .values({column: bindparam(column) for column in sorted(columns)})
-    )
+def _update_sql(columns: frozenset[str]) -> str:
+    """The UPDATE of ``columns`` of one file (the driver's SQL), built once for each set."""
+    assignments = ", ".join(f"{_files.c[column].name} = %({column})s" for column in sorted(columns))
+    return f"UPDATE files SET {assignments} WHERE id = %(_id)s"  # noqa: S608 (column names)
 
 
 def doom_objects(db: Session, files: Iterable[File]) -> None:

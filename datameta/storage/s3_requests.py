@@ -174,16 +174,5 @@ class S3Requests:
         root = self._answer("POST", key, {"uploadId": upload_id}, body)
         return _text(root, "ETag").strip('"')
 
-    def head_object(self, key: str) -> urllib3.HTTPHeaderDict | None:
-        """The object's headers; None when there is no such object."""
-        try:
-            response, _ = self._request("HEAD", key, {})
-        except S3RequestError as error:
-            # A HEAD's answer has no body to name the error: a 404 says it all.
-            if error.status == 404:
-                return None
-            raise
-        return response.headers
-
     def abort_multipart_upload(self, key: str, upload_id: str) -> None:
         self._request("DELETE", key, {"uploadId": upload_id})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
@@ -26,8 +27,15 @@ def uri_encode(value: str) -> str:
     return quote(value, safe="-_.~")
 
 
+# What the encoding of an object's key leaves as it is: such keys (all the app makes,
+# "files/<uuid>") need no encoding.
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.~/-]*")
+
+
 def object_path(path_prefix: str, key: str) -> str:
     """The canonical (and sent) path of an object: the key encoded, its slashes kept."""
+    if _PLAIN_KEY.fullmatch(key):
+        return path_prefix + key
     return path_prefix + quote(key, safe="/~")
 
 

@@ -4,10 +4,14 @@ import base64
 import dataclasses
 import hashlib
 import io
+import uuid
+from dataclasses import replace
 
 import pytest
 import requests
+from sqlalchemy import select
 
+from datameta.db import recorded_statements
 from datameta.errors import Conflict, NotFound, NotModifiable, ValidationFailed
 from datameta.logic.files import (
     announce_file,
@@ -19,7 +23,11 @@ from datameta.logic.files import (
     store_upload,
     update_file,
 )
-from tests.factories import make_user
+from datameta.logic.metadata import save_definition
+from datameta.logic.metadatasets import stage_records
+from datameta.logic.submissions import create_submission
+from datameta.models import File
+from tests.factories import SAMPLE_ID, make_user
 
 CONTENT = b"ACGT" * 1000
 MD5 = hashlib.md5(CONTENT).hexdigest()  # noqa: S324 (MD5 is what DataMeta clients announce)
@@ -107,7 +115,8 @@ def test_other_users_do_not_see_staged_files(dbsession, owner, storage, settings
 
 def test_pending_files_lists_the_callers_staged_files(dbsession, owner, storage, settings):
     announcement = announce(dbsession, owner, storage, settings)
-    assert pending_files(dbsession, owner, owner.site_id) == [announcement.file]
+    pending = pending_files(dbsession, owner, owner.site_id)
+    assert [file.id for file in pending] == [announcement.file.id]
 
 
 def test_deleting_returns_the_keys_to_remove_after_commit(dbsession, owner, storage, settings):
@@ -189,3 +198,98 @@ def test_large_uploads_through_the_app_are_verified_by_the_md5_computed_on_the_w
         dbsession, owner, announcement.file.site_id, storage=storage, content_uploaded=True
     )
     assert file.filesize == len(content)
+
+
+def test_an_announce_takes_one_statement(dbsession, dbengine, owner, storage, settings):
+    dbsession.flush()
+    with recorded_statements(dbengine) as statements:
+        announce(dbsession, owner, storage, settings)
+    assert [statement.split()[0] for statement in statements] == ["INSERT"]
+
+
+def test_a_confirmation_takes_two_statements_and_one_head(
+    dbsession, dbengine, owner, storage, settings, monkeypatch
+):
+    announcement = announce(dbsession, owner, storage, settings)
+    assert requests.put(announcement.url, data=CONTENT, headers=announcement.headers).ok
+    heads = []
+    monkeypatch.setattr(
+        storage, "head", lambda key, head=storage.head: heads.append(key) or head(key)
+    )
+    with recorded_statements(dbengine) as statements:
+        update_file(
+            dbsession, owner, announcement.file.site_id, storage=storage, content_uploaded=True
+        )
+    assert [statement.split()[0] for statement in statements] == ["SELECT", "UPDATE"]
+    assert heads == [announcement.file.storage_key]
+
+
+def test_the_announced_file_holds_what_was_stored(dbsession, owner, storage, settings):
+    file = announce(dbsession, owner, storage, settings, name="Reads.FQ", checksum=MD5.upper()).file
+    stored = dbsession.get(File, file.id, populate_existing=True)
+    columns = [column.key for column in File.__table__.c]
+    assert {key: getattr(file, key) for key in columns} == {
+        key: getattr(stored, key) for key in columns
+    }
+    assert (file.name, file.checksum, file.user) == ("Reads.FQ", MD5, owner)
+    assert isinstance(file.uuid, uuid.UUID)
+
+
+def test_a_confirmed_file_holds_what_was_stored(dbsession, owner, storage, settings):
+    announcement = announce(dbsession, owner, storage, settings)
+    requests.put(announcement.url, data=CONTENT, headers=announcement.headers)
+    file = update_file(
+        dbsession, owner, str(announcement.file.uuid), storage=storage, content_uploaded=True
+    )
+    stored = dbsession.get(File, file.id, populate_existing=True)
+    columns = [column.key for column in File.__table__.c]
+    assert {key: getattr(file, key) for key in columns} == {
+        key: getattr(stored, key) for key in columns
+    }
+    assert (file.content_uploaded, file.filesize, file.user) == (True, len(CONTENT), owner)
+
+
+def test_a_file_the_session_holds_is_the_one_found(dbsession, owner, storage, settings):
+    site_id = announce(dbsession, owner, storage, settings).file.site_id
+    held = dbsession.scalars(select(File).where(File.site_id == site_id)).one()
+    assert get_file(dbsession, owner, site_id) is held
+    renamed = update_file(dbsession, owner, site_id, storage=storage, name="renamed.fq")
+    assert renamed is held and held.name == "renamed.fq"
+
+
+def test_a_pending_change_in_the_session_counts_for_the_lookup(dbsession, owner, storage, settings):
+    # As an ORM query would, the lookup flushes first: a file a set of the session
+    # names is no longer modifiable.
+    site_id = announce(dbsession, owner, storage, settings).file.site_id
+    held = dbsession.scalars(select(File).where(File.site_id == site_id)).one()
+    held.name = "pending.fq"
+    assert get_file(dbsession, owner, site_id).name == "pending.fq"
+
+
+def test_a_submitted_file_is_read_by_its_group_with_its_owner_and_changed_by_none(
+    dbsession, owner, storage, settings
+):
+    admin = make_user(dbsession, site_admin=True)
+    save_definition(dbsession, admin, replace(SAMPLE_ID, site_unique=True))
+    save_definition(
+        dbsession,
+        admin,
+        replace(SAMPLE_ID, name="Reads", regexp="", is_file=True, mandatory=False),
+    )
+    announcement = announce(dbsession, owner, storage, settings, name="S1.fq")
+    assert requests.put(announcement.url, data=CONTENT, headers=announcement.headers).ok
+    site_id = announcement.file.site_id
+    update_file(dbsession, owner, site_id, storage=storage, content_uploaded=True)
+    staged = stage_records(dbsession, owner, [{"SampleId": "S1", "Reads": "S1.fq"}])
+    create_submission(dbsession, owner, [staged[0].site_id], [site_id], "run")
+    dbsession.flush()
+    dbsession.expunge_all()
+    colleague = make_user(dbsession, group=dbsession.merge(owner).group)
+
+    found = get_file(dbsession, colleague, site_id)
+
+    assert (found.site_id, found.user.id) == (site_id, owner.id)
+    with pytest.raises(NotFound):
+        get_file(dbsession, make_user(dbsession), site_id)
+    with pytest.raises(NotModifiable):
+        update_file(dbsession, dbsession.merge(owner), site_id, storage=storage, name="x.fq")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
@@ -18,9 +18,13 @@ ENDPOINTS = ["http://127.0.0.1:9000", "https://s3.example.org", "http://s3.examp
 KEYS = ["files/0f8e1a2b-uuid", "files/with space+plus", "files/ümlaut~tilde"]
 
 
-def boto3_url(endpoint: str, method: str, params: dict, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The URL boto3 presigns, as S3Storage configured it before signing moved into the app."""
-    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: NOW.replace(tzinfo=None))
+def boto3_url(
+    endpoint: str, method: str, params: dict, monkeypatch: pytest.MonkeyPatch | None
+) -> str:
+    """The URL boto3 presigns, as S3Storage configured it before signing moved into the app
+    (at NOW, unless the caller set botocore's clock itself and passes no ``monkeypatch``)."""
+    if monkeypatch is not None:
+        monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: NOW.replace(tzinfo=None))
     client = boto3.session.Session(
         aws_access_key_id=SETTINGS.access_key,
         aws_secret_access_key=SETTINGS.secret_key,
@@ -88,3 +92,19 @@ def test_the_md5_is_part_of_the_signature():
     second = signer.presign("PUT", "files/k", expires_seconds=60, md5_base64=other, now=NOW)
 
     assert parts(first.url)[1]["X-Amz-Signature"] != parts(second.url)[1]["X-Amz-Signature"]
+
+
+def test_urls_signed_on_the_next_day_are_boto3s_of_that_day(monkeypatch):
+    # The part of the query that holds for a whole day is kept: it must not outlive it.
+    signer = ObjectSigner(SETTINGS.endpoint_url, SETTINGS.bucket, SETTINGS)
+    key = "files/0f8e1a2b-uuid"
+    signer.presign("PUT", key, expires_seconds=3600, md5_base64=MD5, now=NOW)
+    tomorrow = NOW + timedelta(days=1)
+    monkeypatch.setattr(
+        botocore.auth, "get_current_datetime", lambda: tomorrow.replace(tzinfo=None)
+    )
+
+    ours = signer.presign("PUT", key, expires_seconds=3600, md5_base64=MD5, now=tomorrow)
+    theirs = boto3_url(SETTINGS.endpoint_url, "put_object", {"Key": key, "ContentMD5": MD5}, None)
+
+    assert parts(ours.url) == parts(theirs)
