@@ -265,7 +265,7 @@ def _insert_sets_with_values(
     """
     texts = [str(set_uuid) for set_uuid in uuids]
     cells = [(texts[index], column, value) for index, column, value in values]
-    rows = _INSERT_SETS_WITH_VALUES.execute(
+    rows = _INSERT_SETS_WITH_VALUES.rows(
         db.connection(),
         {
             "uuids": json.dumps(texts),
@@ -276,7 +276,7 @@ def _insert_sets_with_values(
             **site_id_parameters(db, "metadatasets"),
         },
     )
-    inserted = {row.uuid: (row.id, row.site_id) for row in rows}
+    inserted = {set_uuid: (set_id, site_id) for set_id, set_uuid, site_id in rows}
     # A write in plain SQL: the request's transaction must know it has one to commit.
     note_written(db)
     refs = []

@@ -24,7 +24,7 @@ from sqlalchemy import Engine, Integer, Table, bindparam, inspect, or_, update
 from sqlalchemy import column as sql_column
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_dict
 from sqlalchemy.orm.util import identity_key
 
 from datameta.db import ISOLATION_LEVEL_KEY, PreparedStatement
@@ -60,6 +60,7 @@ def bearer_token(request: Request) -> str | None:
 # whose set-up for a row of 18 columns cost more than the query.
 _users = cast(Table, User.__table__)
 _USER_COLUMNS = list(_users.c)
+_USER_KEYS = [column.key for column in _USER_COLUMNS]
 _KEY_AND_USER = PreparedStatement(
     "datameta_key_and_user",
     f"""
@@ -84,8 +85,8 @@ def _user_of(db: Session, values: Sequence[Any], *, attach: bool) -> User:
     if existing is not None:
         return existing
     user = _USER_CLASS.new_instance()
-    for column, value in zip(_USER_COLUMNS, values, strict=True):
-        set_committed_value(user, column.key, value)
+    # As the ORM's loading fills an object: straight into its state, without events.
+    instance_dict(user).update(zip(_USER_KEYS, values, strict=True))
     make_transient_to_detached(user)
     if attach:
         db.add(user)
@@ -112,10 +113,10 @@ def key_holder(db: Session, token: str, now: datetime, *, attach: bool = True) -
     Shared by the security policy and the express lane (``datameta.api.express``), which
     takes the user detached (see ``_user_of``).
     """
-    found = _KEY_AND_USER.execute(db.connection(), {"token_hash": hash_token(token)}).first()
-    if found is None:
+    found = _KEY_AND_USER.rows(db.connection(), {"token_hash": hash_token(token)})
+    if not found:
         return None
-    expires, definitions_version, *user_values = tuple(found)
+    expires, definitions_version, *user_values = found[0]
     user = _user_of(db, user_values, attach=attach)
     if (expires is not None and expires <= now) or not user.enabled:
         return None
@@ -140,7 +141,7 @@ def prepare_key_lookup(db: Session) -> None:
     """Look up a key that no one holds, so that the lookup of every request finds its SQL
     compiled and cached: compiling it (with the ORM's part) costs a first request about
     40 ms of CPU. Run at startup, before the server forks its workers."""
-    _KEY_AND_USER.execute(db.connection(), {"token_hash": _NO_KEY_HASH}).first()
+    _KEY_AND_USER.rows(db.connection(), {"token_hash": _NO_KEY_HASH})
 
 
 # No key is stored under it: keys are random tokens of 32 bytes, never the empty string.
