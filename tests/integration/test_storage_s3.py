@@ -7,6 +7,7 @@ import hashlib
 import io
 import random
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -386,6 +387,34 @@ def test_head_refused_by_s3_is_a_storage_error_not_a_missing_object(
 
     with pytest.raises(StorageError, match=r"HEAD .* 403"):
         wrong.head(key)
+
+
+def test_heads_from_many_threads_each_get_their_own_answer(storage: S3Storage) -> None:
+    # The HEADs share kept-alive sockets: no thread may read another's answer.
+    keys = [f"test/heads/{uuid.uuid4()}" for _ in range(8)]
+    for size, key in enumerate(keys, start=1):
+        put(storage, key, b"x" * size)
+    failures: list[str] = []
+
+    def head_repeatedly(size: int, key: str) -> None:
+        for _ in range(25):
+            info = storage.head(key)
+            if info is None or info.size != size:
+                failures.append(f"{key}: {info}")
+
+    threads = [
+        threading.Thread(target=head_repeatedly, args=(size, key))
+        for size, key in enumerate(keys, start=1)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for key in keys:
+        storage.delete(key)
+
+    assert failures == []
+    assert len(storage.heads.idle) <= storage.heads.pool_size
 
 
 def test_head_fails_quickly_when_nothing_listens(

@@ -7,6 +7,7 @@ a 5xx answer once, and names refusals by their status.
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -230,3 +231,19 @@ def test_a_server_that_never_answers_times_out(serve):
         listener.close()
 
     assert failure.value.code == "Unreachable"
+
+
+def test_a_forked_process_opens_sockets_of_its_own(serve):
+    # A server that forks its workers after the app made a HEAD (a warm-up) must not
+    # let two processes share one connection.
+    _, heads = serve([FOUND])
+    heads.head("files/a")
+    assert len(heads.idle) == 1
+
+    child = os.fork()
+    if child == 0:
+        os._exit(0 if heads.idle == [] else 1)
+    _, status = os.waitpid(child, 0)
+
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert len(heads.idle) == 1  # the parent keeps its own
