@@ -1,0 +1,67 @@
+"""Statements PostgreSQL plans once per connection: prepared on first use, typed rows."""
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from datameta.db import PreparedStatement, recorded_statements
+
+ECHO = PreparedStatement(
+    "datameta_test_echo",
+    "SELECT :id + 1, CAST(:uuid AS uuid), :moment, decode(:hex, 'hex')",
+    [("id", "integer"), ("uuid", "text"), ("moment", "timestamptz"), ("hex", "text")],
+    [
+        sa.column("id", sa.Integer),
+        sa.column("uuid", sa.Uuid),
+        sa.column("moment", sa.DateTime(timezone=True)),
+        sa.column("bytes", sa.LargeBinary),
+    ],
+)
+
+
+@pytest.fixture
+def fresh_engine(dbengine):
+    """An engine whose every connection is a new one."""
+    engine = sa.create_engine(dbengine.url, poolclass=sa.pool.NullPool)
+    yield engine
+    engine.dispose()
+
+
+def values() -> dict:
+    return {"id": 41, "uuid": str(uuid.UUID(int=7)), "moment": datetime(2026, 1, 2, tzinfo=UTC)}
+
+
+def test_rows_come_typed_as_their_columns_say(dbengine):
+    with dbengine.connect() as connection:
+        [row] = ECHO.rows(connection, {**values(), "hex": "00ff"})
+    assert row == (42, uuid.UUID(int=7), datetime(2026, 1, 2, tzinfo=UTC), b"\x00\xff")
+
+
+def test_a_connection_prepares_a_statement_once(fresh_engine):
+    with fresh_engine.connect() as connection, recorded_statements(fresh_engine) as statements:
+        for _ in range(3):
+            ECHO.rows(connection, {**values(), "hex": "00"})
+    assert [statement.split(" ")[0] for statement in statements] == [
+        "PREPARE",
+        "EXECUTE",
+        "EXECUTE",
+        "EXECUTE",
+    ]
+
+
+def test_a_rolled_back_transaction_keeps_the_statement_prepared(dbengine):
+    with dbengine.connect() as connection:
+        ECHO.rows(connection, {**values(), "hex": "00"})
+        connection.rollback()
+        with recorded_statements(dbengine) as statements:
+            ECHO.rows(connection, {**values(), "hex": "00"})
+    assert [statement.split(" ")[0] for statement in statements] == ["EXECUTE"]
+
+
+def test_a_new_connection_prepares_it_again(fresh_engine):
+    for _ in range(2):
+        with fresh_engine.connect() as connection, recorded_statements(fresh_engine) as statements:
+            ECHO.rows(connection, {**values(), "hex": "00"})
+        assert statements[0].startswith("PREPARE")
