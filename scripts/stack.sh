@@ -62,10 +62,18 @@ start_memcached() {
   wait_for 10 memcached port_open "$MC_PORT"
 }
 
-s3_bucket_ready() {
-  curl -sf -o /dev/null -I --aws-sigv4 aws:amz:us-east-1:s3 -u "$S3_ACCESS_KEY:$S3_SECRET_KEY" \
-    "http://127.0.0.1:$S3_PORT/$BUCKET"
+s3_request() {  # s3_request METHOD KEY [CURL OPTIONS...]: a signed request to the bucket
+  local method=$1 key=$2; shift 2
+  curl -sf -o /dev/null -X "$method" --aws-sigv4 aws:amz:us-east-1:s3 \
+    -u "$S3_ACCESS_KEY:$S3_SECRET_KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@" \
+    "http://127.0.0.1:$S3_PORT/$BUCKET$key"
 }
+
+s3_bucket_ready() { s3_request HEAD "" -I; }
+
+# SeaweedFS allocates its first volume on the first write, which then takes about 0.2 s:
+# a write now keeps that wait from the app's first upload (and shows the bucket writable).
+s3_writable() { s3_request PUT /.stack-probe --data-binary probe && s3_request DELETE /.stack-probe; }
 
 start_s3() {
   running weed.pid && return
@@ -87,6 +95,7 @@ EOF
   echo $! >weed.pid
   # The bucket is created asynchronously after the server reports healthy.
   wait_for 90 "S3 bucket $BUCKET" s3_bucket_ready
+  wait_for 30 "S3 bucket $BUCKET to take a write" s3_writable
 }
 
 start_smtp() {
