@@ -1,6 +1,6 @@
 """Side by side with DataMeta 1.1.1: the same harness against both servers, one after the other.
 
-    .venv/bin/python -m benchmarks.compare [--runs 3] [--stage-n 300] [--files-n 100]
+    .venv/bin/python -m benchmarks.compare [--runs 3] [--stage-n 300] [--files-n 300]
         [--submit-n 1000] [--bigfile-mib 256] [--port-base 18500] [--app-port 6545]
         [--load 60 [--load-users 50] [--load-max-tasks 100000]]
         [--sets 1000 10000 [--peer-max-sets 1000] [--peer-sets-timeout 1800]]
@@ -27,7 +27,8 @@ reach through its API.
 
 DataMeta 1.1.1 comes from ``PEER_DIR`` (default ../shared/peer: its setup, start and stop
 scripts and ``bench.py``, the harness). Each server starts on a fresh, empty database and
-answers the same workloads ``--runs`` times; the medians of the runs and their ratios are
+answers the same workloads ``--runs`` times, the two taking their runs in turn (so that a
+ratio compares runs of the same minutes); the medians of the runs and their ratios are
 written to benchmarks/RESULTS.md, every figure as JSON to test-output/bench-compare/.
 
 Both sides run their PostgreSQL without fsync (the peer's scripts start it so), and the
@@ -49,7 +50,8 @@ import statistics
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -144,27 +146,33 @@ def run_load(name: str, url: str, token: str, options: argparse.Namespace) -> No
     (OUT / f"{name}-load.json").write_text(json.dumps({"seconds": options.load, "rows": rows}))
 
 
-def measure(
-    name: str,
-    url: str,
-    token: str,
-    pids: list[str],
-    options: argparse.Namespace,
-    database_url: str,
-) -> list:
-    """Every run's figures for one server: a list (per run) of bench.py results.
+@dataclass(frozen=True)
+class Server:
+    """A server under measurement, up for as long as the comparison runs."""
 
-    With ``--load``, ``--sets`` and ``--list-sets``, the load test, the big sizes and the
-    listings of copied sets follow on the same server.
-    """
-    runs = []
-    for run in range(options.runs):
-        results = []
-        for workload, args in workloads(options, run):
-            out = OUT / f"{name}-run{run + 1}-{workload}.json"
-            log(f"{name}: run {run + 1}/{options.runs}, {workload}")
-            results += run_bench(url, token, pids, name, args, out)["results"]
-        runs.append(results)
+    name: str
+    url: str
+    token: str
+    pids: list[str]
+    database_url: str
+
+
+def measure_run(server: Server, options: argparse.Namespace, run: int) -> list[dict]:
+    """One run's bench.py results for one server: staging, small files, submission."""
+    results = []
+    for workload, args in workloads(options, run):
+        out = OUT / f"{server.name}-run{run + 1}-{workload}.json"
+        log(f"{server.name}: run {run + 1}/{options.runs}, {workload}")
+        results += run_bench(server.url, server.token, server.pids, server.name, args, out)[
+            "results"
+        ]
+    return results
+
+
+def measure_after_runs(server: Server, options: argparse.Namespace) -> None:
+    """With ``--load``, ``--sets`` and ``--list-sets``: the load test, the big sizes and
+    the listings of copied sets, on the server its runs left behind."""
+    name, url, token, pids = server.name, server.url, server.token, server.pids
     # The load test before the big sizes: a run of 1.1.1 stopped by its timeout may leave
     # it busy with the request for a while.
     if options.load:
@@ -184,10 +192,9 @@ def measure(
             out.unlink(missing_ok=True)
     for size in options.list_sets:
         log(f"{name}: copying submitted sets in SQL up to {size}, then the full listing")
-        clone_submitted(database_url, size)
+        clone_submitted(server.database_url, size)
         args = ["--workload", "list", "--reset-hwm"]
         run_bench(url, token, pids, name, args, OUT / f"{name}-list{size}.json")
-    return runs
 
 
 def sets_timeout(name: str, options: argparse.Namespace) -> float | None:
@@ -197,7 +204,8 @@ def sets_timeout(name: str, options: argparse.Namespace) -> float | None:
 # The peer -----------------------------------------------------------------------------------
 
 
-def measure_peer(options: argparse.Namespace) -> list:
+@contextmanager
+def peer_server(options: argparse.Namespace) -> Iterator[Server]:
     scripts, state = peer_dir(), peer_state()
     subprocess.run(["bash", str(scripts / "setup-upstream.sh")], check=True)
     subprocess.run(["bash", str(scripts / "start-upstream.sh"), "--reset"], check=True)
@@ -210,7 +218,7 @@ def measure_peer(options: argparse.Namespace) -> list:
         database = (
             f"postgresql://postgres@127.0.0.1:{os.environ.get('PEER_PG_PORT', '55433')}/datameta"
         )
-        return measure("peer", PEER_URL, token, pids, options, database)
+        yield Server("peer", PEER_URL, token, pids, database)
     finally:
         subprocess.run(["bash", str(scripts / "stop-upstream.sh")], check=False)
 
@@ -285,10 +293,11 @@ def own_server(options: argparse.Namespace) -> Iterator[tuple[str, str, list[str
         subprocess.run([str(ROOT / "scripts" / "stack.sh"), "down", str(stack)], check=False)
 
 
-def measure_own(options: argparse.Namespace) -> list:
+@contextmanager
+def datameta_server(options: argparse.Namespace) -> Iterator[Server]:
     with own_server(options) as (url, token, pids):
         database = environ_with(Path(options.stack_dir) / "env.sh")["DATAMETA_SQLALCHEMY_URL"]
-        return measure("datameta", url, token, pids, options, database)
+        yield Server("datameta", url, token, pids, database)
 
 
 # The table ------------------------------------------------------------------------------------
@@ -525,7 +534,8 @@ def write_results(options: argparse.Namespace, peer: list, own: list, load: list
         f"Machine: {machine()}. Load average before / after: {load[0]} / {load[1]}.",
         f"Command: `make bench-compare` (`.venv/bin/python -m benchmarks.compare"
         f"{''.join(' ' + a for a in sys.argv[1:])}`).",
-        f"Each server on a fresh database, {options.runs} runs one after the other, the same "
+        f"Each server on a fresh database, {options.runs} runs taken in turn (1.1.1's first, "
+        "this project's first, 1.1.1's second, ...), the same "
         "harness (`../shared/peer/bench.py`); the figures are medians of the runs (each run's "
         "figures follow), the speed-up is this project against DataMeta 1.1.1. Listing rows "
         "come one per run, as each run lists every set submitted so far. This project: "
@@ -576,7 +586,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--stage-n", type=int, default=300)
-    parser.add_argument("--files-n", type=int, default=100)
+    # As many as stagings: a run of 100 small files took about a second, in which a single
+    # pause of either server (a volume allocated, a vacuum) moved the rate by a fifth.
+    parser.add_argument("--files-n", type=int, default=300)
     parser.add_argument("--submit-n", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--bigfile-mib", type=int, default=256, help="0: no big file")
@@ -601,28 +613,49 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     load = [loadavg()]
-    peer = load_or(options, "peer", measure_peer)
-    own = load_or(options, "datameta", measure_own)
+    runs = compare(options)
     load.append(loadavg())
-    print(write_results(options, peer, own, load))
+    print(write_results(options, runs["peer"], runs["datameta"], load))
     return 0
 
 
-def load_or(
-    options: argparse.Namespace, name: str, run: Callable[[argparse.Namespace], list]
-) -> list:
-    """Measure ``name``, or with ``--only`` the other side, reuse its last figures."""
-    if options.only and options.only != name:
-        runs: list[list[dict[str, Any]]] = []
-        for k in range(options.runs):
-            results = []
-            for workload, _ in workloads(options, k):
-                results += json.loads((OUT / f"{name}-run{k + 1}-{workload}.json").read_text())[
-                    "results"
-                ]
-            runs.append(results)
-        return runs
-    return run(options)
+SIDES: dict[str, Callable[[argparse.Namespace], AbstractContextManager[Server]]] = {
+    "peer": peer_server,
+    "datameta": datameta_server,
+}
+
+
+def compare(options: argparse.Namespace) -> dict[str, list[list[dict[str, Any]]]]:
+    """Every run's figures of both servers (with ``--only``, the other's last figures).
+
+    Both servers are up together and take their runs in turn, DataMeta 1.1.1's first run,
+    then this project's, and so on: the speed of a shared machine drifts by a fifth and
+    more within minutes, and runs taken in the same minutes keep that out of the ratios.
+    """
+    measured = [name for name in SIDES if options.only in (None, name)]
+    runs: dict[str, list[list[dict[str, Any]]]] = {
+        name: [] if name in measured else last_runs(options, name) for name in SIDES
+    }
+    with ExitStack() as stack:
+        servers = [stack.enter_context(SIDES[name](options)) for name in measured]
+        for run in range(options.runs):
+            for server in servers:
+                runs[server.name].append(measure_run(server, options, run))
+        for server in servers:
+            measure_after_runs(server, options)
+    return runs
+
+
+def last_runs(options: argparse.Namespace, name: str) -> list[list[dict[str, Any]]]:
+    """The figures of ``name``'s runs as the last comparison wrote them."""
+    runs: list[list[dict[str, Any]]] = []
+    for k in range(options.runs):
+        results = []
+        for workload, _ in workloads(options, k):
+            out = OUT / f"{name}-run{k + 1}-{workload}.json"
+            results += json.loads(out.read_text())["results"]
+        runs.append(results)
+    return runs
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import psycopg2.errors
@@ -20,11 +20,13 @@ from sqlalchemy import (
     Connection,
     Dialect,
     Engine,
+    Select,
     create_engine,
     event,
     func,
     select,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 from transaction._transaction import Status as ZopeStatus
@@ -62,6 +64,10 @@ def make_session_factory(engine: Engine, settings: Settings) -> sessionmaker[Ses
 _PREPARED_KEY = "datameta.prepared_statements"
 
 
+# PostgreSQL's SQL with parameters written ``:name``, as PreparedStatement takes them.
+_NAMED_PARAMETERS = postgresql.psycopg2.dialect(paramstyle="named")
+
+
 class PreparedStatement:
     """A statement that PostgreSQL parses and plans once per connection, then only executes.
 
@@ -91,6 +97,15 @@ class PreparedStatement:
         self._types = [column.type for column in columns]
         self._processors: dict[str, list[Callable[[Any], Any] | None]] = {}
 
+    @classmethod
+    def of_select(
+        cls, name: str, statement: Select[Any], parameters: Sequence[tuple[str, str]]
+    ) -> PreparedStatement:
+        """A Core SELECT as a prepared statement: its SQL as PostgreSQL takes it, the
+        types of its columns; ``parameters`` name its bound parameters with their types."""
+        sql = str(statement.compile(dialect=_NAMED_PARAMETERS))
+        return cls(name, sql, parameters, list(statement.selected_columns))
+
     def _prepared_on(self, connection: Connection) -> Connection:
         prepared = connection.connection.info.setdefault(_PREPARED_KEY, set())
         if self.name not in prepared:
@@ -102,7 +117,12 @@ class PreparedStatement:
     def rows(self, connection: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """The statement's rows, each value as its column's type gives it (as Core would),
         without the set-up of Core's result for every execution."""
-        fetched = self._prepared_on(connection).exec_driver_sql(self._execute, values).all()
+        self._prepared_on(connection)
+        if _statements_watched(connection):
+            # Those who listen to the statements (tests, benchmarks) hear this one too.
+            fetched = connection.exec_driver_sql(self._execute, values).all()
+        else:
+            fetched = _driver_rows(connection, self._execute, values)
         processors = self._processors_of(connection.dialect)
         return [
             tuple(
@@ -119,6 +139,35 @@ class PreparedStatement:
                 for column_type in self._types
             ]
         return self._processors[dialect.name]
+
+
+def _statements_watched(connection: Connection) -> bool:
+    return bool(
+        connection.dispatch.before_cursor_execute
+        or connection.dispatch.after_cursor_execute
+        or connection.dialect.dispatch.do_execute
+    )
+
+
+def _driver_rows(connection: Connection, sql: str, values: Mapping[str, Any]) -> list[Any]:
+    """The rows of ``sql`` from a cursor of the driver, in the connection's transaction.
+
+    Core built the description of a result (its columns, their types and processors)
+    for every execution of the driver's SQL, which cost more than the rest of the lookup
+    of a key. A driver error is raised as Core raises it, wrapped, and a lost connection
+    invalidates the pool's connections as Core does: through Core's own handling (a
+    private method: SQLAlchemy's pin in pyproject.toml keeps it, test_db_connections
+    checks it).
+    """
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, values)
+        return list(cursor.fetchall())
+    except connection.dialect.loaded_dbapi.Error as error:
+        connection._handle_dbapi_exception(error, sql, values, cursor, None)
+    finally:
+        with suppress(connection.dialect.loaded_dbapi.Error):
+            cursor.close()
 
 
 # A session's transaction manager, in its info, for the listeners of its factory.

@@ -65,3 +65,35 @@ def test_a_new_connection_prepares_it_again(fresh_engine):
         with fresh_engine.connect() as connection, recorded_statements(fresh_engine) as statements:
             ECHO.rows(connection, {**values(), "hex": "00"})
         assert statements[0].startswith("PREPARE")
+
+
+def test_rows_are_the_same_whether_anyone_listens_to_the_statements_or_not(dbengine):
+    # Unheard, they come from the driver's cursor; heard, through Core.
+    with dbengine.connect() as connection:
+        unheard = ECHO.rows(connection, {**values(), "hex": "0a"})
+        with recorded_statements(dbengine) as statements:
+            heard = ECHO.rows(connection, {**values(), "hex": "0a"})
+    assert statements == [ECHO._execute]
+    assert heard == unheard
+
+
+def test_a_failing_statement_raises_as_sqlalchemy_raises_it(dbengine):
+    with dbengine.connect() as connection:
+        with pytest.raises(sa.exc.DataError) as raised:
+            ECHO.rows(connection, {**values(), "hex": "not hex"})
+        assert raised.value.connection_invalidated is False
+        connection.rollback()
+        assert ECHO.rows(connection, {**values(), "hex": "00"})[0][0] == 42
+
+
+def test_a_dropped_connection_is_invalidated_as_sqlalchemy_does(fresh_engine, dbengine):
+    with fresh_engine.connect() as connection:
+        ECHO.rows(connection, {**values(), "hex": "00"})
+        backend = connection.scalar(sa.text("SELECT pg_backend_pid()"))
+        connection.commit()
+        with dbengine.connect() as other:
+            other.scalar(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        with pytest.raises(sa.exc.DBAPIError) as raised:
+            ECHO.rows(connection, {**values(), "hex": "00"})
+        assert raised.value.connection_invalidated is True
+        assert connection.invalidated
