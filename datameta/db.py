@@ -421,17 +421,20 @@ def is_statement_timeout(error: BaseException) -> bool:
 
 
 @contextmanager
-def recorded_statements(engine: Engine) -> Iterator[list[str]]:
+def recorded_statements(engine: Engine, *, preparations: bool = False) -> Iterator[list[str]]:
     """The SQL statements ``engine`` runs inside the ``with`` block, as a list that fills up.
 
     Tests and benchmarks count them to prove that work takes a fixed number of queries.
+    The PREPARE of a ``PreparedStatement`` is left out unless ``preparations``: a
+    connection runs it once, in whichever work first needs the statement.
     """
     statements: list[str] = []
 
     def record(
         conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
     ) -> None:
-        statements.append(statement)
+        if preparations or not statement.startswith("PREPARE "):
+            statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", record)
     try:

@@ -220,7 +220,7 @@ def test_a_confirmation_takes_two_statements_and_one_head(
         update_file(
             dbsession, owner, announcement.file.site_id, storage=storage, content_uploaded=True
         )
-    assert [statement.split()[0] for statement in statements] == ["SELECT", "UPDATE"]
+    assert [statement.split()[0] for statement in statements] == ["EXECUTE", "UPDATE"]
     assert heads == [announcement.file.storage_key]
 
 

@@ -40,7 +40,10 @@ def test_rows_come_typed_as_their_columns_say(dbengine):
 
 
 def test_a_connection_prepares_a_statement_once(fresh_engine):
-    with fresh_engine.connect() as connection, recorded_statements(fresh_engine) as statements:
+    with (
+        fresh_engine.connect() as connection,
+        recorded_statements(fresh_engine, preparations=True) as statements,
+    ):
         for _ in range(3):
             ECHO.rows(connection, {**values(), "hex": "00"})
     assert [statement.split(" ")[0] for statement in statements] == [
@@ -55,14 +58,17 @@ def test_a_rolled_back_transaction_keeps_the_statement_prepared(dbengine):
     with dbengine.connect() as connection:
         ECHO.rows(connection, {**values(), "hex": "00"})
         connection.rollback()
-        with recorded_statements(dbengine) as statements:
+        with recorded_statements(dbengine, preparations=True) as statements:
             ECHO.rows(connection, {**values(), "hex": "00"})
     assert [statement.split(" ")[0] for statement in statements] == ["EXECUTE"]
 
 
 def test_a_new_connection_prepares_it_again(fresh_engine):
     for _ in range(2):
-        with fresh_engine.connect() as connection, recorded_statements(fresh_engine) as statements:
+        with (
+            fresh_engine.connect() as connection,
+            recorded_statements(fresh_engine, preparations=True) as statements,
+        ):
             ECHO.rows(connection, {**values(), "hex": "00"})
         assert statements[0].startswith("PREPARE")
 
