@@ -106,18 +106,18 @@ class PreparedStatement:
         sql = str(statement.compile(dialect=_NAMED_PARAMETERS))
         return cls(name, sql, parameters, list(statement.selected_columns))
 
-    def _prepared_on(self, connection: Connection) -> Connection:
+    def _prepare_on(self, connection: Connection) -> None:
+        """PREPARE the statement on the connection unless it was prepared there before."""
         prepared = connection.connection.info.setdefault(_PREPARED_KEY, set())
         if self.name not in prepared:
             # Unparsed by SQLAlchemy and psycopg2: the statement holds no parameters of theirs.
             connection.exec_driver_sql(self._prepare)
             prepared.add(self.name)
-        return connection
 
     def rows(self, connection: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """The statement's rows, each value as its column's type gives it (as Core would),
         without the set-up of Core's result for every execution."""
-        self._prepared_on(connection)
+        self._prepare_on(connection)
         if _statements_watched(connection):
             # Those who listen to the statements (tests, benchmarks) hear this one too.
             fetched = connection.exec_driver_sql(self._execute, values).all()
